@@ -1,0 +1,41 @@
+# Every target sets itself up: the first run creates .venv and installs the
+# package (editable) with its dev and examples extras; later runs refresh it
+# only when pyproject.toml changes.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,examples]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p out
+	@for script in examples/*.py; do \
+	  echo "== $$script"; \
+	  MPLBACKEND=Agg PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python $$script || exit 1; \
+	done
+	@echo "pictures written under out/"
+
+test: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check tracer compiler tests examples benchmarks
+	$(BIN)/ruff format --check tracer compiler tests examples benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix tracer compiler tests examples benchmarks
+	$(BIN)/ruff format tracer compiler tests examples benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -1,0 +1,34 @@
+"""tracegrad's front end: trace plain NumPy functions into a networkx graph of primitives.
+
+>>> import numpy as np
+>>> from tracer import trace
+>>> @trace
+... def f(x):
+...     return np.sum(np.exp(x))
+>>> print(f.trace(np.ones(3)))  # doctest: +SKIP
+"""
+
+from tracer.core import TracedArray, name_scope
+from tracer.errors import (
+    EvaluationError,
+    GraphError,
+    GraphFormatError,
+    ShapeError,
+    TracegradError,
+    TracingError,
+    UnsupportedError,
+)
+from tracer.graph import Graph, format_graph
+from tracer.interpreter import evaluate
+from tracer.primitives import PRIMITIVES, Primitive
+from tracer.serialize import load, save
+from tracer.spec import Spec
+from tracer.tracing import TracedFunction, trace
+from tracer.validate import validate
+
+__all__ = [
+    "PRIMITIVES", "EvaluationError", "Graph", "GraphError", "GraphFormatError", "Primitive",
+    "ShapeError", "Spec", "TracedArray", "TracedFunction", "TracegradError", "TracingError",
+    "UnsupportedError", "evaluate", "format_graph", "load", "name_scope", "save", "trace",
+    "validate",
+]  # fmt: skip

@@ -1,0 +1,185 @@
+"""The graph IR: a ``networkx.MultiDiGraph`` of primitive applications, one value per node.
+
+All state lives in node, edge and graph attribute dicts, so every networkx
+algorithm works on it and ``networkx.node_link_data`` round-trips it. Printed,
+a graph reads like a jaxpr::
+
+    graph f(x: float64[3]) {
+      %0 = input : float64[3]  # x
+      %1 = exp(%0) : float64[3]
+      %2 = mul(%1, %0) : float64[3]
+      %3 = sum(%2, axis=(0,), keepdims=False) : float64[]
+      return %3
+    }
+
+Node attributes: ``op``, ``params`` (static, JSON-able), ``shape``, ``dtype``
+(NumPy dtype name), ``value`` (``const`` nodes only), ``name``, ``source``
+(``"file.py:LINE"``), ``scope`` (enclosing traced functions); gradient graphs add
+``role`` (``"forward"``/``"backward"``) and ``grad_of``. One edge per operand,
+``u -> v`` with ``arg`` = operand position. Graph attributes: ``inputs``,
+``outputs`` (node ids), ``in_tree``/``out_tree`` (pytree treedefs), ``name``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import networkx as nx
+import numpy as np
+
+from tracer.spec import format_aval
+
+
+class Graph(nx.MultiDiGraph):
+    """A traced program. Node ids are ints that increase in creation order."""
+
+    def __init__(self, incoming_graph_data=None, name: str = "f", **attr):
+        super().__init__(incoming_graph_data, **attr)
+        self.graph.setdefault("name", name)
+        self.graph.setdefault("inputs", [])
+        self.graph.setdefault("outputs", [])
+        self.graph.setdefault("in_tree", None)
+        self.graph.setdefault("out_tree", None)
+        # Derived, not state: the next free id is recomputed from the nodes.
+        self._next_id = max(self.nodes, default=-1) + 1
+
+    # ----- building -----
+    def add_op(
+        self,
+        op: str,
+        operands: Sequence[int],
+        params: dict | None,
+        shape: tuple,
+        dtype,
+        *,
+        value: np.ndarray | None = None,
+        name: str | None = None,
+        source: str | None = None,
+        scope: tuple = (),
+        **extra,
+    ) -> int:
+        """Append one node applying ``op`` to ``operands``; return its id."""
+        nid = self._next_id
+        self._next_id = nid + 1
+        attrs = {
+            "op": op,
+            "params": params if params is not None else {},
+            "shape": tuple(shape),
+            "dtype": np.dtype(dtype).name,
+            "name": name,
+            "source": source,
+            "scope": tuple(scope),
+        }
+        if value is not None:
+            attrs["value"] = value
+        attrs.update(extra)
+        self.add_node(nid, **attrs)
+        for i, u in enumerate(operands):
+            self.add_edge(u, nid, arg=i)
+        return nid
+
+    def new_id(self) -> int:
+        """Reserve a fresh node id (larger than every id in the graph)."""
+        self._next_id = max(self._next_id, max(self.nodes, default=-1) + 1)
+        return self._next_id
+
+    # ----- reading -----
+    @property
+    def inputs(self) -> list[int]:
+        return self.graph["inputs"]
+
+    @property
+    def outputs(self) -> list[int]:
+        return self.graph["outputs"]
+
+    def operands(self, n: int) -> list[int]:
+        """Operand node ids of ``n`` in argument order."""
+        pairs = [(d["arg"], u) for u, keyed in self._pred[n].items() for d in keyed.values()]
+        pairs.sort()
+        return [u for _, u in pairs]
+
+    def users(self, n: int) -> list[int]:
+        """Distinct nodes that read ``n``."""
+        return list(self._succ[n])
+
+    def topo_order(self) -> list[int]:
+        """Nodes in a topological order, ties broken by id (creation order)."""
+        nodes = sorted(self.nodes)
+        if all(u < v for u, v in self.edges()):
+            return nodes
+        return list(nx.lexicographical_topological_sort(self))
+
+    def __str__(self) -> str:
+        return format_graph(self)
+
+
+def format_value(value) -> str:
+    """Short text for a constant: the number for small arrays, the aval otherwise."""
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return repr(arr.item())
+    if arr.size <= 4:
+        return np.array2string(arr, precision=4, separator=", ")
+    return "<" + format_aval(arr.shape, arr.dtype) + ">"
+
+
+def _format_param(v) -> str:
+    return repr(v)
+
+
+def format_node(graph: nx.MultiDiGraph, n: int, *, source: bool = False) -> str:
+    """One listing line: ``%4 = exp(%3) : float64[3]``."""
+    d = graph.nodes[n]
+    ops = ", ".join(f"%{u}" for u in Graph.operands(graph, n))
+    params = ", ".join(f"{k}={_format_param(v)}" for k, v in d["params"].items())
+    args = ", ".join(s for s in (ops, params) if s)
+    if d["op"] == "input":
+        rhs = "input"
+    elif d["op"] == "const":
+        rhs = f"const {format_value(d['value'])}"
+    else:
+        rhs = f"{d['op']}({args})"
+    line = f"%{n} = {rhs} : {format_aval(d['shape'], d['dtype'])}"
+    notes = []
+    if d.get("name"):
+        notes.append(str(d["name"]))
+    if d.get("role") == "backward" and d.get("grad_of") is not None:
+        notes.append(f"grad of %{d['grad_of']}")
+    if source and d.get("source"):
+        notes.append(f"@ {d['source']}")
+    if notes:
+        line += "  # " + ", ".join(notes)
+    return line
+
+
+def format_graph(graph: nx.MultiDiGraph, *, source: bool = False) -> str:
+    """The readable listing of ``graph``, one node per line (see the module docstring)."""
+    g = graph.graph
+    sig = ", ".join(
+        f"{graph.nodes[i].get('name') or f'%{i}'}: "
+        f"{format_aval(graph.nodes[i]['shape'], graph.nodes[i]['dtype'])}"
+        for i in g.get("inputs", [])
+    )
+    lines = [f"graph {g.get('name', 'f')}({sig}) {{"]
+    order = Graph.topo_order(graph) if isinstance(graph, Graph) else list(
+        nx.lexicographical_topological_sort(graph)
+    )
+    lines += ["  " + format_node(graph, n, source=source) for n in order]
+    outs = g.get("outputs", [])
+    ret = ", ".join(f"%{o}" for o in outs)
+    lines.append(f"  return {ret if len(outs) == 1 else '(' + ret + ')'}")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def subgraph_nodes(graph: nx.MultiDiGraph, roots: Iterable[int]) -> set[int]:
+    """Every node the ``roots`` depend on (themselves included). Iterative."""
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        stack.extend(graph._pred[n])
+    return seen

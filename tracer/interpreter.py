@@ -1,0 +1,150 @@
+"""The reference interpreter: ``evaluate(graph, *args)`` runs a graph node by node with NumPy.
+
+One loop over the nodes in topological order and a dict of values (no
+recursion); each value is dropped after its last use.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tracer.errors import EvaluationError, TracegradError
+from tracer.graph import format_node
+from tracer.primitives import get_primitive
+from tracer.pytree import flatten, unflatten
+from tracer.spec import format_aval
+
+
+def flatten_args(graph, args: tuple, kwargs: dict | None = None) -> list:
+    """The dynamic leaves of ``(args, kwargs)`` in the order of ``graph.inputs``."""
+    in_tree = graph.graph.get("in_tree")
+    kwargs = kwargs or {}
+    if in_tree is None:
+        if kwargs:
+            raise TypeError("this graph has no argument structure; pass its inputs positionally")
+        return list(args)
+    arg_defs = in_tree["children"][0]["children"]
+    if len(args) != len(arg_defs):
+        raise TypeError(
+            f"{graph.graph.get('name', 'graph')} takes {len(arg_defs)} positional arguments "
+            f"but {len(args)} were given"
+        )
+    static = [d["type"] == "static" for d in arg_defs]
+    dyn_args = tuple(None if s else a for a, s in zip(args, static))
+    leaves, tree = flatten((dyn_args, kwargs))
+    expect = _strip_static(in_tree)
+    if tree != expect:
+        raise TypeError(
+            f"arguments do not match the structure the graph was traced with: "
+            f"expected {_describe(expect)}, got {_describe(tree)}"
+        )
+    return leaves
+
+
+def _strip_static(tree: dict) -> dict:
+    if tree["type"] == "static":
+        return {"type": "none"}
+    if "children" in tree:
+        out = dict(tree)
+        out["children"] = [_strip_static(c) for c in tree["children"]]
+        return out
+    return tree
+
+
+def _describe(tree: dict) -> str:
+    kind = tree["type"]
+    if kind in ("leaf", "none", "static"):
+        return {"leaf": "*", "none": "None", "static": "static"}[kind]
+    inner = ", ".join(_describe(c) for c in tree["children"])
+    if kind == "dict":
+        inner = ", ".join(f"{k!r}: {_describe(c)}" for k, c in zip(tree["keys"], tree["children"]))
+        return "{" + inner + "}"
+    return ("(" + inner + ")") if kind == "tuple" else ("[" + inner + "]")
+
+
+def check_inputs(graph, flat: list) -> list[np.ndarray]:
+    """Convert ``flat`` to arrays matching the graph's input nodes, or raise a clear error."""
+    ins = graph.graph["inputs"]
+    if len(flat) != len(ins):
+        raise TypeError(f"graph takes {len(ins)} input arrays, got {len(flat)}")
+    out = []
+    for nid, leaf in zip(ins, flat):
+        d = graph.nodes[nid]
+        label = d.get("name") or f"%{nid}"
+        try:
+            arr = np.asarray(leaf)
+        except (ValueError, TypeError) as exc:
+            raise TracegradError(f"input {label}: cannot convert to an array: {exc}") from None
+        want = np.dtype(d["dtype"])
+        if arr.dtype != want:
+            if isinstance(leaf, (bool, int, float, complex)) or np.can_cast(
+                arr.dtype, want, "same_kind"
+            ):
+                arr = arr.astype(want)
+            else:
+                raise TracegradError(
+                    f"input {label}: expected {format_aval(d['shape'], want)}, got "
+                    f"{format_aval(arr.shape, arr.dtype)}"
+                )
+        if tuple(arr.shape) != tuple(d["shape"]):
+            raise TracegradError(
+                f"input {label}: expected shape {tuple(d['shape'])}, got {arr.shape}"
+            )
+        out.append(arr)
+    return out
+
+
+def evaluate_flat(graph, flat: list) -> list:
+    """Evaluate ``graph`` on its flat input arrays; return its flat outputs."""
+    arrays = check_inputs(graph, flat)
+    env: dict[int, object] = dict(zip(graph.graph["inputs"], arrays))
+    order = graph.topo_order()
+    outputs = graph.graph["outputs"]
+    # last use of each value, so intermediates are dropped early
+    last: dict[int, int] = {}
+    for pos, n in enumerate(order):
+        for u in graph._pred[n]:
+            last[u] = pos
+    keep = set(outputs)
+    nodes = graph.nodes
+    for pos, n in enumerate(order):
+        d = nodes[n]
+        op = d["op"]
+        if op == "input":
+            continue
+        if op == "const":
+            env[n] = d["value"]
+            continue
+        args = [env[u] for u in graph.operands(n)]
+        try:
+            with np.errstate(all="ignore"):
+                env[n] = get_primitive(op).impl(*args, **d["params"])
+        except Exception as exc:
+            raise EvaluationError(
+                f"while evaluating node {format_node(graph, n)} "
+                f"(from {d.get('source') or 'unknown source'}): {type(exc).__name__}: {exc}"
+            ) from exc
+        for u in graph._pred[n]:
+            if last.get(u) == pos and u not in keep:
+                env.pop(u, None)
+    return [_as_result(env[o]) for o in outputs]
+
+
+def _as_result(v):
+    arr = np.asarray(v)
+    return arr[()] if arr.ndim == 0 else arr
+
+
+def evaluate(graph, *args, **kwargs):
+    """Run ``graph`` on the same arguments its function takes; return the same structure.
+
+    Args:
+        graph: a traced graph (``f.trace(...)`` or ``load(...)``).
+        *args: arrays, numbers and pytrees, as the traced function was called with.
+
+    Returns:
+        The outputs, rebuilt into the function's output structure.
+    """
+    outs = evaluate_flat(graph, flatten_args(graph, args, kwargs))
+    out_tree = graph.graph.get("out_tree")
+    return unflatten(out_tree, outs) if out_tree is not None else tuple(outs)

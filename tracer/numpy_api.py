@@ -1,0 +1,71 @@
+"""NumPy dispatch: ``__array_ufunc__`` and ``__array_function__`` of traced values land here.
+
+The tables are assembled from the primitive modules, which declare how NumPy
+calls map onto their ops. Anything not in them raises ``UnsupportedError`` naming
+the NumPy function.
+"""
+
+from __future__ import annotations
+
+from tracer.core import user_location
+from tracer.errors import UnsupportedError
+from tracer.primitives import elementwise, linalg, reductions, shape_ops
+
+UFUNCS = {**elementwise.UFUNCS, **linalg.UFUNCS}
+FUNCTIONS = {
+    **elementwise.FUNCTIONS,
+    **reductions.FUNCTIONS,
+    **shape_ops.FUNCTIONS,
+    **linalg.FUNCTIONS,
+}
+
+# ufunc keywords that are harmless at their default values
+_DEFAULTS = {"casting": "same_kind", "order": "K", "subok": True, "dtype": None, "signature": None}
+
+
+def _qualname(func) -> str:
+    module = getattr(func, "__module__", None) or "numpy"
+    module = "np" if module in ("numpy", "numpy.core", "numpy._core") else module
+    return f"{module}.{getattr(func, '__name__', repr(func))}"
+
+
+def dispatch_ufunc(ufunc, method, inputs, kwargs):
+    """Run NumPy ufunc ``ufunc`` on traced ``inputs`` through its tracegrad function."""
+    name = f"np.{ufunc.__name__}"
+    if method != "__call__":
+        raise UnsupportedError(
+            f"{name}.{method} is not supported on traced arrays (at {user_location()}); "
+            f"only plain calls {name}(...) trace"
+        )
+    if kwargs.get("out") is not None:
+        raise UnsupportedError(
+            f"{name}(..., out=...) is not supported (at {user_location()}): traced arrays are "
+            "immutable; write y = {name}(...) instead (this also catches `a += traced` on a "
+            "NumPy array a)"
+        )
+    if "where" in kwargs and kwargs["where"] is not True:
+        raise UnsupportedError(
+            f"{name}(..., where=...) is not supported (at {user_location()}); "
+            "use np.where(mask, a, b) instead"
+        )
+    for key, value in kwargs.items():
+        if key not in ("out", "where") and _DEFAULTS.get(key, object()) != value:
+            raise UnsupportedError(f"{name}(..., {key}={value!r}) is not supported when tracing")
+    fn = UFUNCS.get(ufunc)
+    if fn is None:
+        raise UnsupportedError(
+            f"{name} has no tracegrad primitive (at {user_location()}); supported ufuncs: "
+            + ", ".join(sorted(f"np.{u.__name__}" for u in UFUNCS))
+        )
+    return fn(*inputs)
+
+
+def dispatch_function(func, args, kwargs):
+    """Run NumPy function ``func`` on traced arguments through its tracegrad function."""
+    fn = FUNCTIONS.get(func)
+    if fn is None:
+        raise UnsupportedError(
+            f"{_qualname(func)} has no tracegrad primitive (at {user_location()}); supported "
+            "functions: " + ", ".join(sorted(_qualname(f) for f in FUNCTIONS))
+        )
+    return fn(*args, **kwargs)

@@ -1,0 +1,70 @@
+"""Linear algebra: the ``matmul`` primitive (NumPy semantics, batched, 1-D operands) and ``dot``/``outer``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tracer.core import TracedArray, bind, find_trace
+from tracer.errors import ShapeError
+from tracer.primitives import elementwise as ew
+from tracer.primitives import shape_ops as so
+from tracer.primitives.base import Primitive, avals_str, result_dtype
+
+
+def _matmul_rule(a, b):
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: operands must be at least 1-D, got {avals_str(a, b)}")
+    n_a = a.shape[-1]
+    n_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if n_a != n_b:
+        raise ShapeError(
+            f"matmul: inner dimensions do not match: {avals_str(a, b)} ({n_a} != {n_b})"
+        )
+    batch_a = a.shape[:-2]
+    batch_b = b.shape[:-2]
+    try:
+        batch = tuple(np.broadcast_shapes(batch_a, batch_b))
+    except ValueError:
+        raise ShapeError(f"matmul: batch dimensions do not broadcast: {avals_str(a, b)}") from None
+    shape = batch + (a.shape[-2],) * (a.ndim >= 2) + (b.shape[-1],) * (b.ndim >= 2)
+    return shape, result_dtype(np.matmul, (a.dtype, b.dtype))
+
+
+# ----- linear algebra -----
+matmul_p = Primitive("matmul", np.matmul, _matmul_rule, 2)
+
+PRIMITIVES = (matmul_p,)
+
+
+def matmul(a, b):
+    if find_trace((a, b)) is None:
+        return np.matmul(a, b)
+    a, b = ew.promote("matmul", (a, b))
+    return bind(matmul_p, a, b)
+
+
+def dot(a, b, out=None):
+    """``np.dot``: a product for 0-d operands, ``matmul`` up to 2-D, a tensor contraction beyond."""
+    if find_trace((a, b)) is None:
+        return np.dot(a, b)
+    a = a if isinstance(a, TracedArray) else np.asarray(a)
+    b = b if isinstance(b, TracedArray) else np.asarray(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return ew.mul(a, b)
+    if b.ndim <= 2 and a.ndim <= 2 or b.ndim == 1:
+        return matmul(a, b)
+    # dot(a, b)[i.., j.., m] = sum_n a[i.., n] * b[j.., n, m]
+    n = a.shape[-1]
+    if b.shape[-2] != n:
+        raise ShapeError(f"dot: shapes {a.shape} and {b.shape} not aligned: {n} != {b.shape[-2]}")
+    bt = so.reshape(so.moveaxis(b, -2, 0), (n, -1))
+    out_shape = a.shape[:-1] + b.shape[:-2] + b.shape[-1:]
+    return so.reshape(matmul(so.reshape(a, (-1, n)), bt), out_shape)
+
+
+def outer(a, b, out=None):
+    return ew.mul(so.reshape(a, (-1, 1)), so.reshape(b, (1, -1)))
+
+
+UFUNCS = {np.matmul: matmul}
+FUNCTIONS = {np.dot: dot, np.outer: outer}

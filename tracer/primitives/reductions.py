@@ -1,0 +1,184 @@
+"""Reductions: ``sum``, ``max``, ``min``, ``argmax``, ``argmin``; ``mean``, ``var``, ``std`` as composites."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tracer.core import TracedArray, bind, find_trace, user_location
+from tracer.errors import ShapeError, TracegradError, UnsupportedError
+from tracer.primitives import elementwise as ew
+from tracer.primitives.base import Primitive, normalize_axes, normalize_axis, result_dtype
+
+
+def _reduced_shape(shape, axes, keepdims):
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def _check_axes(op, x, axis):
+    if tuple(axis) != normalize_axes(op, axis, x.ndim):
+        raise TracegradError(f"{op}: axis must be a sorted tuple of non-negative axes, got {axis}")
+
+
+def _sum_impl(x, axis, keepdims):
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+def _sum_rule(x, axis, keepdims):
+    _check_axes("sum", x, axis)
+    return _reduced_shape(x.shape, axis, keepdims), result_dtype(np.sum, (x.dtype,))
+
+
+def _max_impl(x, axis, keepdims):
+    return np.max(x, axis=axis, keepdims=keepdims)
+
+
+def _min_impl(x, axis, keepdims):
+    return np.min(x, axis=axis, keepdims=keepdims)
+
+
+def _extremum_rule(op):
+    def rule(x, axis, keepdims):
+        _check_axes(op, x, axis)
+        if any(x.shape[a] == 0 for a in axis) or (not axis and x.ndim and 0 in x.shape):
+            raise ShapeError(
+                f"{op}: zero-size array to reduction operation {op} which has no identity "
+                f"(shape {x.shape}, axis {axis})"
+            )
+        return _reduced_shape(x.shape, axis, keepdims), x.dtype
+
+    return rule
+
+
+def _argmax_impl(x, axis, keepdims):
+    return np.argmax(x, axis=axis, keepdims=keepdims)
+
+
+def _argmin_impl(x, axis, keepdims):
+    return np.argmin(x, axis=axis, keepdims=keepdims)
+
+
+def _arg_rule(op):
+    def rule(x, axis, keepdims):
+        if x.ndim and 0 in x.shape:
+            raise ShapeError(f"{op}: attempt to get {op} of an empty sequence (shape {x.shape})")
+        if axis is None:
+            shape = (1,) * x.ndim if keepdims else ()
+        else:
+            normalize_axis(op, axis, x.ndim)
+            shape = _reduced_shape(x.shape, (axis,), keepdims)
+        return shape, np.dtype(np.intp)
+
+    return rule
+
+
+# ----- reductions -----
+sum_p = Primitive("sum", _sum_impl, _sum_rule, 1, ("axis", "keepdims"))
+max_p = Primitive("max", _max_impl, _extremum_rule("max"), 1, ("axis", "keepdims"))
+min_p = Primitive("min", _min_impl, _extremum_rule("min"), 1, ("axis", "keepdims"))
+argmax_p = Primitive("argmax", _argmax_impl, _arg_rule("argmax"), 1, ("axis", "keepdims"), False)
+argmin_p = Primitive("argmin", _argmin_impl, _arg_rule("argmin"), 1, ("axis", "keepdims"), False)
+
+PRIMITIVES = (sum_p, max_p, min_p, argmax_p, argmin_p)
+
+
+def _unsupported_kwargs(name, **kwargs):
+    for key, value in kwargs.items():
+        if value is not None and value is not np._NoValue:
+            raise UnsupportedError(
+                f"np.{name}(..., {key}=...) is not supported on traced arrays ({user_location()})"
+            )
+
+
+def _ndim(x):
+    return x.ndim if isinstance(x, TracedArray) else np.ndim(x)
+
+
+# ----- user-facing functions -----
+def sum(x, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):  # noqa: A001
+    _unsupported_kwargs("sum", out=out, initial=initial, where=where)
+    if find_trace((x,)) is None:
+        return np.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
+    if dtype is not None:
+        x = ew.astype(x, dtype)
+    axes = normalize_axes("sum", axis, _ndim(x))
+    return bind(sum_p, x, axis=axes, keepdims=bool(keepdims))
+
+
+def _extremum(prim, name, x, axis, out, keepdims, initial, where):
+    _unsupported_kwargs(name, out=out, initial=initial, where=where)
+    if find_trace((x,)) is None:
+        return getattr(np, name)(x, axis=axis, keepdims=keepdims)
+    axes = normalize_axes(name, axis, _ndim(x))
+    return bind(prim, x, axis=axes, keepdims=bool(keepdims))
+
+
+def max(x, axis=None, out=None, keepdims=False, initial=None, where=None):  # noqa: A001
+    return _extremum(max_p, "max", x, axis, out, keepdims, initial, where)
+
+
+def min(x, axis=None, out=None, keepdims=False, initial=None, where=None):  # noqa: A001
+    return _extremum(min_p, "min", x, axis, out, keepdims, initial, where)
+
+
+def argmax(x, axis=None, out=None, *, keepdims=False):
+    _unsupported_kwargs("argmax", out=out)
+    if find_trace((x,)) is None:
+        return np.argmax(x, axis=axis, keepdims=keepdims)
+    if axis is not None:
+        axis = normalize_axis("argmax", axis, _ndim(x))
+    return bind(argmax_p, x, axis=axis, keepdims=bool(keepdims))
+
+
+def argmin(x, axis=None, out=None, *, keepdims=False):
+    _unsupported_kwargs("argmin", out=out)
+    if find_trace((x,)) is None:
+        return np.argmin(x, axis=axis, keepdims=keepdims)
+    if axis is not None:
+        axis = normalize_axis("argmin", axis, _ndim(x))
+    return bind(argmin_p, x, axis=axis, keepdims=bool(keepdims))
+
+
+# ----- composites -----
+def _count(x, axes) -> int:
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    return n
+
+
+def mean(x, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
+    _unsupported_kwargs("mean", out=out, where=where)
+    if find_trace((x,)) is None:
+        return np.mean(x, axis=axis, dtype=dtype, keepdims=keepdims)
+    if dtype is not None:
+        x = ew.astype(x, dtype)
+    elif x.dtype.kind in "biu":
+        x = ew.astype(x, np.float64)
+    axes = normalize_axes("mean", axis, x.ndim)
+    return ew.div(sum(x, axis=axes, keepdims=keepdims), float(_count(x, axes)))
+
+
+def var(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, mean=None):
+    _unsupported_kwargs("var", out=out, where=where, mean=mean)
+    if find_trace((x,)) is None:
+        return np.var(x, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
+    if dtype is not None:
+        x = ew.astype(x, dtype)
+    elif x.dtype.kind in "biu":
+        x = ew.astype(x, np.float64)
+    axes = normalize_axes("var", axis, x.ndim)
+    mu = ew.div(sum(x, axis=axes, keepdims=True), float(_count(x, axes)))
+    dev = ew.square(ew.sub(x, mu))
+    return ew.div(sum(dev, axis=axes, keepdims=keepdims), float(_count(x, axes) - ddof))
+
+
+def std(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, mean=None):
+    return ew.sqrt(var(x, axis, dtype, out, ddof, keepdims, where=where, mean=mean))
+
+
+FUNCTIONS = {
+    np.sum: sum, np.max: max, np.amax: max, np.min: min, np.amin: min,
+    np.argmax: argmax, np.argmin: argmin, np.mean: mean, np.var: var, np.std: std,
+}  # fmt: skip

@@ -1,0 +1,449 @@
+"""Shape primitives: reshape, transpose, broadcast_to, squeeze, expand_dims, concatenate, stack,
+getitem (basic slicing and integer-array indexing) and its adjoint scatter_add.
+
+``getitem``'s index is static data: a tuple of items ``("int", i)``,
+``("slice", start, stop, step)``, ``("newaxis",)`` and ``("array", k)``, where
+``k`` names the k-th index-array operand (operands 1, 2, ... of the node).
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from tracer.core import TracedArray, bind, find_trace, user_location
+from tracer.errors import ShapeError, TracegradError, TracingError, UnsupportedError
+from tracer.primitives import elementwise as ew
+from tracer.primitives.base import Primitive, avals_str, normalize_axes, normalize_axis
+
+# ----- shape rules -----
+
+
+def _reshape_rule(x, shape):
+    if int(np.prod(shape, dtype=np.int64)) != int(np.prod(x.shape, dtype=np.int64)):
+        raise ShapeError(f"reshape: cannot reshape array of shape {x.shape} into shape {shape}")
+    return tuple(shape), x.dtype
+
+
+def _transpose_rule(x, axes):
+    if sorted(axes) != list(range(x.ndim)):
+        raise ShapeError(f"transpose: axes {axes} are not a permutation of {x.ndim} axes")
+    return tuple(x.shape[a] for a in axes), x.dtype
+
+
+def _broadcast_to_rule(x, shape):
+    try:
+        out = tuple(np.broadcast_shapes(x.shape, tuple(shape)))
+    except ValueError:
+        out = None
+    if out != tuple(shape):
+        raise ShapeError(f"broadcast_to: cannot broadcast shape {x.shape} to {tuple(shape)}")
+    return tuple(shape), x.dtype
+
+
+def _squeeze_rule(x, axis):
+    for a in axis:
+        if not 0 <= a < x.ndim or x.shape[a] != 1:
+            raise ShapeError(f"squeeze: cannot select axis {a} of shape {x.shape}: size is not 1")
+    return tuple(d for i, d in enumerate(x.shape) if i not in axis), x.dtype
+
+
+def _expand_dims_rule(x, axis):
+    ndim = x.ndim + len(axis)
+    if normalize_axes("expand_dims", axis, ndim) != tuple(axis):
+        raise ShapeError(f"expand_dims: bad axis {axis} for result of {ndim} dimensions")
+    dims = iter(x.shape)
+    return tuple(1 if i in axis else next(dims) for i in range(ndim)), x.dtype
+
+
+def _concatenate_rule(*xs, axis):
+    if not xs:
+        raise ShapeError("concatenate: need at least one array to concatenate")
+    nd = xs[0].ndim
+    if nd == 0:
+        raise ShapeError("concatenate: zero-dimensional arrays cannot be concatenated")
+    normalize_axis("concatenate", axis, nd)
+    for x in xs:
+        if x.ndim != nd or any(
+            d != e for i, (d, e) in enumerate(zip(x.shape, xs[0].shape)) if i != axis
+        ):
+            raise ShapeError(
+                f"concatenate: shapes must match except along axis {axis}: {avals_str(*xs)}"
+            )
+    shape = list(xs[0].shape)
+    shape[axis] = builtins.sum(x.shape[axis] for x in xs)
+    return tuple(shape), np.result_type(*[x.dtype for x in xs])
+
+
+def _stack_rule(*xs, axis):
+    if not xs:
+        raise ShapeError("stack: need at least one array to stack")
+    if any(x.shape != xs[0].shape for x in xs):
+        raise ShapeError(f"stack: all input arrays must have the same shape: {avals_str(*xs)}")
+    normalize_axis("stack", axis, xs[0].ndim + 1)
+    shape = list(xs[0].shape)
+    shape.insert(axis, len(xs))
+    return tuple(shape), np.result_type(*[x.dtype for x in xs])
+
+
+def _index_tuple(index, arrays):
+    out = []
+    for item in index:
+        kind = item[0]
+        if kind == "int":
+            out.append(item[1])
+        elif kind == "slice":
+            out.append(slice(item[1], item[2], item[3]))
+        elif kind == "newaxis":
+            out.append(None)
+        elif kind == "array":
+            out.append(arrays[item[1]])
+        else:
+            raise TracegradError(f"getitem: unknown index item {item!r}")
+    return tuple(out)
+
+
+def _index_result_shape(op, shape, index, arrays):
+    for a in arrays:
+        if a.dtype.kind not in "iu":
+            raise TracegradError(f"{op}: index arrays must be integers, got {a.dtype}")
+    dummy = np.broadcast_to(np.zeros((), np.int8), shape)
+    fake = [np.zeros(a.shape, np.intp) for a in arrays]
+    try:
+        return dummy[_index_tuple(index, fake)].shape
+    except (IndexError, ValueError) as exc:
+        raise ShapeError(f"{op}: index {index} does not fit shape {tuple(shape)}: {exc}") from None
+
+
+def _getitem_impl(x, *arrays, index):
+    return x[_index_tuple(index, arrays)]
+
+
+def _getitem_rule(x, *arrays, index):
+    return _index_result_shape("getitem", x.shape, index, arrays), x.dtype
+
+
+def _scatter_add_impl(g, *arrays, shape, index):
+    out = np.zeros(shape, dtype=g.dtype)
+    idx = _index_tuple(index, arrays)
+    if arrays:
+        np.add.at(out, idx, g)
+    else:
+        out[idx] += g
+    return out
+
+
+def _scatter_add_rule(g, *arrays, shape, index):
+    expect = _index_result_shape("scatter_add", shape, index, arrays)
+    if tuple(g.shape) != tuple(expect):
+        raise ShapeError(f"scatter_add: update of shape {g.shape} does not fit index ({expect})")
+    return tuple(shape), g.dtype
+
+
+# ----- shape ops -----
+reshape_p = Primitive("reshape", lambda x, shape: np.reshape(x, shape), _reshape_rule, 1,
+                      ("shape",), view=True)  # fmt: skip
+transpose_p = Primitive("transpose", lambda x, axes: np.transpose(x, axes), _transpose_rule, 1,
+                        ("axes",), view=True)  # fmt: skip
+broadcast_to_p = Primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
+                           _broadcast_to_rule, 1, ("shape",), view=True)  # fmt: skip
+squeeze_p = Primitive("squeeze", lambda x, axis: np.squeeze(x, axis), _squeeze_rule, 1,
+                      ("axis",), view=True)  # fmt: skip
+expand_dims_p = Primitive("expand_dims", lambda x, axis: np.expand_dims(x, axis),
+                          _expand_dims_rule, 1, ("axis",), view=True)  # fmt: skip
+concatenate_p = Primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis),
+                          _concatenate_rule, None, ("axis",))  # fmt: skip
+stack_p = Primitive("stack", lambda *xs, axis: np.stack(xs, axis), _stack_rule, None, ("axis",))
+getitem_p = Primitive("getitem", _getitem_impl, _getitem_rule, None, ("index",), view=True)
+scatter_add_p = Primitive("scatter_add", _scatter_add_impl, _scatter_add_rule, None,
+                          ("shape", "index"))  # fmt: skip
+
+PRIMITIVES = (reshape_p, transpose_p, broadcast_to_p, squeeze_p, expand_dims_p, concatenate_p,
+              stack_p, getitem_p, scatter_add_p)  # fmt: skip
+
+
+# ----- index normalisation -----
+
+
+def _is_int(i) -> bool:
+    return isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
+
+
+def normalize_index(x, index):
+    """Turn a NumPy index into (static index items, index-array operands)."""
+    items = index if isinstance(index, tuple) else (index,)
+    expanded = []
+    for it in items:  # boolean masks become integer arrays (only concrete masks)
+        if isinstance(it, TracedArray) and it.dtype == np.bool_:
+            raise TracingError(
+                f"indexing with a traced boolean mask has a data-dependent shape and cannot be "
+                f"traced (at {user_location()}); use np.where(mask, x, 0) instead"
+            )
+        if isinstance(it, (list, np.ndarray)) and not isinstance(it, TracedArray):
+            arr = np.asarray(it)
+            if arr.dtype == np.bool_:
+                expanded.extend(np.nonzero(arr))
+                continue
+            if arr.dtype.kind not in "iu" and arr.size:
+                raise TracegradError(f"getitem: index arrays must be integers, got {arr.dtype}")
+            it = arr.astype(np.intp, copy=False)
+        expanded.append(it)
+    consumed = builtins.sum(
+        1 for it in expanded if it is not None and it is not Ellipsis
+    )
+    if builtins.sum(1 for it in expanded if it is Ellipsis) > 1:
+        raise TracegradError("getitem: an index can only have a single ellipsis ('...')")
+    if consumed > len(x.shape):
+        raise IndexError(
+            f"too many indices for a traced array: array is {len(x.shape)}-dimensional, "
+            f"but {consumed} were indexed (at {user_location()})"
+        )
+    spec, arrays, dim = [], [], 0
+    for it in expanded:
+        if it is Ellipsis:
+            for _ in range(len(x.shape) - consumed):
+                spec.append(("slice", 0, x.shape[dim], 1))
+                dim += 1
+        elif it is None:
+            spec.append(("newaxis",))
+        elif isinstance(it, slice):
+            start, stop, step = it.indices(x.shape[dim])
+            if step < 0 and stop < 0:
+                stop = None
+            spec.append(("slice", start, stop, step))
+            dim += 1
+        elif _is_int(it):
+            i = int(it)
+            if not -x.shape[dim] <= i < x.shape[dim]:
+                raise IndexError(
+                    f"index {i} is out of bounds for axis {dim} with size {x.shape[dim]} "
+                    f"(at {user_location()})"
+                )
+            spec.append(("int", i % x.shape[dim]))
+            dim += 1
+        elif isinstance(it, (np.ndarray, TracedArray)):
+            if isinstance(it, np.ndarray) and it.size:
+                lo, hi = int(it.min()), int(it.max())
+                if lo < -x.shape[dim] or hi >= x.shape[dim]:
+                    bad = hi if hi >= x.shape[dim] else lo
+                    raise IndexError(
+                        f"index {bad} is out of bounds for axis {dim} with size {x.shape[dim]} "
+                        f"(at {user_location()})"
+                    )
+            spec.append(("array", len(arrays)))
+            arrays.append(it)
+            dim += 1
+        else:
+            raise UnsupportedError(
+                f"unsupported index {it!r} of type {type(it).__name__} (at {user_location()}): "
+                "use ints, slices, None, ..., or integer arrays"
+            )
+    return tuple(spec), arrays
+
+
+# ----- user-facing functions -----
+
+
+def getitem(x, index):
+    if find_trace((x, *(index if isinstance(index, tuple) else (index,)))) is None:
+        return np.asarray(x)[index]
+    if not isinstance(x, TracedArray):
+        x = np.asarray(x)
+    spec, arrays = normalize_index(x, index)
+    return bind(getitem_p, x, *arrays, weak=getattr(x, "weak", False), index=spec)
+
+
+def _resolve_shape(x, shape):
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    shape = [int(d) for d in shape]
+    size = x.size if isinstance(x, TracedArray) else np.size(x)
+    if shape.count(-1) > 1:
+        raise ShapeError(f"reshape: can only specify one unknown dimension, got {tuple(shape)}")
+    if -1 in shape:
+        known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
+        if known == 0 or size % known:
+            raise ShapeError(f"reshape: cannot reshape array of size {size} into shape {tuple(shape)}")
+        shape[shape.index(-1)] = size // known
+    return tuple(shape)
+
+
+def reshape(x, shape, order="C", *, newshape=None, copy=None):
+    if newshape is not None:
+        shape = newshape
+    if find_trace((x,)) is None:
+        return np.reshape(x, shape, order=order)
+    if order != "C":
+        raise UnsupportedError(f"reshape(order={order!r}) is not supported; only 'C' order")
+    shape = _resolve_shape(x, shape)
+    if shape == x.shape:
+        return x
+    return bind(reshape_p, x, weak=x.weak, shape=shape)
+
+
+def transpose(x, axes=None):
+    if find_trace((x,)) is None:
+        return np.transpose(x, axes)
+    nd = x.ndim
+    axes = tuple(reversed(range(nd))) if axes is None else tuple(
+        normalize_axis("transpose", a, nd) for a in axes
+    )
+    if axes == tuple(range(nd)):
+        return x
+    return bind(transpose_p, x, weak=x.weak, axes=axes)
+
+
+def swapaxes(x, axis1, axis2):
+    if find_trace((x,)) is None:
+        return np.swapaxes(x, axis1, axis2)
+    perm = list(range(x.ndim))
+    a, b = normalize_axis("swapaxes", axis1, x.ndim), normalize_axis("swapaxes", axis2, x.ndim)
+    perm[a], perm[b] = perm[b], perm[a]
+    return transpose(x, perm)
+
+
+def moveaxis(x, source, destination):
+    if find_trace((x,)) is None:
+        return np.moveaxis(x, source, destination)
+    dst = [normalize_axis("moveaxis", d, x.ndim) for d in np.atleast_1d(destination)]
+    if _is_int(source):
+        src = (normalize_axis("moveaxis", source, x.ndim),)
+    else:
+        src = tuple(normalize_axis("moveaxis", s, x.ndim) for s in source)
+    order = [n for n in range(x.ndim) if n not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return transpose(x, order)
+
+
+def broadcast_to(x, shape, subok=False):
+    if find_trace((x,)) is None:
+        return np.broadcast_to(x, shape)
+    shape = (int(shape),) if _is_int(shape) else tuple(int(d) for d in shape)
+    if not isinstance(x, TracedArray):
+        x = np.asarray(x)
+    if tuple(x.shape) == shape:
+        return x
+    return bind(broadcast_to_p, x, weak=getattr(x, "weak", False), shape=shape)
+
+
+def squeeze(x, axis=None):
+    if find_trace((x,)) is None:
+        return np.squeeze(x, axis)
+    if axis is None:
+        axes = tuple(i for i, d in enumerate(x.shape) if d == 1)
+    else:
+        axes = normalize_axes("squeeze", axis, x.ndim)
+    if not axes:
+        return x
+    return bind(squeeze_p, x, weak=x.weak, axis=axes)
+
+
+def expand_dims(x, axis):
+    if find_trace((x,)) is None:
+        return np.expand_dims(x, axis)
+    n = 1 if _is_int(axis) else len(axis)
+    axes = normalize_axes("expand_dims", axis, x.ndim + n)
+    return bind(expand_dims_p, x, weak=x.weak, axis=axes)
+
+
+def ravel(x, order="C"):
+    if find_trace((x,)) is None:
+        return np.ravel(x, order)
+    return reshape(x, (-1,), order=order)
+
+
+def _operands(xs, name):
+    if isinstance(xs, TracedArray):
+        raise UnsupportedError(f"{name}: pass a sequence of arrays, not one traced array")
+    return [x if isinstance(x, TracedArray) else np.asarray(x) for x in xs]
+
+
+def concatenate(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    if out is not None or dtype is not None:
+        raise UnsupportedError("np.concatenate(out=..., dtype=...) is not supported when tracing")
+    xs = _operands(arrays, "concatenate")
+    if find_trace(xs) is None:
+        return np.concatenate(xs, axis)
+    if axis is None:
+        return concatenate([ravel(x) for x in xs], 0)
+    axis = normalize_axis("concatenate", axis, max(1, xs[0].ndim))
+    return bind(concatenate_p, *xs, axis=axis)
+
+
+def stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    if out is not None or dtype is not None:
+        raise UnsupportedError("np.stack(out=..., dtype=...) is not supported when tracing")
+    xs = _operands(arrays, "stack")
+    if find_trace(xs) is None:
+        return np.stack(xs, axis)
+    nd = xs[0].ndim if xs else 0
+    axis = normalize_axis("stack", axis, nd + 1)
+    return bind(stack_p, *xs, axis=axis)
+
+
+def atleast_1d(x):
+    return x if x.ndim >= 1 else reshape(x, (1,))
+
+
+def atleast_2d(x):
+    return x if x.ndim >= 2 else reshape(x, (1,) * (2 - x.ndim) + x.shape)
+
+
+def hstack(arrays, *, dtype=None, casting="same_kind"):
+    xs = [atleast_1d(x if isinstance(x, TracedArray) else np.asarray(x)) for x in arrays]
+    return concatenate(xs, axis=0 if xs[0].ndim == 1 else 1, dtype=dtype)
+
+
+def vstack(arrays, *, dtype=None, casting="same_kind"):
+    xs = [atleast_2d(x if isinstance(x, TracedArray) else np.asarray(x)) for x in arrays]
+    return concatenate(xs, axis=0, dtype=dtype)
+
+
+def flip(x, axis=None):
+    if find_trace((x,)) is None:
+        return np.flip(x, axis)
+    axes = normalize_axes("flip", axis, x.ndim)
+    return getitem(x, tuple(slice(None, None, -1) if i in axes else slice(None)
+                            for i in range(x.ndim)))  # fmt: skip
+
+
+def shape(x):
+    return tuple(x.shape)
+
+
+def ndim(x):
+    return len(x.shape)
+
+
+def size(x, axis=None):
+    return int(np.prod(x.shape, dtype=np.int64)) if axis is None else x.shape[axis]
+
+
+def _like(fill):
+    def like(x, dtype=None, order="K", subok=True, shape=None, *, device=None):
+        shp = x.shape if shape is None else shape
+        return np.full(shp, fill, dtype=dtype or x.dtype)
+
+    return like
+
+
+def full_like(x, fill_value, dtype=None, order="K", subok=True, shape=None, *, device=None):
+    if isinstance(fill_value, TracedArray):
+        return broadcast_to(ew.astype(fill_value, dtype or x.dtype), x.shape)
+    return np.full(x.shape if shape is None else shape, fill_value, dtype=dtype or x.dtype)
+
+
+def copy(x, order="K", subok=False):
+    return x
+
+
+FUNCTIONS = {
+    np.reshape: reshape, np.transpose: transpose, np.swapaxes: swapaxes, np.moveaxis: moveaxis,
+    np.broadcast_to: broadcast_to, np.squeeze: squeeze, np.expand_dims: expand_dims,
+    np.ravel: ravel, np.concatenate: concatenate, np.stack: stack, np.hstack: hstack,
+    np.vstack: vstack, np.atleast_1d: atleast_1d, np.atleast_2d: atleast_2d, np.flip: flip,
+    np.shape: shape, np.ndim: ndim, np.size: size, np.zeros_like: _like(0),
+    np.ones_like: _like(1), np.empty_like: _like(0), np.full_like: full_like, np.copy: copy,
+}  # fmt: skip

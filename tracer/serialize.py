@@ -1,0 +1,217 @@
+"""``save``/``load``: graphs as versioned JSON, arrays included (base64), nothing ever executed.
+
+A file is ``{"format": "tracegrad-graph", "version": 1, "graph": <node_link_data>}``
+where arrays are ``{"__ndarray__": [dtype, shape, base64 bytes]}`` and tuples are
+stored as lists (params and shapes come back as tuples). ``load`` checks the
+whole structure and then runs ``validate``, so a malformed, truncated, cyclic or
+type-confused file fails with ``GraphFormatError`` before anything uses it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+
+import networkx as nx
+import numpy as np
+
+from tracer.errors import GraphError, GraphFormatError, TracegradError
+from tracer.graph import Graph
+from tracer.spec import canonical_dtype
+from tracer.validate import validate
+
+FORMAT = "tracegrad-graph"
+VERSION = 1
+MAX_BYTES = 512 * 1024 * 1024  # refuse files larger than this before parsing
+_NODE_KEYS = {"op", "params", "shape", "dtype", "value", "name", "source", "scope", "role",
+              "grad_of", "id"}  # fmt: skip
+
+
+def _encode(obj):
+    if isinstance(obj, np.ndarray):
+        arr = obj  # tobytes() is C-ordered whatever the layout
+        return {"__ndarray__": [arr.dtype.name, list(arr.shape),
+                                base64.b64encode(arr.tobytes()).decode("ascii")]}  # fmt: skip
+    if isinstance(obj, (tuple, list)):
+        return [_encode(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): _encode(v) for k, v in obj.items()}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def to_json(graph: nx.MultiDiGraph) -> str:
+    """The JSON text of ``graph``."""
+    data = nx.node_link_data(graph, edges="edges")
+    return json.dumps({"format": FORMAT, "version": VERSION, "graph": _encode(data)})
+
+
+def save(graph: nx.MultiDiGraph, path: str | os.PathLike) -> None:
+    """Write ``graph`` to ``path`` as versioned JSON (atomically: a temp file, then rename)."""
+    text = to_json(graph)
+    tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _decode_array(spec, where):
+    if not (isinstance(spec, list) and len(spec) == 3):
+        raise GraphFormatError(f"{where}: an array must be [dtype, shape, data]")
+    dtype_name, shape, data = spec
+    if not isinstance(dtype_name, str) or not isinstance(shape, list) or not isinstance(data, str):
+        raise GraphFormatError(f"{where}: bad array encoding")
+    try:
+        dtype = canonical_dtype(dtype_name)
+    except TracegradError as exc:
+        raise GraphFormatError(f"{where}: {exc}") from None
+    if not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s for s in shape):
+        raise GraphFormatError(f"{where}: bad array shape {shape!r}")
+    try:
+        raw = base64.b64decode(data.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise GraphFormatError(f"{where}: array data is not base64: {exc}") from None
+    count = int(np.prod(shape, dtype=np.int64))
+    if len(raw) != count * dtype.itemsize:
+        raise GraphFormatError(
+            f"{where}: array data has {len(raw)} bytes, {dtype}{shape} needs {count * dtype.itemsize}"
+        )
+    arr = np.frombuffer(raw, dtype=dtype).reshape(tuple(shape)).copy()
+    arr.setflags(write=False)
+    return arr
+
+
+def _decode(obj, where):
+    """JSON value -> Python: lists become tuples, encoded arrays become ndarrays."""
+    if isinstance(obj, dict):
+        if "__ndarray__" in obj:
+            return _decode_array(obj["__ndarray__"], where)
+        return {k: _decode(v, where) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return tuple(_decode(v, where) for v in obj)
+    return obj
+
+
+def _is_id(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def from_json(text: str) -> Graph:
+    """Parse and check the JSON text of a graph."""
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise GraphFormatError(f"not a tracegrad graph file: invalid JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise GraphFormatError(f"not a tracegrad graph file: 'format' is not {FORMAT!r}")
+    if doc.get("version") != VERSION:
+        raise GraphFormatError(
+            f"unsupported graph file version {doc.get('version')!r}; this tracegrad reads {VERSION}"
+        )
+    data = doc.get("graph")
+    if not isinstance(data, dict) or not isinstance(data.get("nodes"), list) or not isinstance(
+        data.get("edges"), list
+    ):
+        raise GraphFormatError("graph file has no 'nodes'/'edges' lists")
+    g = Graph(name="loaded")
+    attrs = data.get("graph") or {}
+    if not isinstance(attrs, dict):
+        raise GraphFormatError("graph attributes must be an object")
+    for i, node in enumerate(data["nodes"]):
+        where = f"node #{i}"
+        if not isinstance(node, dict) or not _is_id(node.get("id")):
+            raise GraphFormatError(f"{where}: a node needs an integer 'id'")
+        unknown = set(node) - _NODE_KEYS
+        if unknown:
+            raise GraphFormatError(f"{where}: unknown node attributes {sorted(unknown)}")
+        nid = node["id"]
+        if nid in g:
+            raise GraphFormatError(f"{where}: duplicate node id {nid}")
+        where = f"node %{nid}"
+        d = {k: _decode(v, where) for k, v in node.items() if k != "id"}
+        if not isinstance(d.get("op"), str):
+            raise GraphFormatError(f"{where}: 'op' must be a string")
+        if not isinstance(d.get("params"), dict):
+            raise GraphFormatError(f"{where}: 'params' must be an object")
+        shape = d.get("shape")
+        if not isinstance(shape, tuple) or not all(_is_id(s) and s >= 0 for s in shape):
+            raise GraphFormatError(f"{where}: 'shape' must be a list of non-negative ints")
+        try:
+            d["dtype"] = canonical_dtype(d.get("dtype")).name
+        except (TracegradError, TypeError) as exc:
+            raise GraphFormatError(f"{where}: {exc}") from None
+        for key in ("name", "source"):
+            if d.get(key) is not None and not isinstance(d[key], str):
+                raise GraphFormatError(f"{where}: {key!r} must be a string")
+        scope = d.setdefault("scope", ())
+        if not isinstance(scope, tuple) or not all(isinstance(s, str) for s in scope):
+            raise GraphFormatError(f"{where}: 'scope' must be a list of strings")
+        if "value" in d and not isinstance(d["value"], np.ndarray):
+            raise GraphFormatError(f"{where}: 'value' must be an encoded array")
+        d.setdefault("name", None)
+        d.setdefault("source", None)
+        g.add_node(nid, **d)
+    for i, edge in enumerate(data["edges"]):
+        if not isinstance(edge, dict):
+            raise GraphFormatError(f"edge #{i} must be an object")
+        u, v, arg = edge.get("source"), edge.get("target"), edge.get("arg")
+        if not (_is_id(u) and _is_id(v) and _is_id(arg)) or u not in g or v not in g:
+            raise GraphFormatError(f"edge #{i}: needs existing 'source'/'target' nodes and an int 'arg'")
+        g.add_edge(u, v, arg=arg)
+    for key in ("inputs", "outputs"):
+        ids = attrs.get(key)
+        if not isinstance(ids, list) or not all(_is_id(x) for x in ids):
+            raise GraphFormatError(f"graph attribute {key!r} must be a list of node ids")
+        g.graph[key] = ids
+    for key in ("in_tree", "out_tree"):
+        tree = attrs.get(key)
+        if tree is not None:
+            _check_tree(tree, key)
+        g.graph[key] = tree
+    name = attrs.get("name", "loaded")
+    g.graph["name"] = name if isinstance(name, str) else "loaded"
+    g._next_id = max(g.nodes, default=-1) + 1
+    try:
+        validate(g)
+    except GraphError as exc:
+        raise GraphFormatError(f"graph file is not a valid graph: {exc}") from None
+    return g
+
+
+def _check_tree(tree, key, depth=0):
+    if depth > 100 or not isinstance(tree, dict) or tree.get("type") not in (
+        "leaf", "none", "static", "tuple", "list", "dict"
+    ):
+        raise GraphFormatError(f"graph attribute {key!r} is not a valid tree")
+    if tree["type"] in ("tuple", "list", "dict"):
+        children = tree.get("children")
+        if not isinstance(children, list):
+            raise GraphFormatError(f"graph attribute {key!r} is not a valid tree")
+        if tree["type"] == "dict" and (
+            not isinstance(tree.get("keys"), list) or len(tree["keys"]) != len(children)
+        ):
+            raise GraphFormatError(f"graph attribute {key!r}: dict keys do not match children")
+        for c in children:
+            _check_tree(c, key, depth + 1)
+
+
+def load(path: str | os.PathLike) -> Graph:
+    """Read a graph written by ``save``. Never executes anything from the file.
+
+    Raises:
+        GraphFormatError: the file is not a valid tracegrad graph (with the reason).
+    """
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise GraphFormatError(f"cannot read graph file {os.fspath(path)!r}: {exc}") from None
+    if size > MAX_BYTES:
+        raise GraphFormatError(f"graph file {os.fspath(path)!r} is {size} bytes, over the limit")
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GraphFormatError(f"cannot read graph file {os.fspath(path)!r}: {exc}") from None
+    return from_json(text)

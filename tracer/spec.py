@@ -1,0 +1,70 @@
+"""``Spec``: the abstract value (shape and dtype) that stands in for an array that does not exist yet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tracer.errors import TracegradError
+
+# dtypes a graph may carry: everything NumPy computes with, never ``object``.
+_ALLOWED_KINDS = frozenset("biufc")
+
+
+def canonical_dtype(dtype) -> np.dtype:
+    """Return ``dtype`` as a NumPy dtype, rejecting object, string and structured dtypes."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TracegradError(f"not a NumPy dtype: {dtype!r}") from exc
+    if dt.kind not in _ALLOWED_KINDS or dt.fields is not None:
+        raise TracegradError(
+            f"dtype {dt} is not supported: tracegrad traces boolean, integer, "
+            "floating and complex arrays"
+        )
+    return dt.newbyteorder("=") if dt.byteorder not in ("=", "|") else dt
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Shape and dtype of an array: ``Spec((32, 4), "float64")``.
+
+    Pass a ``Spec`` to ``f.trace(...)`` in place of an array to trace a function
+    for inputs that do not exist yet. It is also the abstract value shape rules
+    compute with.
+    """
+
+    shape: tuple[int, ...]
+    dtype: np.dtype = np.dtype("float64")
+
+    def __init__(self, shape=(), dtype="float64"):
+        if isinstance(shape, (int, np.integer)):
+            shape = (shape,)
+        try:
+            shape = tuple(int(d) for d in shape)
+        except TypeError as exc:
+            raise TracegradError(f"Spec shape must be a tuple of ints, got {shape!r}") from exc
+        if any(d < 0 for d in shape):
+            raise TracegradError(f"Spec shape has a negative dimension: {shape}")
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "dtype", canonical_dtype(dtype))
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __str__(self) -> str:
+        return format_aval(self.shape, self.dtype)
+
+    def __repr__(self) -> str:
+        return f"Spec({self.shape}, {self.dtype.name!r})"
+
+
+def format_aval(shape, dtype) -> str:
+    """``float64[3,4]`` (``float64[]`` for a 0-d array)."""
+    return f"{np.dtype(dtype).name}[{','.join(str(d) for d in shape)}]"

@@ -1,0 +1,290 @@
+"""``@trace``: turn a Python/NumPy function into a graph, once per input signature.
+
+A ``TracedFunction`` flattens its arguments (pytrees), builds a signature from
+their shapes, dtypes, tree structure and static values, traces the function
+for a new signature (running its Python once with ``TracedArray`` inputs) and
+caches the graph. Called on arrays it evaluates the graph; called inside
+another trace it inlines its graph there.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from tracer.core import (
+    TracedArray,
+    TraceState,
+    current_scope,
+    current_trace,
+    name_scope,
+    new_trace,
+    user_location,
+)
+from tracer.errors import TracegradError
+from tracer.graph import Graph
+from tracer.interpreter import evaluate_flat
+from tracer.pytree import flatten, leaf_paths, unflatten
+from tracer.spec import Spec, canonical_dtype
+
+_PY_SCALARS = {bool: "bool", int: "int64", float: "float64", complex: "complex128"}
+
+
+def leaf_spec(leaf, where: str) -> tuple[tuple, np.dtype, bool]:
+    """(shape, dtype, weak) of one argument leaf, or a TypeError saying what is wrong."""
+    if isinstance(leaf, TracedArray):
+        return leaf.shape, leaf.dtype, leaf.weak
+    if isinstance(leaf, Spec):
+        return leaf.shape, leaf.dtype, False
+    if type(leaf) in _PY_SCALARS:
+        return (), np.dtype(_PY_SCALARS[type(leaf)]), True
+    if isinstance(leaf, (np.ndarray, np.generic)):
+        try:
+            return leaf.shape, canonical_dtype(leaf.dtype), False
+        except TracegradError as exc:
+            raise TypeError(f"{where}: {exc}") from None
+    raise TypeError(
+        f"{where} is a {type(leaf).__name__} ({leaf!r:.60}): traced functions take arrays, "
+        "numbers, Spec and tuples/lists/dicts of them; mark other arguments static with "
+        "@trace(static_argnums=...)"
+    )
+
+
+class TracedFunction:
+    """A function traced to a graph per input signature. Create it with ``@trace``.
+
+    Call it like the original function; ``.trace(*args)`` returns the graph for
+    those arguments (arrays or ``Spec``); ``.trace_count`` counts actual traces.
+    """
+
+    def __init__(self, fn: Callable, *, static_argnums: int | Sequence[int] = (), name=None):
+        if not callable(fn):
+            raise TypeError(f"trace expects a callable, got {type(fn).__name__}")
+        if isinstance(static_argnums, int):
+            static_argnums = (static_argnums,)
+        self.fn = fn
+        self.static_argnums = tuple(int(i) for i in static_argnums)
+        self.name = name or getattr(fn, "__name__", None) or type(fn).__name__
+        if self.name == "<lambda>":
+            self.name = "lambda"
+        try:
+            self._signature = inspect.signature(fn)
+        except (TypeError, ValueError):
+            self._signature = None
+        functools.update_wrapper(self, fn, updated=())
+        self._cache: dict[Any, Graph] = {}
+        self._lock = threading.RLock()
+        self.trace_count = 0
+
+    # ----- signatures -----
+    def _check_arity(self, args, kwargs):
+        if self._signature is not None:
+            try:
+                self._signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"{self.name}{self._signature}: {exc}") from None
+        for i in self.static_argnums:
+            if not -len(args) <= i < len(args):
+                raise TypeError(
+                    f"{self.name}: static_argnums={self.static_argnums} names argument {i}, "
+                    f"but only {len(args)} positional arguments were given"
+                )
+
+    def _arg_names(self, n_args: int, kwargs: dict) -> list[str]:
+        names = []
+        params = list(self._signature.parameters.values()) if self._signature else []
+        for i in range(n_args):
+            p = params[i] if i < len(params) else None
+            if p is not None and p.kind == p.VAR_POSITIONAL:
+                names.append(f"{p.name}[{i - params.index(p)}]")
+                params.insert(i + 1, p)
+            else:
+                names.append(p.name if p is not None else f"arg{i}")
+        return names
+
+    def flatten_call(self, args: tuple, kwargs: dict):
+        """(signature key, dynamic leaves, in_tree, leaf names) for a call."""
+        self._check_arity(args, kwargs)
+        static = {i % len(args) for i in self.static_argnums}
+        dyn = tuple(None if i in static else a for i, a in enumerate(args))
+        leaves, tree = flatten((dyn, kwargs))
+        for i in sorted(static):
+            try:
+                hash(args[i])
+            except TypeError:
+                raise TypeError(
+                    f"{self.name}: static argument {i} must be hashable, got "
+                    f"{type(args[i]).__name__}"
+                ) from None
+            tree["children"][0]["children"][i] = {"type": "static", "repr": repr(args[i])}
+        names = self._arg_names(len(args), kwargs)
+        paths = leaf_paths(dyn, "") + leaf_paths(kwargs, "")
+        labels = []
+        for p in paths:  # "[0]['W']" -> "w['W']"
+            if p.startswith("[") and p[1:].split("]", 1)[0].isdigit():
+                idx, rest = p[1:].split("]", 1)
+                labels.append(names[int(idx)] + rest)
+            else:
+                key, rest = p[2:].split("']", 1) if p.startswith("['") else (p, "")
+                labels.append(key + rest)
+        specs = [leaf_spec(leaf, f"argument {lab} of {self.name}") for leaf, lab in zip(leaves, labels)]
+        key = (
+            json.dumps(tree, sort_keys=True, default=str),
+            tuple((s, d.str, w) for s, d, w in specs),
+            tuple(args[i] for i in sorted(static)),
+        )
+        return key, leaves, specs, tree, labels
+
+    # ----- graphs -----
+    def trace(self, *args, **kwargs) -> Graph:
+        """The graph for these arguments (arrays, numbers, ``Spec`` or pytrees of them)."""
+        return self._lookup(args, kwargs)[0]
+
+    def _lookup(self, args, kwargs):
+        key, leaves, specs, tree, labels = self.flatten_call(args, kwargs)
+        graph = self._cache.get(key)
+        if graph is None:
+            with self._lock:
+                graph = self._cache.get(key)
+                if graph is None:
+                    graph = self._build(args, kwargs, specs, tree, labels)
+                    self._cache[key] = graph
+        return graph, leaves
+
+    def _build(self, args, kwargs, specs, tree, labels) -> Graph:
+        """Trace the function for one signature. Subclasses transform the result."""
+        graph = trace_to_graph(self.fn, args, kwargs, specs, tree, labels, self.name,
+                               self.static_argnums)  # fmt: skip
+        self.trace_count += 1
+        return graph
+
+    def _run(self, graph: Graph, leaves: list) -> list:
+        """Evaluate ``graph`` on concrete leaves. Subclasses run compiled code instead."""
+        return evaluate_flat(graph, leaves)
+
+    # ----- calling -----
+    def __call__(self, *args, **kwargs):
+        leaves_all, _ = flatten((args, kwargs))
+        if current_trace() is not None and any(isinstance(x, TracedArray) for x in leaves_all):
+            graph, leaves = self._lookup(args, kwargs)
+            outs = inline_graph(current_trace(), graph, leaves)
+        else:
+            graph, leaves = self._lookup(args, kwargs)
+            outs = self._run(graph, leaves)
+        return unflatten(graph.graph["out_tree"], outs)
+
+    def __repr__(self) -> str:
+        return f"<traced function {self.name}>"
+
+    def __get__(self, obj, objtype=None):  # methods: bind like a function does
+        return self if obj is None else functools.partial(self, obj)
+
+
+def trace_to_graph(fn, args, kwargs, specs, in_tree, labels, name, static_argnums=()) -> Graph:
+    """Run ``fn`` once with traced inputs of ``specs``; return its graph."""
+    graph = Graph(name=name)
+    static = {i % len(args) for i in static_argnums} if args else set()
+    with new_trace(graph) as state, name_scope(name):
+        scope = current_scope()
+        tracers = []
+        for (shape, dtype, weak), label in zip(specs, labels):
+            nid = graph.add_op("input", (), {}, shape, dtype, name=label, scope=scope)
+            tracers.append(TracedArray(state, nid, tuple(shape), dtype, weak))
+        dyn_args, dyn_kwargs = unflatten(_static_as_none(in_tree), tracers)
+        call_args = tuple(args[i] if i in static else a for i, a in enumerate(dyn_args))
+        out = fn(*call_args, **dyn_kwargs)
+        out_leaves, out_tree = flatten(out)
+        outputs = [_output_node(state, leaf, name) for leaf in out_leaves]
+    graph.graph.update(
+        inputs=[t.node for t in tracers], outputs=outputs, in_tree=in_tree, out_tree=out_tree
+    )
+    return graph
+
+
+def _static_as_none(tree: dict) -> dict:
+    out = dict(tree)
+    out["children"] = [
+        {"type": "none"} if c["type"] == "static" else c for c in tree["children"][0]["children"]
+    ]
+    return {"type": "tuple", "children": [out, tree["children"][1]]}
+
+
+def _output_node(state: TraceState, leaf, name: str) -> int:
+    if isinstance(leaf, TracedArray):
+        if leaf._trace is not state:
+            raise TracegradError(
+                f"{name} returned a traced value from another trace ({leaf!r}); "
+                "a traced function must return values computed from its own arguments"
+            )
+        return leaf.node
+    if isinstance(leaf, (np.ndarray, np.generic, bool, int, float, complex)):
+        return state.const(np.asarray(leaf))
+    raise TypeError(
+        f"{name} returned a {type(leaf).__name__} ({leaf!r:.60}) (at {user_location()}): "
+        "traced functions must return arrays, numbers or tuples/lists/dicts of them"
+    )
+
+
+def inline_graph(state: TraceState, graph: Graph, leaves: list) -> list[TracedArray]:
+    """Copy ``graph`` into the active trace, its inputs bound to ``leaves``; return its outputs."""
+    target = state.graph
+    env: dict[int, int] = {}
+    weak_of: dict[int, bool] = {}
+    for nid, leaf in zip(graph.graph["inputs"], leaves):
+        if isinstance(leaf, TracedArray):
+            env[nid], weak_of[nid] = leaf.node, leaf.weak
+        else:
+            env[nid], weak_of[nid] = state.const(np.asarray(leaf)), False
+    prefix = current_scope()
+    nodes = graph.nodes
+    for n in graph.topo_order():
+        if n in env:
+            continue
+        d = nodes[n]
+        if d["op"] == "const":
+            env[n] = state.const(d["value"])
+            continue
+        if d["op"] == "input":
+            raise TracegradError(f"inline: input node %{n} of {graph.graph.get('name')} unbound")
+        env[n] = target.add_op(
+            d["op"],
+            [env[u] for u in graph.operands(n)],
+            d["params"],
+            d["shape"],
+            d["dtype"],
+            name=d.get("name"),
+            source=d.get("source"),
+            scope=prefix + tuple(d.get("scope") or ()),
+        )
+    outs = []
+    for o in graph.graph["outputs"]:
+        d = target.nodes[env[o]]
+        outs.append(
+            TracedArray(state, env[o], tuple(d["shape"]), np.dtype(d["dtype"]), weak_of.get(o, False))
+        )
+    return outs
+
+
+def trace(fn: Callable | None = None, *, static_argnums=(), name: str | None = None):
+    """Decorate a NumPy function so that it is traced into a graph (once per signature).
+
+    Args:
+        fn: the function; plain NumPy code, Python control flow on static values.
+        static_argnums: positions of arguments that are Python values baked into the
+            graph (hashable; a new value traces anew).
+        name: the graph's name (default: the function's name).
+
+    Returns:
+        A ``TracedFunction``; use as ``@trace`` or ``@trace(static_argnums=1)``.
+    """
+    if fn is None:
+        return functools.partial(trace, static_argnums=static_argnums, name=name)
+    if isinstance(fn, TracedFunction) and not static_argnums and name is None:
+        return fn
+    return TracedFunction(fn, static_argnums=static_argnums, name=name)

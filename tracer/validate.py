@@ -1,0 +1,97 @@
+"""``validate(graph)``: check every invariant of the IR and say exactly which node breaks one."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+
+from tracer.errors import GraphError, TracegradError
+from tracer.graph import Graph
+from tracer.primitives import PRIMITIVES, STRUCTURAL_OPS
+from tracer.primitives.base import Primitive
+from tracer.core import aval
+
+_REQUIRED = ("op", "params", "shape", "dtype")
+
+
+def validate(graph: nx.MultiDiGraph) -> None:
+    """Raise ``GraphError`` unless ``graph`` is a valid IR graph.
+
+    Checks: acyclic; every node has the required attributes and a known op; one
+    edge per operand with contiguous ``arg`` positions; arities; shapes and dtypes
+    consistent with each primitive's rule; ``const`` values match their aval;
+    ``inputs`` are ``input`` nodes and ``outputs`` exist.
+    """
+    if not isinstance(graph, nx.MultiDiGraph):
+        raise GraphError(f"a graph must be a networkx.MultiDiGraph, got {type(graph).__name__}")
+    if not nx.is_directed_acyclic_graph(graph):
+        cycle = nx.find_cycle(graph)
+        raise GraphError(f"graph has a cycle through nodes {[u for u, *_ in cycle]}")
+    g = graph.graph
+    for key in ("inputs", "outputs"):
+        if not isinstance(g.get(key), list):
+            raise GraphError(f"graph attribute {key!r} must be a list of node ids")
+    inputs = g["inputs"]
+    for nid in inputs:
+        if nid not in graph or graph.nodes[nid].get("op") != "input":
+            raise GraphError(f"graph input %{nid} is not an input node of the graph")
+    if len(set(inputs)) != len(inputs):
+        raise GraphError("graph inputs list a node twice")
+    for nid in g["outputs"]:
+        if nid not in graph:
+            raise GraphError(f"graph output %{nid} is not a node of the graph")
+    for n, d in graph.nodes(data=True):
+        _check_node(graph, n, d, inputs)
+
+
+def _check_node(graph, n, d, inputs):
+    where = f"node %{n}"
+    for key in _REQUIRED:
+        if key not in d:
+            raise GraphError(f"{where} lacks attribute {key!r}")
+    op = d["op"]
+    if op not in PRIMITIVES and op not in STRUCTURAL_OPS:
+        raise GraphError(f"{where} has unknown op {op!r}")
+    if not isinstance(d["params"], dict):
+        raise GraphError(f"{where}: params must be a dict")
+    try:
+        shape = tuple(int(s) for s in d["shape"])
+        dtype = np.dtype(d["dtype"])
+    except (TypeError, ValueError) as exc:
+        raise GraphError(f"{where}: bad shape/dtype {d['shape']!r}/{d['dtype']!r}: {exc}") from None
+    args = sorted(data["arg"] for _, _, data in graph.in_edges(n, data=True))
+    if args != list(range(len(args))):
+        raise GraphError(f"{where} ({op}): operand positions {args} are not 0..{len(args) - 1}")
+    if op in STRUCTURAL_OPS:
+        if args:
+            raise GraphError(f"{where}: {op} nodes take no operands")
+        if op == "input" and n not in inputs:
+            raise GraphError(f"{where}: input node not listed in graph inputs")
+        if op == "const":
+            value = d.get("value")
+            if not isinstance(value, np.ndarray):
+                raise GraphError(f"{where}: const node without an array value")
+            if value.shape != shape or value.dtype != dtype:
+                raise GraphError(
+                    f"{where}: const value is {value.dtype}{list(value.shape)}, "
+                    f"node says {dtype}{list(shape)}"
+                )
+        return
+    prim: Primitive = PRIMITIVES[op]
+    if prim.arity is not None and len(args) != prim.arity:
+        raise GraphError(f"{where}: {op} takes {prim.arity} operands, has {len(args)}")
+    if set(d["params"]) != set(prim.params):
+        raise GraphError(
+            f"{where}: {op} takes params {sorted(prim.params)}, has {sorted(d['params'])}"
+        )
+    operands = Graph.operands(graph, n)
+    avals = [aval(graph.nodes[u]["shape"], graph.nodes[u]["dtype"]) for u in operands]
+    try:
+        want_shape, want_dtype = prim.abstract_eval(*avals, **d["params"])
+    except (TracegradError, TypeError, ValueError, IndexError, KeyError) as exc:
+        raise GraphError(f"{where}: {op} rejects its operands: {exc}") from None
+    if tuple(want_shape) != shape or np.dtype(want_dtype) != dtype:
+        raise GraphError(
+            f"{where}: {op} gives {np.dtype(want_dtype)}{list(want_shape)}, node says "
+            f"{dtype}{list(shape)}"
+        )
