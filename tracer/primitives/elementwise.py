@@ -1,4 +1,4 @@
-"""Elementwise primitives: unary math, binary arithmetic, comparisons, ``where``, ``clip``, ``astype``.
+"""Elementwise primitives: unary math, binary arithmetic, comparisons, where, clip, astype.
 
 Binary ops broadcast like NumPy and promote dtypes like NumPy; Python scalars
 are *weak* (NEP 50): ``x32 * 2.0`` stays float32.
@@ -132,7 +132,9 @@ def promote(op: str, args: tuple) -> tuple:
     try:
         target = np.result_type(*[_weak_repr(a) for a in args])
     except (TypeError, OverflowError) as exc:
-        raise TracegradError(f"{op}: cannot promote operands ({exc}) at {user_location()}") from None
+        raise TracegradError(
+            f"{op}: cannot promote operands ({exc}) at {user_location()}"
+        ) from None
     out = []
     for a in args:
         if isinstance(a, _PY_SCALARS):
@@ -314,7 +316,9 @@ def clip(x, a_min=None, a_max=None, out=None, *, min=None, max=None):  # noqa: A
     lo = a_min if a_min is not None else min
     hi = a_max if a_max is not None else max
     if lo is None and hi is None:
-        raise TracegradError(f"clip: at least one of a_min or a_max must be given ({user_location()})")
+        raise TracegradError(
+            f"clip: at least one of a_min or a_max must be given ({user_location()})"
+        )
     if isinstance(lo, TracedArray) or isinstance(hi, TracedArray) or np.ndim(lo) or np.ndim(hi):
         # Array bounds: the composite NumPy documents, clip(x) = minimum(maximum(x, lo), hi).
         if lo is not None:
@@ -330,16 +334,20 @@ def positive(x):
     return x
 
 
+# Constants are Python floats (weak), so float32 stays float32 as in NumPy.
+_LN2, _LN10 = float(np.log(2.0)), float(np.log(10.0))
+
+
 def log2(x):
-    return div(log(x), np.log(2.0))
+    return div(log(x), _LN2)
 
 
 def log10(x):
-    return div(log(x), np.log(10.0))
+    return div(log(x), _LN10)
 
 
 def exp2(x):
-    return exp(mul(x, np.log(2.0)))
+    return exp(mul(x, _LN2))
 
 
 def sinh(x):
@@ -351,6 +359,7 @@ def cosh(x):
 
 
 def hypot(x, y):
+    x, y = promote("hypot", (x, y))  # a Python-number operand must stay weak
     return sqrt(add(square(x), square(y)))
 
 

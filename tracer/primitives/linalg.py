@@ -1,4 +1,4 @@
-"""Linear algebra: the ``matmul`` primitive (NumPy semantics, batched, 1-D operands) and ``dot``/``outer``."""
+"""Linear algebra: the ``matmul`` primitive (NumPy semantics, batched, 1-D) and dot, outer."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _matmul_rule(a, b):
         batch = tuple(np.broadcast_shapes(batch_a, batch_b))
     except ValueError:
         raise ShapeError(f"matmul: batch dimensions do not broadcast: {avals_str(a, b)}") from None
-    shape = batch + (a.shape[-2],) * (a.ndim >= 2) + (b.shape[-1],) * (b.ndim >= 2)
+    shape = batch + (a.shape[-2:-1] if a.ndim >= 2 else ()) + (b.shape[-1:] if b.ndim >= 2 else ())
     return shape, result_dtype(np.matmul, (a.dtype, b.dtype))
 
 
