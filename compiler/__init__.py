@@ -1,0 +1,12 @@
+"""tracegrad's compiler: autodiff transformations, optimisation, code generation and rendering.
+
+>>> import numpy as np
+>>> from compiler import grad
+>>> grad(lambda x: np.square(np.exp(np.square(x))))(0.5)  # doctest: +SKIP
+3.297442541400256
+"""
+
+from compiler.api import grad, hessian, jacobian, jvp, value_and_grad, vjp
+from compiler.autodiff import build_grad_graph
+
+__all__ = ["build_grad_graph", "grad", "hessian", "jacobian", "jvp", "value_and_grad", "vjp"]

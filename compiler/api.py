@@ -1,0 +1,362 @@
+"""The transformations users call: grad, value_and_grad, vjp, jvp, jacobian, hessian.
+
+Each returns a traced function (callable on arrays; ``.trace(...)`` gives its
+graph; transformable again), following JAX's conventions. A transformation
+traces the function it wraps for the call's signature and turns that graph into
+a new one (``compiler.autodiff``, ``compiler.forward``, ``compiler.jacobian``),
+so ``grad(grad(f))`` is the gradient graph of the gradient graph.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from compiler.autodiff import _Builder, build_grad_graph, copy_forward, finish_grad_graph, prune
+from compiler.forward import build_jvp_graph
+from compiler.jacobian import build_jacobian_graph
+from tracer.errors import TracegradError
+from tracer.graph import Graph
+from tracer.pytree import num_leaves
+from tracer.spec import format_aval
+from tracer.tracing import TracedFunction
+
+try:  # the optimising compiler is the executor when present
+    from compiler.compile import CompiledFunction as _Base
+except ImportError:  # pragma: no cover - only while the compiler is being built
+    _Base = TracedFunction
+
+
+def _as_traced(fun) -> TracedFunction:
+    if isinstance(fun, TracedFunction):
+        return fun
+    if not callable(fun):
+        raise TypeError(f"expected a function, got {type(fun).__name__}")
+    return TracedFunction(fun)
+
+
+class Transformed(_Base):
+    """A traced function whose graph is a transformation of another traced function's graph."""
+
+    def __init__(self, fun: Callable, prefix: str):
+        inner = _as_traced(fun)
+        super().__init__(inner.fn, static_argnums=inner.static_argnums,
+                         name=f"{prefix}_{inner.name}")  # fmt: skip
+        self.inner = inner
+
+    def _make_graph(self, args, kwargs, specs, tree, labels) -> Graph:
+        graph = self.transform(self.inner.trace(*args, **kwargs))
+        return graph
+
+    def _build(self, args, kwargs, specs, tree, labels) -> Graph:
+        if _Base is TracedFunction:  # no optimiser: the transformed graph as it is
+            self.trace_count += 1
+            return self._make_graph(args, kwargs, specs, tree, labels)
+        return super()._build(args, kwargs, specs, tree, labels)
+
+    def transform(self, fwd: Graph) -> Graph:
+        raise NotImplementedError
+
+
+# ----- argument bookkeeping -----
+
+
+def _arg_trees(fwd: Graph) -> list[dict]:
+    return fwd.graph["in_tree"]["children"][0]["children"]
+
+
+def _wrt_inputs(fwd: Graph, argnums, fname: str) -> tuple[list[list[int]], tuple]:
+    """Input node ids of each argument in ``argnums`` (checked), and argnums as a tuple."""
+    trees = _arg_trees(fwd)
+    many = not isinstance(argnums, (int, np.integer))
+    nums = tuple(argnums) if many else (argnums,)
+    if many and not nums:
+        raise TracegradError(f"{fname}: argnums must name at least one argument")
+    offsets, off = [], 0
+    for t in trees:
+        offsets.append(off)
+        off += num_leaves(t)
+    groups = []
+    for a in nums:
+        if not isinstance(a, (int, np.integer)) or not -len(trees) <= a < len(trees):
+            raise TracegradError(
+                f"{fname}: argnums={argnums!r} is out of range for a function called with "
+                f"{len(trees)} positional arguments"
+            )
+        a = int(a) % len(trees)
+        if trees[a]["type"] == "static":
+            raise TracegradError(f"{fname}: argument {a} is static and cannot be differentiated")
+        ids = fwd.graph["inputs"][offsets[a] : offsets[a] + num_leaves(trees[a])]
+        groups.append(ids)
+    return groups, nums if many else nums[0]
+
+
+def _check_float_inputs(fwd: Graph, ids: Sequence[int], fname: str) -> None:
+    for n in ids:
+        d = fwd.nodes[n]
+        if np.dtype(d["dtype"]).kind not in "fc":
+            hint = " (pass 2.0, not 2)" if d["shape"] == () else ""
+            raise TracegradError(
+                f"{fname} requires floating-point inputs, but argument {d.get('name') or n} is "
+                f"{format_aval(d['shape'], d['dtype'])}{hint}; cast it with .astype(float)"
+            )
+        if np.dtype(d["dtype"]).kind == "c":
+            raise TracegradError(
+                f"{fname}: complex inputs are not supported (argument {d.get('name') or n})"
+            )
+
+
+def _grad_tree(fwd: Graph, argnums) -> dict:
+    trees = _arg_trees(fwd)
+    if isinstance(argnums, tuple):
+        return {"type": "tuple", "children": [trees[int(a) % len(trees)] for a in argnums]}
+    return trees[int(argnums) % len(trees)]
+
+
+def _split_aux(fwd: Graph, has_aux: bool, fname: str):
+    """(main output node, aux node ids, aux tree) of a forward graph."""
+    tree, outs = fwd.graph["out_tree"], fwd.graph["outputs"]
+    if has_aux:
+        if tree["type"] not in ("tuple", "list") or len(tree["children"]) != 2:
+            raise TracegradError(
+                f"{fname}(has_aux=True): the function must return a pair (output, aux), "
+                f"it returned {_describe_tree(tree)}"
+            )
+        main, aux = tree["children"]
+        if main["type"] != "leaf":
+            raise TracegradError(
+                f"{fname}(has_aux=True): the first element of the returned pair must be one "
+                f"scalar array, got {_describe_tree(main)}"
+            )
+        return outs[0], list(outs[1:]), aux
+    if tree["type"] != "leaf":
+        raise TracegradError(
+            f"{fname} needs a function returning one scalar array, but it returns "
+            f"{_describe_tree(tree)}; use has_aux=True to return extra values, or "
+            "jacobian/vjp for several outputs"
+        )
+    return outs[0], [], None
+
+
+def _describe_tree(tree) -> str:
+    kind = tree["type"]
+    if kind == "leaf":
+        return "an array"
+    n = len(tree.get("children", ()))
+    return {"none": "None", "static": "a static value"}.get(kind, f"a {kind} of {n} items")
+
+
+# ----- grad and value_and_grad -----
+
+
+class GradFunction(Transformed):
+    """``grad(f)`` / ``value_and_grad(f)``: the compiled reversed gradient graph of ``f``."""
+
+    def __init__(self, fun, argnums=0, has_aux=False, with_value=False):
+        super().__init__(fun, "value_and_grad" if with_value else "grad")
+        self.argnums, self.has_aux, self.with_value = argnums, has_aux, with_value
+
+    def transform(self, fwd: Graph) -> Graph:
+        fname = "value_and_grad" if self.with_value else "grad"
+        groups, argnums = _wrt_inputs(fwd, self.argnums, fname)
+        wrt = [n for ids in groups for n in ids]
+        _check_float_inputs(fwd, wrt, fname)
+        y, aux, aux_tree = _split_aux(fwd, self.has_aux, fname)
+        g = build_grad_graph(fwd, wrt, keep_value=True, output=0, extra_outputs=aux)
+        outs = g.graph["outputs"]
+        value, grads, auxs = outs[0], outs[1 : 1 + len(wrt)], outs[1 + len(wrt) :]
+        grad_tree = _grad_tree(fwd, argnums)
+        leaf = {"type": "leaf"}
+        if self.with_value:
+            value_tree = {"type": "tuple", "children": [leaf, aux_tree]} if self.has_aux else leaf
+            g.graph["outputs"] = [value, *auxs, *grads]
+            g.graph["out_tree"] = {"type": "tuple", "children": [value_tree, grad_tree]}
+        else:
+            g.graph["outputs"] = [*grads, *auxs]
+            g.graph["out_tree"] = (
+                {"type": "tuple", "children": [grad_tree, aux_tree]} if self.has_aux else grad_tree
+            )
+            prune(g)
+        g.graph["name"] = self.name
+        return g
+
+
+def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> GradFunction:
+    """The gradient of a scalar function, as a compiled traced function.
+
+    Args:
+        fun: a function of arrays returning one scalar (or ``(scalar, aux)`` with
+            ``has_aux``); plain Python or ``@trace``-decorated.
+        argnums: which positional argument(s) to differentiate; a tuple gives a tuple.
+        has_aux: ``fun`` returns ``(output, aux)``; the result is ``(grads, aux)``.
+
+    Returns:
+        A function with ``fun``'s arguments returning gradients shaped like the
+        arguments (pytrees give pytrees).
+    """
+    return GradFunction(fun, argnums, has_aux, with_value=False)
+
+
+def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+    """Like ``grad``, returning ``(value, grads)`` (``((value, aux), grads)`` with ``has_aux``)."""
+    return GradFunction(fun, argnums, has_aux, with_value=True)
+
+
+# ----- vjp and jvp -----
+
+
+class _PairFunction(Transformed):
+    """A transformation called as ``F(primals_tuple, other_tuple)``."""
+
+    def __init__(self, fun, prefix):
+        super().__init__(fun, prefix)
+        self.static_argnums = ()
+        self._signature = None
+
+    def _make_graph(self, args, kwargs, specs, tree, labels) -> Graph:
+        primals, _ = args
+        fwd = self.inner.trace(*primals)
+        return self.transform_pair(fwd, tree)
+
+
+class _VjpFunction(_PairFunction):
+    def __init__(self, fun):
+        super().__init__(fun, "vjp")
+
+    def transform_pair(self, fwd: Graph, tree: dict) -> Graph:
+        g = copy_forward(fwd)
+        b = _Builder(g)
+        seeds, ct_inputs = [], []
+        for o in fwd.graph["outputs"]:
+            d = g.nodes[o]
+            tid = g.add_op("input", (), {}, d["shape"], d["dtype"], name=f"ct_{d.get('name') or o}",
+                           source=d.get("source"), scope=d.get("scope", ()), role="backward",
+                           grad_of=o, seed=True)  # fmt: skip
+            ct_inputs.append(tid)
+            if np.dtype(d["dtype"]).kind in "fc":
+                seeds.append((o, b.wrap(tid)))
+        wrt = list(fwd.graph["inputs"])
+        g.graph["inputs"] = wrt + ct_inputs
+        g = finish_grad_graph(b, seeds, wrt, [])
+        g.graph["out_tree"] = {"type": "tuple", "children": _arg_trees(fwd)}
+        g.graph["in_tree"] = tree
+        g.graph["name"] = self.name
+        return g
+
+
+class _JvpFunction(_PairFunction):
+    def __init__(self, fun):
+        super().__init__(fun, "jvp")
+
+    def transform_pair(self, fwd: Graph, tree: dict) -> Graph:
+        g = build_jvp_graph(fwd)
+        out_tree = fwd.graph["out_tree"]
+        g.graph["out_tree"] = {"type": "tuple", "children": [out_tree, out_tree]}
+        g.graph["in_tree"] = tree
+        g.graph["name"] = self.name
+        return g
+
+
+_vjp_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_jvp_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _cached(cache, cls, fun):
+    try:
+        hit = cache.get(fun)
+        if hit is None:
+            hit = cache[fun] = cls(fun)
+        return hit
+    except TypeError:  # not weak-referenceable
+        return cls(fun)
+
+
+def vjp(fun: Callable, *primals):
+    """``(fun(*primals), vjp_fn)``; ``vjp_fn(cotangent)`` returns one cotangent per primal.
+
+    The cotangent has the structure of ``fun``'s output (any shape: no scalar needed).
+    """
+    vf = _cached(_vjp_cache, _VjpFunction, fun)
+    out = vf.inner(*primals)
+
+    def vjp_fn(cotangent):
+        return vf(primals, cotangent)
+
+    return out, vjp_fn
+
+
+def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
+    """Forward mode: ``(fun(*primals), tangent of the output along tangents)``.
+
+    Args:
+        fun: the function.
+        primals: a tuple/list of its positional arguments.
+        tangents: the same structure, shapes and dtypes as ``primals``.
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp(fun, primals, tangents): primals and tangents must be tuples or lists")
+    if len(primals) != len(tangents):
+        raise TypeError(
+            f"jvp: {len(primals)} primals but {len(tangents)} tangents; they must match"
+        )
+    jf = _cached(_jvp_cache, _JvpFunction, fun)
+    for i, (p, t) in enumerate(zip(primals, tangents)):
+        ps, ts = np.shape(p), np.shape(t)
+        if ps != ts:
+            raise TracegradError(f"jvp: tangent {i} has shape {ts}, its primal has shape {ps}")
+    primals = tuple(primals)
+    tangents = tuple(
+        np.asarray(t, dtype=np.result_type(p)) if not hasattr(t, "_trace") else t
+        for p, t in zip(primals, tangents)
+    )
+    return jf(primals, tangents)
+
+
+# ----- jacobian and hessian -----
+
+
+class JacobianFunction(Transformed):
+    """``jacobian(f)``: blocks ``d out / d arg`` of shape ``out.shape + arg.shape``."""
+
+    def __init__(self, fun, argnums=0, mode=None):
+        super().__init__(fun, "jacobian")
+        self.argnums, self.mode = argnums, mode
+
+    def transform(self, fwd: Graph) -> Graph:
+        groups, argnums = _wrt_inputs(fwd, self.argnums, "jacobian")
+        wrt = [n for ids in groups for n in ids]
+        _check_float_inputs(fwd, wrt, "jacobian")
+        g = build_jacobian_graph(fwd, wrt, self.mode)
+        g.graph["out_tree"] = _graft(fwd.graph["out_tree"], _grad_tree(fwd, argnums))
+        g.graph["name"] = self.name
+        return g
+
+
+def _graft(outer: dict, inner: dict) -> dict:
+    """``outer`` with every leaf replaced by a copy of ``inner``."""
+    if outer["type"] == "leaf":
+        return inner
+    if "children" not in outer:
+        return outer
+    out = dict(outer)
+    out["children"] = [_graft(c, inner) for c in outer["children"]]
+    return out
+
+
+def jacobian(fun: Callable, argnums: int | Sequence[int] = 0, mode: str | None = None):
+    """The Jacobian of ``fun``: for each output, for each argument, ``out.shape + arg.shape``.
+
+    Args:
+        fun: the function.
+        argnums: argument(s) to differentiate with respect to.
+        mode: ``"rev"`` (one reverse pass per output element), ``"fwd"`` (one forward
+            pass per input element), or None to pick the one with fewer passes.
+    """
+    return JacobianFunction(fun, argnums, mode)
+
+
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0):
+    """The Hessian of a scalar function: ``jacobian(grad(fun))`` (forward over reverse)."""
+    return jacobian(grad(fun, argnums), argnums, mode="fwd")

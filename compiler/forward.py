@@ -1,0 +1,101 @@
+"""Forward mode: push tangents through a graph in topological order (``jvp``), in the same IR.
+
+The tangent nodes carry ``role="tangent"`` and ``grad_of`` = the forward node whose
+local derivative created them; the rules are the ``jvp`` halves of
+``compiler.rules``. Tangents are broadcast to each value's shape and cast to its
+dtype here, centrally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from compiler.autodiff import _Builder, _inexact, copy_forward, flat_tree, prune
+from compiler.rules import rule_for
+from tracer import ops
+from tracer.core import TracedArray
+from tracer.graph import Graph
+
+
+def _fit(t: TracedArray, shape, dtype) -> TracedArray:
+    if t.shape != tuple(shape):
+        t = ops.broadcast_to(t, tuple(shape))
+    if t.dtype != np.dtype(dtype):
+        t = ops.astype(t, dtype)
+    return t
+
+
+def forward_pass(b: _Builder, tangents: dict[int, TracedArray]) -> dict[int, TracedArray]:
+    """Propagate ``tangents`` (at some nodes) forward; return the tangent of every node reached."""
+    graph = b.graph
+    nodes = graph.nodes
+    out = dict(tangents)
+    for n in graph.topo_order():
+        if n in out:
+            continue
+        d = nodes[n]
+        if d["op"] in ("input", "const") or d.get("role") not in (None, "forward"):
+            continue
+        operands = graph.operands(n)
+        ts = [out.get(u) for u in operands]
+        if all(t is None for t in ts) or not _inexact(d["dtype"]):
+            continue
+        rule = rule_for(d["op"])
+        if rule is None:
+            continue
+        with b.in_context(n):
+            start = graph._next_id
+            t = rule.jvp(ts, *[b.wrap(u) for u in operands], y=b.wrap(n), **d["params"])
+            if t is not None:
+                out[n] = _fit(t, d["shape"], d["dtype"])
+            b.tag(start, n, role="tangent")
+    return out
+
+
+def zeros_like_node(b: _Builder, n: int) -> TracedArray:
+    d = b.graph.nodes[n]
+    start = b.graph._next_id
+    with b.in_context(n):
+        z = ops.broadcast_to(np.zeros((), dtype=d["dtype"]), tuple(d["shape"]))
+        if not isinstance(z, TracedArray):
+            z = b.wrap(b.state.const(np.zeros(tuple(d["shape"]), dtype=d["dtype"])))
+    b.tag(start, n, role="tangent")
+    return z
+
+
+def build_jvp_graph(graph: Graph, primal_inputs: Sequence[int] | None = None) -> Graph:
+    """A graph of ``(outputs, output tangents)`` from ``(primals, tangents)``.
+
+    Args:
+        graph: the forward graph.
+        primal_inputs: its inputs that get a tangent input (default: all of them,
+            in order; non-float ones get a tangent input that is ignored).
+
+    Returns:
+        Inputs: the forward inputs, then one tangent input per primal input (named
+        ``t_<name>``). Outputs: the forward outputs, then their tangents.
+    """
+    g = copy_forward(graph)
+    b = _Builder(g)
+    primal_inputs = list(graph.graph["inputs"] if primal_inputs is None else primal_inputs)
+    seeds, tangent_inputs = {}, []
+    for n in primal_inputs:
+        d = g.nodes[n]
+        tid = g.add_op("input", (), {}, d["shape"], d["dtype"], name=f"t_{d.get('name') or n}",
+                       source=d.get("source"), scope=d.get("scope", ()), role="tangent",
+                       grad_of=n)  # fmt: skip
+        tangent_inputs.append(tid)
+        if _inexact(d["dtype"]):
+            seeds[n] = b.wrap(tid)
+    tangents = forward_pass(b, seeds)
+    outs = list(graph.graph["outputs"])
+    touts = []
+    for o in outs:
+        t = tangents.get(o)
+        touts.append((t if t is not None else zeros_like_node(b, o)).node)
+    g.graph["inputs"] = list(graph.graph["inputs"]) + tangent_inputs
+    g.graph["outputs"] = outs + touts
+    g.graph["out_tree"] = flat_tree(len(outs) * 2)
+    return prune(g)
