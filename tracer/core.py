@@ -304,19 +304,19 @@ class TracedArray:
         return _ops.not_equal(self, o)
 
     def __and__(self, o):
-        return _ops.logical_and(self, o)
+        return _ops.bitwise_and(self, o)
 
     def __rand__(self, o):
-        return _ops.logical_and(o, self)
+        return _ops.bitwise_and(o, self)
 
     def __or__(self, o):
-        return _ops.logical_or(self, o)
+        return _ops.bitwise_or(self, o)
 
     def __ror__(self, o):
-        return _ops.logical_or(o, self)
+        return _ops.bitwise_or(o, self)
 
     def __invert__(self):
-        return _ops.logical_not(self)
+        return _ops.invert(self)
 
     def __getitem__(self, index):
         return _ops.getitem(self, index)

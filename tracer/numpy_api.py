@@ -40,7 +40,7 @@ def dispatch_ufunc(ufunc, method, inputs, kwargs):
     if kwargs.get("out") is not None:
         raise UnsupportedError(
             f"{name}(..., out=...) is not supported (at {user_location()}): traced arrays are "
-            "immutable; write y = {name}(...) instead (this also catches `a += traced` on a "
+            f"immutable; write y = {name}(...) instead (this also catches `a += traced` on a "
             "NumPy array a)"
         )
     if "where" in kwargs and kwargs["where"] is not True:

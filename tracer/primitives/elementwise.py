@@ -140,8 +140,10 @@ def promote(op: str, args: tuple) -> tuple:
         if isinstance(a, _PY_SCALARS):
             try:
                 a = np.asarray(a, dtype=target)
-            except (OverflowError, ValueError, TypeError):
-                a = np.asarray(a)
+            except OverflowError:  # NumPy raises too: int8 array + 1000
+                raise TracegradError(
+                    f"{op}: Python integer {a} is out of bounds for {target} (at {user_location()})"
+                ) from None
         elif isinstance(a, TracedArray) and a.weak and a.dtype != target:
             a = bind(astype_p, a, weak=True, dtype=target.name)
         out.append(a)
@@ -290,6 +292,32 @@ def logical_or(x, y):
     return apply(logical_or_p, x, y)
 
 
+def _bool_only(name: str, args) -> None:
+    """``& | ~`` are bitwise in NumPy: only on booleans do they equal the logical primitives."""
+    for a in args:
+        dt = a.dtype if isinstance(a, (TracedArray, np.ndarray, np.generic)) else type(a)
+        if dt not in (bool, np.bool_, np.dtype(np.bool_)):
+            raise UnsupportedError(
+                f"np.{name} on {getattr(dt, 'name', None) or dt.__name__} operands has no "
+                f"tracegrad primitive (at {user_location()}): bitwise ops trace on booleans only"
+            )
+
+
+def bitwise_and(x, y):
+    _bool_only("bitwise_and", (x, y))
+    return logical_and(x, y)
+
+
+def bitwise_or(x, y):
+    _bool_only("bitwise_or", (x, y))
+    return logical_or(x, y)
+
+
+def invert(x):
+    _bool_only("invert", (x,))
+    return logical_not(x)
+
+
 def astype(x, dtype):
     dt = canonical_dtype(dtype)
     if isinstance(x, TracedArray) and x.dtype == dt:
@@ -386,7 +414,7 @@ UFUNCS = {
     np.greater_equal: greater_equal, np.equal: equal, np.not_equal: not_equal,
     np.logical_and: logical_and, np.logical_or: logical_or,
     np.log2: log2, np.log10: log10, np.exp2: exp2, np.sinh: sinh, np.cosh: cosh,
-    np.hypot: hypot,
+    np.hypot: hypot, np.bitwise_and: bitwise_and, np.bitwise_or: bitwise_or, np.invert: invert,
 }  # fmt: skip
 
 FUNCTIONS = {np.where: where, np.clip: clip, np.round: round, np.around: round}
