@@ -8,5 +8,9 @@
 
 from compiler.api import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from compiler.autodiff import build_grad_graph
+from compiler.check import GradientCheckError, check_grad, numerical_grad
 
-__all__ = ["build_grad_graph", "grad", "hessian", "jacobian", "jvp", "value_and_grad", "vjp"]
+__all__ = [
+    "GradientCheckError", "build_grad_graph", "check_grad", "grad", "hessian", "jacobian",
+    "jvp", "numerical_grad", "value_and_grad", "vjp",
+]  # fmt: skip
