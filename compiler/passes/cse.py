@@ -1,0 +1,63 @@
+"""Common-subexpression elimination by structural hashing.
+
+Two nodes are the same value when they apply the same op with the same params
+to the same operands (in order; sorted for commutative ops), or when they are
+constants with the same dtype, shape and bytes. Walking in topological order
+and merging as we go makes operands canonical before their users are hashed,
+so one sweep finds every repeat.
+"""
+
+from __future__ import annotations
+
+from compiler.passes._graph import OutputIndex, copy_graph, operands, replace_uses, topo_order
+from tracer.graph import Graph
+
+# Exactly commutative in IEEE arithmetic (maximum/minimum are not: signed zeros, NaN payloads).
+COMMUTATIVE = frozenset({"add", "mul", "equal", "not_equal", "logical_and", "logical_or"})
+
+# Constants up to this many bytes are hashed by content.
+CONST_BYTES_LIMIT = 1 << 16
+
+
+def cse(graph: Graph) -> Graph:
+    """A copy of ``graph`` in which each distinct computation appears once."""
+    g = copy_graph(graph)
+    run_cse(g)
+    return g
+
+
+def params_key(params: dict) -> str:
+    """A hashable, type-exact key for a params dict (``1``, ``1.0``, ``True`` differ)."""
+    return repr(sorted(params.items()))
+
+
+def run_cse(g: Graph) -> dict[str, int]:
+    """Merge repeated computations in ``g`` in place; return ``{"merged": count}``."""
+    outputs = OutputIndex(g)
+    seen: dict[tuple, int] = {}
+    merged = 0
+    nodes = g._node
+    for n in topo_order(g):
+        d = nodes.get(n)
+        if d is None:
+            continue
+        op = d["op"]
+        if op == "input":
+            continue
+        if op == "const":
+            value = d["value"]
+            if value.nbytes > CONST_BYTES_LIMIT:
+                continue
+            key = ("const", d["dtype"], tuple(d["shape"]), value.tobytes())
+        else:
+            args = operands(g, n)
+            if op in COMMUTATIVE:
+                args.sort()
+            key = (op, params_key(d["params"]), tuple(args), d["dtype"])
+        first = seen.get(key)
+        if first is None:
+            seen[key] = n
+        else:
+            replace_uses(g, n, first, outputs)
+            merged += 1
+    return {"merged": merged}

@@ -1,0 +1,81 @@
+"""Constant folding: evaluate, at compile time, every op whose operands are all constants.
+
+The node becomes a ``const`` in place (same id, name, source and role), using
+the primitive's own NumPy implementation, so the numbers are the ones the
+executor would have computed. Folding never builds big arrays: results above
+``FOLD_LIMIT`` elements stay ops, and ``broadcast_to`` of a constant is only
+folded when the result is small (otherwise it stays a cheap read-only view).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compiler.passes._graph import clear_operands, copy_graph, operands, size_of, topo_order
+from tracer.graph import Graph
+from tracer.primitives import PRIMITIVES
+
+FOLD_LIMIT = 1_000_000
+BROADCAST_FOLD_LIMIT = 1024
+
+
+def fold_constants(graph: Graph) -> Graph:
+    """A copy of ``graph`` with constant subexpressions evaluated."""
+    g = copy_graph(graph)
+    run_fold(g)
+    return g
+
+
+def foldable(g: Graph, n: int) -> bool:
+    """True when ``n`` is an op on constants whose result is small enough to store."""
+    d = g._node[n]
+    if d["op"] in ("input", "const") or not g._pred[n]:
+        return False
+    nodes = g._node
+    if any(nodes[u]["op"] != "const" for u in g._pred[n]):
+        return False
+    size = size_of(d["shape"])
+    if size > FOLD_LIMIT:
+        return False
+    return not (
+        d["op"] == "broadcast_to"
+        and size > BROADCAST_FOLD_LIMIT
+        and size > max(size_of(nodes[u]["shape"]) for u in g._pred[n])
+    )
+
+
+def evaluate_node(g: Graph, n: int) -> np.ndarray | None:
+    """The value of ``n`` from its constant operands, or None if it cannot be computed here."""
+    d = g._node[n]
+    args = [g._node[u]["value"] for u in operands(g, n)]
+    try:
+        with np.errstate(all="ignore"):
+            out = PRIMITIVES[d["op"]].impl(*args, **d["params"])
+        arr = np.array(out, copy=True)
+    except Exception:  # the executor will raise it, with the node named, at run time
+        return None
+    if arr.shape != tuple(d["shape"]) or arr.dtype.name != d["dtype"]:
+        return None
+    arr.setflags(write=False)
+    return arr
+
+
+def make_const(g: Graph, n: int, value: np.ndarray) -> None:
+    """Turn ``n`` into a ``const`` holding ``value`` (in place: users and attrs unchanged)."""
+    clear_operands(g, n)
+    d = g._node[n]
+    d["op"] = "const"
+    d["params"] = {}
+    d["value"] = value
+
+
+def run_fold(g: Graph) -> dict[str, int]:
+    """Fold constant subexpressions of ``g`` in place; return ``{"folded": count}``."""
+    folded = 0
+    for n in topo_order(g):
+        if n in g._node and foldable(g, n):
+            value = evaluate_node(g, n)
+            if value is not None:
+                make_const(g, n, value)
+                folded += 1
+    return {"folded": folded}

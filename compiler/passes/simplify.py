@@ -1,0 +1,333 @@
+"""Algebraic simplification: local rewrites driven by a worklist.
+
+Each rule looks at one node and its operands and returns a replacement node
+(an operand, or a new node built from the operands) or None. A rewrite puts
+the node's users back on the worklist, so chains collapse in one run, and
+every node is visited a bounded number of times (near-linear).
+
+Rules (the replacement always has the node's exact shape and dtype; when an
+operand is smaller it is broadcast):
+
+- identities: ``x+0``, ``0+x``, ``x-0``, ``x*1``, ``1*x``, ``x/1``, ``x**1``,
+  ``astype`` to the same dtype, ``where(c, x, x)``, ``where`` on a constant
+  condition, a full-slice ``getitem``;
+- zeros: ``0*x``, ``x*0`` and ``x-x`` (NumPy code that relies on ``0*inf``
+  being NaN should not be compiled; autodiff produces many such zeros);
+- signs: ``neg(neg(x))``, ``0-x``, ``x*-1``, ``x+neg(y)``, ``neg(y)+x``,
+  ``x-neg(y)``, ``neg(x)*neg(y)``;
+- powers: ``x**0``, ``x**2``, ``x**3``, ``x**4``, ``x**-1``, ``x**-2``,
+  ``x**0.5`` become ``square``/``mul``/``reciprocal``/``sqrt``; ``x*x`` is
+  ``square(x)``;
+- shapes: ``squeeze``/``expand_dims`` become ``reshape``; chains of
+  ``reshape``, of ``transpose`` and of ``broadcast_to`` merge into one; a
+  reshape/transpose/broadcast that changes nothing disappears;
+- reductions: ``sum``/``max``/``min`` over size-1 axes become ``reshape``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+
+import numpy as np
+
+from compiler.passes._graph import OutputIndex, add_node, copy_graph, operands, replace_uses
+from tracer.graph import Graph
+
+_VIEW_CHAIN = ("broadcast_to", "reshape", "expand_dims", "squeeze", "transpose")
+
+
+def simplify(graph: Graph) -> Graph:
+    """A copy of ``graph`` with the algebraic rewrites above applied to a fixed point."""
+    g = copy_graph(graph)
+    run_simplify(g)
+    return g
+
+
+class _Ctx:
+    def __init__(self, g: Graph):
+        self.g = g
+        self.nodes = g._node
+        self.uniform_cache: dict[int, object] = {}
+
+    def uniform(self, n: int):
+        """The single value every element of ``n`` has, if ``n`` is a (view of a) constant."""
+        cache = self.uniform_cache
+        if n in cache:
+            return cache[n]
+        d = self.nodes[n]
+        val = None
+        if d["op"] == "const":
+            v = d["value"]
+            if v.size:
+                first = v.reshape(-1)[0]
+                if v.size == 1 or bool((v == first).all()):
+                    val = first.item()
+        elif d["op"] in _VIEW_CHAIN:
+            (u,) = self.g._pred[n]
+            val = self.uniform(u)
+        cache[n] = val
+        return val
+
+    def is_value(self, n: int, value) -> bool:
+        u = self.uniform(n)
+        return u is not None and not isinstance(u, (str, bytes)) and u == value
+
+    def op(self, n: int) -> str:
+        return self.nodes[n]["op"]
+
+    def arg0(self, n: int) -> int:
+        return next(iter(self.g._pred[n]))
+
+    def shape(self, n: int) -> tuple:
+        return tuple(self.nodes[n]["shape"])
+
+    def dtype(self, n: int) -> str:
+        return self.nodes[n]["dtype"]
+
+    def new(self, op: str, args: list[int], params: dict, like: int, shape=None, dtype=None):
+        d = self.nodes[like]
+        return add_node(self.g, op, args, params,
+                        d["shape"] if shape is None else shape,
+                        d["dtype"] if dtype is None else dtype, like)  # fmt: skip
+
+    def fit(self, x: int, like: int):
+        """``x`` with the shape and dtype of ``like`` (broadcast if needed), or None."""
+        if self.dtype(x) != self.dtype(like):
+            return None
+        sx, sl = self.shape(x), self.shape(like)
+        if sx == sl:
+            return x
+        try:
+            if tuple(np.broadcast_shapes(sx, sl)) != sl:
+                return None
+        except ValueError:
+            return None
+        return self.new("broadcast_to", [x], {"shape": sl}, like)
+
+    def filled(self, like: int, value):
+        """A constant of ``like``'s shape and dtype, every element ``value``."""
+        dtype = np.dtype(self.dtype(like))
+        arr = np.array(value, dtype=dtype)
+        arr.setflags(write=False)
+        c = add_node(self.g, "const", [], {}, (), dtype, like, value=arr)
+        return self.fit(c, like) if self.shape(like) else c
+
+    def unary(self, op: str, x: int, like: int):
+        """``op(x)`` fitted to ``like``; None unless ``x`` already has ``like``'s dtype."""
+        if self.dtype(x) != self.dtype(like):
+            return None
+        y = self.new(op, [x], {}, like, shape=self.shape(x))
+        return self.fit(y, like)
+
+
+def _float(c: _Ctx, n: int) -> bool:
+    return np.dtype(c.dtype(n)).kind in "fc"
+
+
+def _numeric(c: _Ctx, n: int) -> bool:
+    return np.dtype(c.dtype(n)).kind in "iufc"
+
+
+# ----- arithmetic -----
+
+
+def _add(c: _Ctx, n, a, b):
+    if c.is_value(b, 0):
+        return c.fit(a, n), "x+0"
+    if c.is_value(a, 0):
+        return c.fit(b, n), "x+0"
+    if c.op(b) == "neg":
+        return c.new("sub", [a, c.arg0(b)], {}, n), "x+neg(y)"
+    if c.op(a) == "neg":
+        return c.new("sub", [b, c.arg0(a)], {}, n), "x+neg(y)"
+    return None, None
+
+
+def _sub(c: _Ctx, n, a, b):
+    if c.is_value(b, 0):
+        return c.fit(a, n), "x-0"
+    if a == b and _numeric(c, n):
+        return c.filled(n, 0), "x-x"
+    if c.is_value(a, 0) and _numeric(c, n):
+        return c.unary("neg", b, n), "0-x"
+    if c.op(b) == "neg":
+        return c.new("add", [a, c.arg0(b)], {}, n), "x-neg(y)"
+    return None, None
+
+
+def _mul(c: _Ctx, n, a, b):
+    if c.is_value(b, 1):
+        return c.fit(a, n), "x*1"
+    if c.is_value(a, 1):
+        return c.fit(b, n), "x*1"
+    if (c.is_value(a, 0) or c.is_value(b, 0)) and _numeric(c, n):
+        return c.filled(n, 0), "x*0"
+    if c.is_value(b, -1) and _numeric(c, n):
+        return c.unary("neg", a, n), "x*-1"
+    if c.is_value(a, -1) and _numeric(c, n):
+        return c.unary("neg", b, n), "x*-1"
+    if a == b and _numeric(c, n):
+        return c.unary("square", a, n), "x*x"
+    if c.op(a) == "neg" and c.op(b) == "neg":
+        return c.new("mul", [c.arg0(a), c.arg0(b)], {}, n), "neg*neg"
+    return None, None
+
+
+def _div(c: _Ctx, n, a, b):
+    if c.is_value(b, 1):
+        return c.fit(a, n), "x/1"
+    return None, None
+
+
+def _pow(c: _Ctx, n, a, b):
+    p = c.uniform(b)
+    if p is None or isinstance(p, (bool, complex)) or c.dtype(a) != c.dtype(n):
+        return None, None
+    if p == 1:
+        return c.fit(a, n), "x**1"
+    if p == 0:
+        return c.filled(n, 1), "x**0"
+    kind = np.dtype(c.dtype(n)).kind
+    if kind not in "iuf" or (kind != "f" and p < 0):
+        return None, None
+    if p == 2:
+        return c.unary("square", a, n), "x**2"
+    if p in (3, 4):
+        sq = c.new("square", [a], {}, n, shape=c.shape(a))
+        y = c.new("mul", [sq, a], {}, n, shape=c.shape(a)) if p == 3 else c.unary("square", sq, n)
+        return (c.fit(y, n) if p == 3 else y), f"x**{int(p)}"
+    if kind == "f" and p == -1:
+        return c.unary("reciprocal", a, n), "x**-1"
+    if kind == "f" and p == -2:
+        sq = c.new("square", [a], {}, n, shape=c.shape(a))
+        return c.unary("reciprocal", sq, n), "x**-2"
+    if kind == "f" and p == 0.5:
+        return c.unary("sqrt", a, n), "x**0.5"
+    return None, None
+
+
+def _neg(c: _Ctx, n, a):
+    if c.op(a) == "neg":
+        return c.fit(c.arg0(a), n), "neg(neg(x))"
+    return None, None
+
+
+def _astype(c: _Ctx, n, a):
+    if c.dtype(a) == c.dtype(n):
+        return a, "astype(same)"
+    return None, None
+
+
+def _where(c: _Ctx, n, cond, x, y):
+    if x == y:
+        return c.fit(x, n), "where(c,x,x)"
+    flag = c.uniform(cond)
+    if flag is True:
+        return c.fit(x, n), "where(True)"
+    if flag is False:
+        return c.fit(y, n), "where(False)"
+    return None, None
+
+
+# ----- shapes -----
+
+
+def _reshape(c: _Ctx, n, a):
+    shape = c.shape(n)
+    if c.shape(a) == shape:
+        return a, "reshape(same)"
+    if c.op(a) in ("reshape", "squeeze", "expand_dims"):
+        inner = c.arg0(a)
+        if c.shape(inner) == shape:
+            return inner, "reshape chain"
+        return c.new("reshape", [inner], {"shape": shape}, n), "reshape chain"
+    return None, None
+
+
+def _as_reshape(c: _Ctx, n, a):
+    return c.new("reshape", [a], {"shape": c.shape(n)}, n), "squeeze/expand_dims->reshape"
+
+
+def _transpose(c: _Ctx, n, a):
+    axes = tuple(c.nodes[n]["params"]["axes"])
+    if axes == tuple(range(len(axes))):
+        return a, "transpose(identity)"
+    if c.op(a) == "transpose":
+        inner_axes = tuple(c.nodes[a]["params"]["axes"])
+        composed = tuple(int(inner_axes[i]) for i in axes)
+        inner = c.arg0(a)
+        if composed == tuple(range(len(composed))):
+            return inner, "transpose chain"
+        return c.new("transpose", [inner], {"axes": composed}, n), "transpose chain"
+    return None, None
+
+
+def _broadcast_to(c: _Ctx, n, a):
+    if c.shape(a) == c.shape(n):
+        return a, "broadcast_to(same)"
+    if c.op(a) == "broadcast_to":
+        inner = c.arg0(a)
+        return c.new("broadcast_to", [inner], {"shape": c.shape(n)}, n), "broadcast chain"
+    return None, None
+
+
+def _reduce(c: _Ctx, n, a):
+    d = c.nodes[n]
+    shape_a = c.shape(a)
+    if c.dtype(a) != c.dtype(n) or any(shape_a[i] != 1 for i in d["params"]["axis"]):
+        return None, None
+    if c.shape(n) == shape_a:
+        return a, f"{d['op']} over size-1 axes"
+    return c.new("reshape", [a], {"shape": c.shape(n)}, n), f"{d['op']} over size-1 axes"
+
+
+def _getitem(c: _Ctx, n, a, *arrays):
+    if arrays:
+        return None, None
+    index = c.nodes[n]["params"]["index"]
+    shape = c.shape(a)
+    if len(index) == len(shape) and all(
+        it[0] == "slice" and it[1] == 0 and it[2] == dim and it[3] == 1
+        for it, dim in zip(index, shape)
+    ):
+        return a, "getitem(full slice)"
+    return None, None
+
+
+RULES = {
+    "add": _add, "sub": _sub, "mul": _mul, "div": _div, "pow": _pow, "neg": _neg,
+    "astype": _astype, "where": _where, "reshape": _reshape, "squeeze": _as_reshape,
+    "expand_dims": _as_reshape, "transpose": _transpose, "broadcast_to": _broadcast_to,
+    "sum": _reduce, "max": _reduce, "min": _reduce, "getitem": _getitem,
+}  # fmt: skip
+
+
+def run_simplify(g: Graph) -> dict[str, int]:
+    """Apply the rewrites to ``g`` in place; return a count per rule that fired."""
+    c = _Ctx(g)
+    outputs = OutputIndex(g)
+    nodes = g._node
+    work = deque(n for n in sorted(nodes) if nodes[n]["op"] in RULES)
+    queued = set(work)
+    fired: Counter = Counter()
+    budget = 20 * len(nodes) + 1000  # each rewrite shrinks or canonicalises; this is a backstop
+    while work and budget:
+        n = work.popleft()
+        queued.discard(n)
+        d = nodes.get(n)
+        if d is None:
+            continue
+        rule = RULES.get(d["op"])
+        if rule is None:
+            continue
+        new, label = rule(c, n, *operands(g, n))
+        if new is None or new == n:
+            continue
+        budget -= 1
+        fired[label] += 1
+        users = replace_uses(g, n, new, outputs)
+        for m in (new, *users):
+            if m not in queued and m in nodes:
+                queued.add(m)
+                work.append(m)
+    return dict(fired)
