@@ -109,9 +109,13 @@ def new_trace(graph: Graph):
     """Make a fresh trace (building ``graph``) the active one for the ``with`` body."""
     state = TraceState(graph)
     token = _TRACE.set(state)
+    # A graph starts outside every scope, wherever it is traced from: a traced function's
+    # cached graph must not depend on its first caller (inlining adds the caller's scope).
+    scope_token = _SCOPE.set(())
     try:
         yield state
     finally:
+        _SCOPE.reset(scope_token)
         _TRACE.reset(token)
 
 

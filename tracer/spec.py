@@ -43,7 +43,7 @@ class Spec:
             shape = (shape,)
         try:
             shape = tuple(int(d) for d in shape)
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise TracegradError(f"Spec shape must be a tuple of ints, got {shape!r}") from exc
         if any(d < 0 for d in shape):
             raise TracegradError(f"Spec shape has a negative dimension: {shape}")
