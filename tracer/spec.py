@@ -1,4 +1,4 @@
-"""``Spec``: the abstract value (shape and dtype) that stands in for an array that does not exist yet."""
+"""``Spec``: the shape and dtype standing in for an array that does not exist yet."""
 
 from __future__ import annotations
 
