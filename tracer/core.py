@@ -133,12 +133,22 @@ def name_scope(name: str):
 
 @contextlib.contextmanager
 def source_override(source: str | None):
-    """Record ``source`` on the nodes created in the body (used when one graph is built from another)."""
+    """Record ``source`` on the nodes created in the body (when one graph is built from another)."""
     token = _SOURCE.set(source)
     try:
         yield
     finally:
         _SOURCE.reset(token)
+
+
+@contextlib.contextmanager
+def scope_override(scope: tuple):
+    """Record ``scope`` (replacing the enclosing one) on the nodes created in the body."""
+    token = _SCOPE.set(tuple(scope))
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
 
 
 def current_scope() -> tuple:
