@@ -1,0 +1,331 @@
+"""The derivative table: every differentiable primitive has one rule, each rule is right.
+
+One table of ``Case(op, fn, args)``: ``fn`` is plain NumPy code whose traced graph
+contains a node of ``op``. Each case is checked against central differences to
+second order (``check_grad(..., order=2)``), and its forward-mode (jvp) rule
+against its reverse-mode (vjp) rule: ``<u, J v> == <J^T u, v>``. The values at
+kinks are the ones docs/derivatives.md documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+
+from compiler import check_grad, grad, jvp, value_and_grad, vjp
+from compiler.rules import RULES, rule_for
+from tracer import PRIMITIVES, trace, validate
+
+
+def rand(*shape, low=-2.0, high=2.0, seed=0) -> np.ndarray:
+    """A deterministic float64 array (0-d when ``shape`` is empty)."""
+    return np.asarray(np.random.default_rng(seed).uniform(low, high, size=shape))
+
+
+def pos(*shape, seed=0) -> np.ndarray:
+    """Positive values, away from 0 (for log, sqrt, reciprocal, div, pow)."""
+    return rand(*shape, low=0.5, high=2.0, seed=seed)
+
+
+@dataclass(frozen=True)
+class Case:
+    op: str  # the primitive this case exercises
+    fn: Any  # plain NumPy code
+    args: tuple
+    label: str = ""
+    tol: dict = field(default_factory=dict)  # check_grad tolerances, when not the defaults
+
+    @property
+    def id(self) -> str:
+        shapes = ",".join(str(list(np.shape(a))) for a in self.args)
+        return f"{self.op}-{self.label}{shapes}"
+
+
+CASES: list[Case] = []
+
+
+def case(op, fn, *args, label="", **tol):
+    CASES.append(Case(op, fn, args, label, tol))
+
+
+# ----- unary elementwise -----
+UNARY = {
+    "neg": (np.negative, rand),
+    "exp": (np.exp, rand),
+    "log": (np.log, pos),
+    "sin": (np.sin, rand),
+    "cos": (np.cos, rand),
+    "tan": (np.tan, lambda *s, seed=0: rand(*s, low=-1.0, high=1.0, seed=seed)),
+    "tanh": (np.tanh, rand),
+    "sqrt": (np.sqrt, pos),
+    "abs": (np.abs, rand),
+    "square": (np.square, rand),
+    "reciprocal": (np.reciprocal, pos),
+    "log1p": (np.log1p, pos),
+    "expm1": (np.expm1, rand),
+}
+for op, (ufunc, gen) in UNARY.items():
+    for shape in [(), (3,), (2, 3)]:
+        case(op, ufunc, gen(*shape, seed=len(shape)))
+
+# ----- binary elementwise (broadcasting and 0-d) -----
+BINARY = {
+    "add": (np.add, rand, rand),
+    "sub": (np.subtract, rand, rand),
+    "mul": (np.multiply, rand, rand),
+    "div": (np.divide, rand, pos),
+    "pow": (np.power, pos, rand),
+    "maximum": (np.maximum, rand, rand),
+    "minimum": (np.minimum, rand, rand),
+}
+BINARY_SHAPES = [((), ()), ((3,), (3,)), ((2, 3), (3,)), ((2, 1), (1, 3)), ((), (2, 3))]
+for op, (ufunc, gen0, gen1) in BINARY.items():
+    for s0, s1 in BINARY_SHAPES:
+        case(op, ufunc, gen0(*s0, seed=1), gen1(*s1, seed=2))
+case("pow", lambda x: x**3, rand(2, 3), label="int-exponent")
+case("pow", lambda x: 2.0**x, rand(3), label="const-base")
+
+# ----- selection and casts -----
+case("where", lambda x, y: np.where(x > 0, x, y), rand(2, 3, seed=3), rand(3, seed=4))
+case("where", lambda x: np.where(x > 0, np.sin(x), np.cos(x)), rand(4, seed=5))
+case("where", lambda x, y: np.where(x > y, x * y, 2.0), rand(seed=6), rand(2, 2, seed=7))
+case("clip", lambda x: np.clip(x, -0.5, 0.5), rand(3, 4, seed=8))
+case("clip", lambda x: np.clip(x, None, 0.3), rand(5, seed=9), label="upper")
+case("clip", lambda x: np.clip(x, -0.3, None), rand(seed=10), label="lower")
+# float64 -> float32 -> float64: the step must dwarf float32 rounding
+case("astype", lambda x: np.sin(x.astype(np.float32)).astype(np.float64), rand(3, seed=11),
+     eps=1e-3, rtol=2e-3, atol=2e-3)  # fmt: skip
+
+# ----- reductions -----
+for op, fn in [("sum", np.sum), ("max", np.max), ("min", np.min)]:
+    case(op, lambda x, fn=fn: fn(x), rand(seed=12), label="all")
+    case(op, lambda x, fn=fn: fn(x), rand(2, 3, seed=13), label="all")
+    case(op, lambda x, fn=fn: fn(x, axis=0), rand(3, 4, seed=14), label="axis0")
+    case(op, lambda x, fn=fn: fn(x, axis=(0, 2), keepdims=True), rand(2, 3, 2, seed=15),
+         label="keepdims")  # fmt: skip
+    case(op, lambda x, fn=fn: fn(x, axis=-1) * x[..., 0], rand(2, 3, seed=16), label="reuse")
+
+# ----- shape ops -----
+case("reshape", lambda x: np.reshape(x, (3, 2)) * np.arange(6.0).reshape(3, 2), rand(2, 3))
+case("reshape", lambda x: np.reshape(x, (1, 1)), rand(seed=17), label="0d")
+case("transpose", lambda x: np.transpose(x, (2, 0, 1)) ** 2, rand(2, 3, 4, seed=18))
+case("transpose", lambda x, y: x.T @ y, rand(3, 2, seed=19), rand(3, seed=20), label="T")
+case("broadcast_to", lambda x: np.sin(np.broadcast_to(x, (2, 3))), rand(3, seed=21))
+case("broadcast_to", lambda x: np.broadcast_to(x, (4,)) ** 2, rand(seed=22), label="0d")
+case("squeeze", lambda x: np.squeeze(x, 1) ** 2, rand(2, 1, 3, seed=23))
+case("expand_dims", lambda x: np.expand_dims(x, 0) * np.ones((2, 1)), rand(3, seed=24))
+case("concatenate", lambda x, y: np.concatenate([x, y, x], axis=1) ** 2, rand(2, 2, seed=25),
+     rand(2, 3, seed=26))  # fmt: skip
+case("stack", lambda x, y: np.stack([x, y], axis=1) ** 3, rand(3, seed=27), rand(3, seed=28))
+case("stack", lambda x, y: np.stack([x, y]) * 2.0, rand(seed=29), rand(seed=30), label="0d")
+case("getitem", lambda x: x[1:, ::2] ** 2, rand(3, 4, seed=31), label="slice")
+case("getitem", lambda x: x[1] ** 3, rand(3, 2, seed=32), label="int")
+case("getitem", lambda x: x[[0, 2, 0, 0]] ** 2, rand(3, seed=33), label="repeated")
+case("getitem", lambda x: x[:, np.array([[1, 1], [0, 2]])] ** 2, rand(2, 3, seed=34),
+     label="array2d")  # fmt: skip
+case("getitem", lambda x: x[None, ..., 0] ** 2, rand(2, 3, seed=35), label="newaxis")
+# scatter_add is getitem's adjoint: it appears in (and is differentiated through) gradients
+case("scatter_add", lambda x: grad(lambda z: np.sum(np.sin(z[[0, 2, 2]]) ** 2))(x),
+     rand(4, seed=36))  # fmt: skip
+case("scatter_add", lambda x: grad(lambda z: np.sum(z[:, 1:] ** 3))(x), rand(2, 3, seed=37),
+     label="slice")  # fmt: skip
+
+# ----- linear algebra -----
+MATMUL_SHAPES = [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 4)),
+                 ((2, 2, 3), (3, 2)), ((3,), (2, 3, 4)), ((2, 1, 2, 3), (2, 3, 2))]  # fmt: skip
+for s0, s1 in MATMUL_SHAPES:
+    case("matmul", np.matmul, rand(*s0, seed=38), rand(*s1, seed=39))
+case("matmul", lambda x, w: np.dot(x, w), rand(4, 3, seed=40), rand(3, 2, seed=41), label="dot")
+
+
+def _ops(case: Case) -> set[str]:
+    graph = trace(case.fn).trace(*case.args)
+    validate(graph)
+    return {graph.nodes[n]["op"] for n in graph.nodes}
+
+
+# ----- the table -----
+
+
+def test_table_covers_every_differentiable_primitive_exactly_once():
+    differentiable = {name for name, p in PRIMITIVES.items() if p.differentiable}
+    assert set(RULES) == differentiable
+    assert len(RULES) == len(differentiable)  # a dict: one rule each
+
+
+@pytest.mark.parametrize("name", sorted(PRIMITIVES))
+def test_rule_for(name):
+    rule = rule_for(name)
+    if PRIMITIVES[name].differentiable:
+        assert rule is RULES[name]
+        assert callable(rule.vjp) and callable(rule.jvp)
+    else:
+        assert rule is None
+
+
+def test_no_rule_for_non_differentiable_primitives():
+    for name in ["sign", "floor", "ceil", "round", "less", "equal", "argmax", "logical_and"]:
+        assert not PRIMITIVES[name].differentiable
+        assert name not in RULES
+
+
+def test_cases_exercise_every_rule():
+    covered = set()
+    for c in CASES:
+        ops = _ops(c)
+        assert c.op in ops, f"case {c.id} does not trace to {c.op}: {sorted(ops)}"
+        covered |= ops
+    assert set(RULES) <= covered
+
+
+# ----- every rule against central differences, to second order -----
+
+
+@pytest.mark.parametrize("c", CASES, ids=lambda c: c.id)
+def test_grad_matches_central_differences(c: Case):
+    check_grad(c.fn, *c.args, order=2, **c.tol)
+
+
+@pytest.mark.parametrize("c", CASES, ids=lambda c: c.id)
+def test_jvp_consistent_with_vjp(c: Case):
+    rng = np.random.default_rng(42)
+    tangents = tuple(rng.standard_normal(np.shape(a)) for a in c.args)
+    out, t_out = jvp(c.fn, c.args, tangents)
+    expected = np.asarray(c.fn(*c.args))
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    assert np.shape(t_out) == expected.shape
+    out2, vjp_fn = vjp(c.fn, *c.args)
+    np.testing.assert_allclose(out2, expected, rtol=1e-12, atol=1e-12)
+    u = rng.standard_normal(expected.shape)
+    cts = vjp_fn(u)
+    assert len(cts) == len(c.args)
+    for ct, a in zip(cts, c.args):
+        assert np.shape(ct) == np.shape(a)
+    lhs = np.sum(u * t_out)
+    rhs = sum(np.sum(ct * t) for ct, t in zip(cts, tangents))
+    tol = 1e-5 if c.tol else 1e-10  # cases with their own tolerances go through float32
+    np.testing.assert_allclose(lhs, rhs, rtol=tol, atol=tol)
+
+
+# ----- values at kinks (docs/derivatives.md) -----
+
+
+def test_abs_at_zero_is_zero():
+    assert grad(np.abs)(0.0) == 0.0
+    np.testing.assert_array_equal(
+        grad(lambda x: np.sum(np.abs(x)))(np.array([-2.0, 0.0, 3.0])), [-1.0, 0.0, 1.0]
+    )
+
+
+@pytest.mark.parametrize("fn", [np.maximum, np.minimum])
+def test_maximum_minimum_ties_split_evenly(fn):
+    assert grad(fn, argnums=(0, 1))(1.5, 1.5) == (0.5, 0.5)
+    x = np.array([1.0, 2.0, 3.0])
+    y = np.array([2.0, 2.0, 2.0])
+    gx, gy = grad(lambda a, b: np.sum(fn(a, b)), argnums=(0, 1))(x, y)
+    wins = [0.0, 0.5, 1.0] if fn is np.maximum else [1.0, 0.5, 0.0]
+    np.testing.assert_array_equal(gx, wins)
+    np.testing.assert_array_equal(gy, 1.0 - np.array(wins))
+
+
+def test_maximum_with_zero_has_slope_half_at_zero():
+    assert grad(lambda x: np.maximum(x, 0.0))(0.0) == 0.5
+    assert grad(lambda x: np.maximum(x, 0.0))(-1.0) == 0.0
+    assert grad(lambda x: np.maximum(x, 0.0))(1.0) == 1.0
+
+
+def test_relu_via_where_is_zero_at_zero():
+    relu = lambda x: np.sum(np.where(x > 0, x, 0.0))
+    np.testing.assert_array_equal(grad(relu)(np.array([-1.0, 0.0, 2.0])), [0.0, 0.0, 1.0])
+
+
+@pytest.mark.parametrize("fn", [np.max, np.min])
+def test_extremum_reduction_splits_ties_evenly(fn):
+    x = np.array([1.0, 3.0, 3.0]) if fn is np.max else np.array([3.0, 1.0, 1.0])
+    hit = [0.0, 0.5, 0.5]
+    np.testing.assert_array_equal(grad(fn)(x), hit)
+    np.testing.assert_allclose(grad(fn)(np.full(3, 2.0)), [1 / 3] * 3)
+    m = np.array([[1.0, 1.0, 0.0], [2.0, 0.0, 5.0]]) * (1 if fn is np.max else -1)
+    g = grad(lambda a: np.sum(fn(a, axis=1) * np.array([1.0, 2.0])))(m)
+    np.testing.assert_array_equal(g, [[0.5, 0.5, 0.0], [0.0, 0.0, 2.0]])
+
+
+def test_clip_at_bound_is_one():
+    x = np.array([-3.0, -1.0, 0.0, 1.0, 2.0])
+    np.testing.assert_array_equal(
+        grad(lambda a: np.sum(np.clip(a, -1.0, 1.0)))(x), [0.0, 1.0, 1.0, 1.0, 0.0]
+    )
+    np.testing.assert_array_equal(grad(lambda a: np.sum(np.clip(a, 0.0, None)))(x), [0, 0, 1, 1, 1])
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [np.floor, np.ceil, np.round, np.sign, lambda x: np.round(x, 1)],
+    ids=["floor", "ceil", "round", "sign", "round1"],
+)
+def test_piecewise_constant_ops_have_zero_gradient(fn):
+    x = np.array([-1.5, -0.2, 0.0, 0.7, 2.5])
+    np.testing.assert_array_equal(grad(lambda a: np.sum(fn(a)))(x), np.zeros(5))
+    # in a product only the differentiable factor contributes: d/dx [fn(x) * x] = fn(x)
+    np.testing.assert_array_equal(grad(lambda a: np.sum(fn(a) * a))(x), fn(x))
+
+
+@pytest.mark.parametrize(
+    "cmp",
+    [np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal],
+)
+def test_comparisons_have_zero_gradient(cmp):
+    x = np.array([-1.0, 0.0, 2.0])
+    g = grad(lambda a: np.sum(cmp(a, 0.0).astype(np.float64) * 3.0))(x)
+    np.testing.assert_array_equal(g, np.zeros(3))
+    g = grad(lambda a: np.sum(np.where(cmp(a, 0.0), a, -a)))(x)
+    expected = np.where(cmp(x, 0.0), 1.0, -1.0)
+    np.testing.assert_array_equal(g, expected)
+
+
+def test_argmax_argmin_carry_no_gradient_but_select():
+    x = np.array([1.0, 5.0, 2.0])
+    np.testing.assert_array_equal(grad(lambda a: a[np.argmax(a)])(x), [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(grad(lambda a: a[np.argmin(a)] * 2.0)(x), [2.0, 0.0, 0.0])
+
+
+def test_logical_ops_have_zero_gradient():
+    x = np.array([-1.0, 0.5, 2.0])
+    f = lambda a: np.sum(np.where(np.logical_and(a > 0, np.logical_not(a > 1)), a * a, 0.0))
+    np.testing.assert_array_equal(grad(f)(x), [0.0, 1.0, 0.0])
+
+
+def test_values_at_singular_points():
+    with np.errstate(divide="ignore"):
+        assert grad(np.sqrt)(0.0) == np.inf
+        assert grad(np.log)(0.0) == np.inf
+    # d/db 0**b is taken as 0 (log(0) * 0 would be nan), as JAX does
+    assert grad(lambda b: 0.0**b)(2.0) == 0.0
+    assert grad(lambda x: x**2.0)(0.0) == 0.0
+
+
+def test_kink_values_in_forward_mode_match():
+    # jvp uses the same partial derivatives as vjp at the kinks
+    assert jvp(np.abs, (0.0,), (1.0,))[1] == 0.0
+    assert jvp(lambda x: np.maximum(x, 0.0), (0.0,), (1.0,))[1] == 0.5
+    assert jvp(lambda x: np.clip(x, -1.0, 1.0), (1.0,), (1.0,))[1] == 1.0
+    assert jvp(np.max, (np.array([3.0, 3.0]),), (np.array([1.0, 0.0]),))[1] == 0.5
+    assert jvp(np.floor, (0.5,), (1.0,))[1] == 0.0
+
+
+def test_value_and_grad_of_a_rule_heavy_function():
+    f = lambda x: np.sum(np.maximum(np.abs(x), 0.5) * np.clip(x, -1.0, 1.0))
+    x = np.array([-2.0, -0.5, 0.25, 0.75])
+    value, g = value_and_grad(f)(x)
+    assert value == pytest.approx(f(x))
+    # |x| vs 0.5: -0.5 ties (split), 0.25 loses; clip is 1 inside, 0 outside
+    expected = [
+        -1.0 * -1.0,  # |x|=2 wins: sign(-2)*clip(-2)=(-1)(-1); clip grad 0 outside
+        0.5 * -1.0 * -0.5 + 0.5,  # tie: half of sign * clip, plus max value * clip' (1)
+        0.5,  # 0.5 wins: d = 0.5 * clip'(x) = 0.5
+        1.0 * 0.75 + 0.75,  # |x| wins: sign * clip + |x| * 1
+    ]
+    np.testing.assert_allclose(g, expected)
