@@ -1,0 +1,119 @@
+"""Draw traced graphs: ``render(f, x, backward=True)`` is the book's backpropagation picture.
+
+>>> import numpy as np
+>>> from compiler import render
+>>> def f(x):
+...     return np.square(np.exp(np.square(x)))
+>>> dot = render(f, 0.5, backward=True)        # a graphviz.Digraph; shows inline in Jupyter
+>>> dot.render("chain", format="png")          # doctest: +SKIP
+
+The pieces: ``model.build_drawing`` decides what is drawn (values, ops,
+derivative nodes, scopes), ``dot.to_dot`` styles it as DOT, and
+``compiler.export`` runs Graphviz (system ``dot`` or ``graphviz-pure``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import networkx as nx
+
+from compiler.drawing.dot import to_dot
+from compiler.drawing.model import Drawing, build_drawing, collapse, fit
+from tracer.errors import TracegradError
+from tracer.interpreter import evaluate_flat, flatten_args
+from tracer.spec import Spec
+from tracer.tracing import TracedFunction, trace
+
+__all__ = ["Drawing", "build_drawing", "collapse", "fit", "render", "to_dot"]
+
+VIEWS = ("book", "expanded")
+MAX_NODES = 400
+
+
+def _has_roles(graph) -> bool:
+    return any(d.get("role") == "backward" for _, d in graph.nodes(data=True))
+
+
+def _graph_of(fn_or_graph, args, kwargs):
+    if isinstance(fn_or_graph, nx.MultiDiGraph):
+        return fn_or_graph
+    if isinstance(fn_or_graph, TracedFunction):
+        return fn_or_graph.trace(*args, **kwargs)
+    if callable(fn_or_graph):
+        return trace(fn_or_graph).trace(*args, **kwargs)
+    raise TypeError(f"render expects a function or a graph, got {type(fn_or_graph).__name__}")
+
+
+def all_values(graph, args: tuple, kwargs: dict) -> dict:
+    """Every node's value for these arguments (evaluating with ``tracer.evaluate_flat``)."""
+    flat = flatten_args(graph, args, kwargs) if graph.graph.get("in_tree") else list(args)
+    for leaf in flat:
+        if isinstance(leaf, Spec):
+            raise TracegradError(
+                f"values=True needs concrete arguments to evaluate the graph, got {leaf!r}; "
+                "pass arrays or numbers"
+            )
+    order = graph.topo_order()
+    everything = graph.copy()
+    everything.graph["outputs"] = order
+    return dict(zip(order, evaluate_flat(everything, flat)))
+
+
+def render(
+    fn_or_graph,
+    *args,
+    backward: bool = False,
+    view: str = "book",
+    values: bool = False,
+    shapes: bool = True,
+    rankdir: str = "LR",
+    wrt=None,
+    collapse: int | str | Iterable[str] | None = None,
+    max_nodes: int | None = MAX_NODES,
+    title: str | None = None,
+    graph_attr: dict | None = None,
+    **kwargs,
+):
+    """Draw a function's graph (or a graph) in DeZero's visual language.
+
+    Args:
+        fn_or_graph: a function (plain or ``@trace``d), traced at ``*args,
+            **kwargs`` (arrays, numbers or ``Spec``), or a ``tracer.Graph``.
+        backward: also draw the gradient graph: the forward graph beside its
+            reversed gradient graph (built by ``compiler.autodiff.build_grad_graph``
+            unless the graph already is a gradient graph).
+        view: ``"book"`` draws each primitive's local derivative as one node
+            (``exp'(a)``); ``"expanded"`` draws every backward op.
+        values: evaluate the graph at ``args`` and annotate each value (the
+            number for scalars, min/mean/max for arrays); the first NaN/Inf is red.
+        shapes: write ``dtype[shape]`` under each value.
+        rankdir: ``"LR"`` (the book's left-to-right layout) or ``"TB"``.
+        wrt: which inputs to differentiate with respect to (as for ``build_grad_graph``).
+        collapse: scopes to draw as one box: names (``"layer1"``), paths
+            (``"mlp/layer1"``), or an int (every scope with more nodes than that).
+        max_nodes: drawings with more nodes are drawn with scopes collapsed and
+            a note; ``None`` draws everything.
+        title: a caption above the picture.
+        graph_attr: extra Graphviz graph attributes.
+
+    Returns:
+        A ``graphviz.Digraph`` subclass: ``.source`` is the DOT text,
+        ``.render(name, format="png")`` writes an image, Jupyter shows it inline.
+    """
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+    if rankdir not in ("LR", "TB", "RL", "BT"):
+        raise ValueError(f"rankdir must be LR, TB, RL or BT, got {rankdir!r}")
+    graph = _graph_of(fn_or_graph, args, kwargs)
+    roles = False
+    if backward:
+        if not _has_roles(graph):
+            from compiler.autodiff import build_grad_graph
+
+            graph = build_grad_graph(graph, wrt=wrt)
+        roles = True
+    vals = all_values(graph, args, kwargs) if values else None
+    drawing = build_drawing(graph, roles=roles, view=view, shapes=shapes, values=vals)
+    drawing = fit(drawing, collapse_over=collapse, max_nodes=max_nodes)
+    return to_dot(drawing, rankdir=rankdir, title=title, graph_attr=graph_attr)
