@@ -21,6 +21,7 @@ import numpy as np
 from tracer.core import (
     TracedArray,
     TraceState,
+    _is_internal,
     current_scope,
     current_trace,
     name_scope,
@@ -198,13 +199,34 @@ def trace_to_graph(fn, args, kwargs, specs, in_tree, labels, name, static_argnum
             tracers.append(TracedArray(state, nid, tuple(shape), dtype, weak))
         dyn_args, dyn_kwargs = unflatten(_static_as_none(in_tree), tracers)
         call_args = tuple(args[i] if i in static else a for i, a in enumerate(dyn_args))
-        out = fn(*call_args, **dyn_kwargs)
+        try:
+            out = fn(*call_args, **dyn_kwargs)
+        except TracegradError as exc:
+            _add_user_location(exc)
+            raise
         out_leaves, out_tree = flatten(out)
         outputs = [_output_node(state, leaf, name) for leaf in out_leaves]
     graph.graph.update(
         inputs=[t.node for t in tracers], outputs=outputs, in_tree=in_tree, out_tree=out_tree
     )
     return graph
+
+
+def _add_user_location(exc: TracegradError) -> None:
+    """Append the user's ``path:LINE`` (innermost user frame of the traceback) if missing.
+
+    Front-end checks (axes, index forms, dtypes) raise without a location; doing it
+    here keeps every message naming the user's line without threading it through.
+    """
+    loc, tb = None, exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if not _is_internal(code.co_filename):
+            loc = f"{code.co_filename}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    msg = str(exc)
+    if loc is not None and loc not in msg and len(exc.args) <= 1:
+        exc.args = (f"{msg} (at {loc})",)
 
 
 def _static_as_none(tree: dict) -> dict:

@@ -7,6 +7,7 @@ shape/dtype rule. Its local derivative lives in ``compiler`` (one rule each).
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -81,7 +82,11 @@ def elementwise_rule(name: str, fn: Callable):
     """Shape/dtype rule of an elementwise op: broadcast shapes, NumPy's dtype."""
 
     def rule(*avals, **params):
-        shape = broadcast_shapes(name, *avals)
+        first = avals[0].shape
+        if all(a.shape == first for a in avals):
+            shape = first
+        else:
+            shape = broadcast_shapes(name, *avals)
         try:
             dtype = result_dtype(fn, tuple(a.dtype for a in avals), tuple(sorted(params.items())))
         except TracegradError as exc:
@@ -94,7 +99,7 @@ def elementwise_rule(name: str, fn: Callable):
 def normalize_axis(op: str, axis: int, ndim: int) -> int:
     """``axis`` as a non-negative int, or a ShapeError naming the op."""
     try:
-        axis = int(axis)
+        axis = operator.index(axis)  # like NumPy: 1.5 is not an axis
     except TypeError:
         raise TracegradError(f"{op}: axis must be an int, got {axis!r}") from None
     if not -ndim <= axis < ndim:
@@ -106,7 +111,7 @@ def normalize_axes(op: str, axis, ndim: int) -> tuple[int, ...]:
     """``None``, an int or a tuple of ints as a sorted tuple of non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
-    if isinstance(axis, (int, np.integer)):
+    if not isinstance(axis, (tuple, list)):
         axis = (axis,)
     axes = tuple(sorted(normalize_axis(op, a, ndim) for a in axis))
     if len(set(axes)) != len(axes):

@@ -51,12 +51,12 @@ def dot(a, b, out=None):
     b = b if isinstance(b, TracedArray) else np.asarray(b)
     if a.ndim == 0 or b.ndim == 0:
         return ew.mul(a, b)
+    n, m = a.shape[-1], b.shape[0 if b.ndim == 1 else -2]
+    if n != m:
+        raise ShapeError(f"dot: shapes {a.shape} and {b.shape} not aligned: {n} != {m}")
     if b.ndim <= 2 and a.ndim <= 2 or b.ndim == 1:
         return matmul(a, b)
     # dot(a, b)[i.., j.., m] = sum_n a[i.., n] * b[j.., n, m]
-    n = a.shape[-1]
-    if b.shape[-2] != n:
-        raise ShapeError(f"dot: shapes {a.shape} and {b.shape} not aligned: {n} != {b.shape[-2]}")
     bt = so.reshape(so.moveaxis(b, -2, 0), (n, -1))
     out_shape = a.shape[:-1] + b.shape[:-2] + b.shape[-1:]
     return so.reshape(matmul(so.reshape(a, (-1, n)), bt), out_shape)

@@ -1,4 +1,4 @@
-"""Reductions: ``sum``, ``max``, ``min``, ``argmax``, ``argmin``; ``mean``, ``var``, ``std`` as composites."""
+"""Reductions: sum, max, min, argmax, argmin; mean, var and std as composites."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ getitem (basic slicing and integer-array indexing) and its adjoint scatter_add.
 from __future__ import annotations
 
 import builtins
+import operator
 
 import numpy as np
 
@@ -189,9 +190,7 @@ def normalize_index(x, index):
                 raise TracegradError(f"getitem: index arrays must be integers, got {arr.dtype}")
             it = arr.astype(np.intp, copy=False)
         expanded.append(it)
-    consumed = builtins.sum(
-        1 for it in expanded if it is not None and it is not Ellipsis
-    )
+    consumed = builtins.sum(1 for it in expanded if it is not None and it is not Ellipsis)
     if builtins.sum(1 for it in expanded if it is Ellipsis) > 1:
         raise TracegradError("getitem: an index can only have a single ellipsis ('...')")
     if consumed > len(x.shape):
@@ -255,16 +254,21 @@ def getitem(x, index):
 
 
 def _resolve_shape(x, shape):
-    if isinstance(shape, (int, np.integer)):
+    if not isinstance(shape, (tuple, list)):
         shape = (shape,)
-    shape = [int(d) for d in shape]
+    try:
+        shape = [operator.index(d) for d in shape]
+    except TypeError:
+        raise TracegradError(f"reshape: shape must be ints, got {shape!r}") from None
     size = x.size if isinstance(x, TracedArray) else np.size(x)
     if shape.count(-1) > 1:
         raise ShapeError(f"reshape: can only specify one unknown dimension, got {tuple(shape)}")
     if -1 in shape:
         known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
         if known == 0 or size % known:
-            raise ShapeError(f"reshape: cannot reshape array of size {size} into shape {tuple(shape)}")
+            raise ShapeError(
+                f"reshape: cannot reshape array of size {size} into shape {tuple(shape)}"
+            )
         shape[shape.index(-1)] = size // known
     return tuple(shape)
 
@@ -286,8 +290,10 @@ def transpose(x, axes=None):
     if find_trace((x,)) is None:
         return np.transpose(x, axes)
     nd = x.ndim
-    axes = tuple(reversed(range(nd))) if axes is None else tuple(
-        normalize_axis("transpose", a, nd) for a in axes
+    axes = (
+        tuple(reversed(range(nd)))
+        if axes is None
+        else tuple(normalize_axis("transpose", a, nd) for a in axes)
     )
     if axes == tuple(range(nd)):
         return x
