@@ -19,9 +19,9 @@ import numpy as np
 
 from compiler.rules import rule_for
 from tracer import ops
-from tracer.core import _TRACE, TracedArray, TraceState, scope_override, source_override
+from tracer.core import _SCOPE, _SOURCE, _TRACE, TracedArray, TraceState
 from tracer.errors import TracegradError
-from tracer.graph import Graph, subgraph_nodes
+from tracer.graph import Graph, as_dtype, subgraph_nodes
 from tracer.spec import format_aval
 
 
@@ -41,12 +41,12 @@ class _Builder:
                 self.state.consts[id(d["value"])] = (d["value"], n)
 
     def wrap(self, n: int) -> TracedArray:
-        d = self.graph.nodes[n]
-        return TracedArray(self.state, n, tuple(d["shape"]), np.dtype(d["dtype"]))
+        d = self.graph._node[n]
+        return TracedArray(self.state, n, d["shape"], as_dtype(d["dtype"]))
 
     def tag(self, start: int, grad_of: int, role: str = "backward", **attrs) -> None:
         """Mark the nodes created since id ``start`` as derived from forward node ``grad_of``."""
-        nodes = self.graph.nodes
+        nodes = self.graph._node
         for nid in range(start, self.graph._next_id):
             if nid in nodes and "role" not in nodes[nid]:
                 nodes[nid]["role"] = role
@@ -55,25 +55,26 @@ class _Builder:
 
     def in_context(self, n: int):
         """Create nodes with the source line and scope of forward node ``n``."""
-        d = self.graph.nodes[n]
+        d = self.graph._node[n]
         return _Context(self.state, d.get("source"), tuple(d.get("scope") or ()))
 
 
 class _Context:
+    """Make ``state`` the active trace, with a fixed source line and scope (hot: no generators)."""
+
+    __slots__ = ("state", "source", "scope", "_tokens")
+
     def __init__(self, state, source, scope):
         self.state, self.source, self.scope = state, source, scope
 
     def __enter__(self):
-        self._t = _TRACE.set(self.state)
-        self._src = source_override(self.source)
-        self._scp = scope_override(self.scope)
-        self._src.__enter__()
-        self._scp.__enter__()
+        self._tokens = (_TRACE.set(self.state), _SOURCE.set(self.source), _SCOPE.set(self.scope))
 
     def __exit__(self, *exc):
-        self._scp.__exit__(*exc)
-        self._src.__exit__(*exc)
-        _TRACE.reset(self._t)
+        t, src, scp = self._tokens
+        _SCOPE.reset(scp)
+        _SOURCE.reset(src)
+        _TRACE.reset(t)
 
 
 def unbroadcast(g: TracedArray, shape: tuple, dtype) -> TracedArray:
@@ -121,7 +122,7 @@ def backward_pass(
         do not depend on are absent).
     """
     graph = b.graph
-    nodes = graph.nodes
+    nodes = graph._node
     contributions: dict[int, list[TracedArray]] = {}
     for n, g in seeds:
         contributions.setdefault(n, []).append(g)
@@ -176,16 +177,11 @@ def zeros_for(b: _Builder, n: int, grad_of: int) -> TracedArray:
 
 def copy_forward(graph: Graph) -> Graph:
     """A copy of ``graph`` whose nodes all carry ``role="forward"``."""
-    out = Graph(name=graph.graph.get("name", "f"))
-    out.add_nodes_from((n, dict(d)) for n, d in graph.nodes(data=True))
-    out.add_edges_from((u, v, dict(d)) for u, v, d in graph.edges(data=True))
-    out.graph.update({k: (list(v) if isinstance(v, list) else v) for k, v in graph.graph.items()})
-    out._next_id = max(out.nodes, default=-1) + 1
-    for n in out.nodes:
-        out.nodes[n]["role"] = "forward"
-        out.nodes[n].pop("grad_of", None)
-        for key in ("seed", "accum"):
-            out.nodes[n].pop(key, None)
+    out = Graph.copy(graph if isinstance(graph, Graph) else Graph(graph))
+    for d in out._node.values():
+        d["role"] = "forward"
+        for key in ("grad_of", "seed", "accum"):
+            d.pop(key, None)
     return out
 
 

@@ -9,8 +9,10 @@ implements ``__array_ufunc__``/``__array_function__`` so plain NumPy code traces
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
+import threading
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,6 +155,33 @@ def scope_override(scope: tuple):
 
 def current_scope() -> tuple:
     return _SCOPE.get()
+
+
+_gc_lock = threading.Lock()
+_gc_depth = 0
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector while a large graph is built.
+
+    Building a graph allocates millions of small dicts and no cycles; CPython's
+    collector would rescan them all again and again, making tracing superlinear.
+    """
+    global _gc_depth, _gc_was_enabled
+    with _gc_lock:
+        if _gc_depth == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_depth += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_depth -= 1
+            if _gc_depth == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 # ----- traced values -----

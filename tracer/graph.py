@@ -29,6 +29,27 @@ import numpy as np
 
 from tracer.spec import format_aval
 
+_DTYPE_NAMES: dict = {}
+
+
+_DTYPES: dict = {}
+
+
+def as_dtype(name) -> np.dtype:
+    """``np.dtype(name)``, cached (hot in graph transformations)."""
+    dt = _DTYPES.get(name)
+    if dt is None:
+        dt = _DTYPES[name] = np.dtype(name)
+    return dt
+
+
+def dtype_name(dtype) -> str:
+    """NumPy's name of ``dtype`` (cached: ``np.dtype(...).name`` is slow on hot paths)."""
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = np.dtype(dtype).name
+    return name
+
 
 class Graph(nx.MultiDiGraph):
     """A traced program. Node ids are ints that increase in creation order."""
@@ -65,18 +86,54 @@ class Graph(nx.MultiDiGraph):
             "op": op,
             "params": params if params is not None else {},
             "shape": tuple(shape),
-            "dtype": np.dtype(dtype).name,
+            "dtype": dtype_name(dtype),
             "name": name,
             "source": source,
             "scope": tuple(scope),
         }
         if value is not None:
             attrs["value"] = value
-        attrs.update(extra)
-        self.add_node(nid, **attrs)
+        if extra:
+            attrs.update(extra)
+        # Tracing appends hundreds of thousands of nodes: write networkx's own
+        # dicts directly (what add_node/add_edge do, without their per-call cost).
+        # A new node's edges are all new, and a MultiDiGraph shares one key dict
+        # between _succ[u][v] and _pred[v][u].
+        succ, pred = self._succ, self._pred
+        if nid in self._node:
+            raise ValueError(f"node id {nid} already exists")
+        self._node[nid] = attrs
+        succ[nid] = {}
+        preds = pred[nid] = {}
         for i, u in enumerate(operands):
-            self.add_edge(u, nid, arg=i)
+            keydict = preds.get(u)
+            if keydict is None:
+                keydict = preds[u] = succ[u][nid] = {}
+            keydict[len(keydict)] = {"arg": i}
+        if self.__networkx_cache__:
+            self.__networkx_cache__.clear()
         return nid
+
+    def copy(self, as_view: bool = False) -> Graph:
+        """An independent copy (attribute dicts copied one level deep, arrays shared)."""
+        if as_view:
+            return super().copy(as_view=True)
+        out = Graph(name=self.graph.get("name", "f"))
+        out.graph.update(
+            {k: (list(v) if isinstance(v, list) else v) for k, v in self.graph.items()}
+        )
+        out._node.update((n, dict(d)) for n, d in self._node.items())
+        osucc, opred = out._succ, out._pred
+        for n in self._node:
+            osucc[n] = {}
+            opred[n] = {}
+        for u, nbrs in self._succ.items():
+            for v, keydict in nbrs.items():
+                kd = {k: dict(d) for k, d in keydict.items()}
+                osucc[u][v] = kd
+                opred[v][u] = kd
+        out._next_id = self._next_id
+        return out
 
     def new_id(self) -> int:
         """Reserve a fresh node id (larger than every id in the graph)."""
@@ -104,8 +161,8 @@ class Graph(nx.MultiDiGraph):
 
     def topo_order(self) -> list[int]:
         """Nodes in a topological order, ties broken by id (creation order)."""
-        nodes = sorted(self.nodes)
-        if all(u < v for u, v in self.edges()):
+        nodes = sorted(self._node)
+        if all(u < v for v, preds in self._pred.items() for u in preds):
             return nodes
         return list(nx.lexicographical_topological_sort(self))
 
@@ -118,8 +175,8 @@ def format_value(value) -> str:
     arr = np.asarray(value)
     if arr.ndim == 0:
         return repr(arr.item())
-    if arr.size <= 4:
-        return np.array2string(arr, precision=4, separator=", ")
+    if arr.size <= 4:  # one line even for 2-D arrays: the listing is one line per node
+        return " ".join(np.array2string(arr, precision=4, separator=", ").split())
     return "<" + format_aval(arr.shape, arr.dtype) + ">"
 
 
@@ -161,8 +218,10 @@ def format_graph(graph: nx.MultiDiGraph, *, source: bool = False) -> str:
         for i in g.get("inputs", [])
     )
     lines = [f"graph {g.get('name', 'f')}({sig}) {{"]
-    order = Graph.topo_order(graph) if isinstance(graph, Graph) else list(
-        nx.lexicographical_topological_sort(graph)
+    order = (
+        Graph.topo_order(graph)
+        if isinstance(graph, Graph)
+        else list(nx.lexicographical_topological_sort(graph))
     )
     lines += ["  " + format_node(graph, n, source=source) for n in order]
     outs = g.get("outputs", [])

@@ -2,7 +2,8 @@
 
 A treedef is plain data so that it can live in a graph's attributes and be saved:
 ``{"type": "leaf"}``, ``{"type": "none"}``, ``{"type": "static", "value": ...}``,
-``{"type": "tuple"|"list", "children": [...]}``, ``{"type": "dict", "keys": [...], "children": [...]}``.
+``{"type": "tuple"|"list", "children": [...]}``,
+``{"type": "dict", "keys": [...], "children": [...]}``.
 Dict keys are sorted, as in JAX, so that equal dicts give equal treedefs.
 """
 

@@ -67,7 +67,7 @@ def _decode_array(spec, where):
         dtype = canonical_dtype(dtype_name)
     except TracegradError as exc:
         raise GraphFormatError(f"{where}: {exc}") from None
-    if not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s for s in shape):
+    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
         raise GraphFormatError(f"{where}: bad array shape {shape!r}")
     try:
         raw = base64.b64decode(data.encode("ascii"), validate=True)
@@ -76,7 +76,8 @@ def _decode_array(spec, where):
     count = int(np.prod(shape, dtype=np.int64))
     if len(raw) != count * dtype.itemsize:
         raise GraphFormatError(
-            f"{where}: array data has {len(raw)} bytes, {dtype}{shape} needs {count * dtype.itemsize}"
+            f"{where}: array data has {len(raw)} bytes, "
+            f"{dtype}{shape} needs {count * dtype.itemsize}"
         )
     arr = np.frombuffer(raw, dtype=dtype).reshape(tuple(shape)).copy()
     arr.setflags(write=False)
@@ -111,8 +112,10 @@ def from_json(text: str) -> Graph:
             f"unsupported graph file version {doc.get('version')!r}; this tracegrad reads {VERSION}"
         )
     data = doc.get("graph")
-    if not isinstance(data, dict) or not isinstance(data.get("nodes"), list) or not isinstance(
-        data.get("edges"), list
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("nodes"), list)
+        or not isinstance(data.get("edges"), list)
     ):
         raise GraphFormatError("graph file has no 'nodes'/'edges' lists")
     g = Graph(name="loaded")
@@ -158,7 +161,9 @@ def from_json(text: str) -> Graph:
             raise GraphFormatError(f"edge #{i} must be an object")
         u, v, arg = edge.get("source"), edge.get("target"), edge.get("arg")
         if not (_is_id(u) and _is_id(v) and _is_id(arg)) or u not in g or v not in g:
-            raise GraphFormatError(f"edge #{i}: needs existing 'source'/'target' nodes and an int 'arg'")
+            raise GraphFormatError(
+                f"edge #{i}: needs existing 'source'/'target' nodes and an int 'arg'"
+            )
         g.add_edge(u, v, arg=arg)
     for key in ("inputs", "outputs"):
         ids = attrs.get(key)
@@ -181,8 +186,10 @@ def from_json(text: str) -> Graph:
 
 
 def _check_tree(tree, key, depth=0):
-    if depth > 100 or not isinstance(tree, dict) or tree.get("type") not in (
-        "leaf", "none", "static", "tuple", "list", "dict"
+    if (
+        depth > 100
+        or not isinstance(tree, dict)
+        or tree.get("type") not in ("leaf", "none", "static", "tuple", "list", "dict")
     ):
         raise GraphFormatError(f"graph attribute {key!r} is not a valid tree")
     if tree["type"] in ("tuple", "list", "dict"):

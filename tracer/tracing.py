@@ -24,6 +24,7 @@ from tracer.core import (
     _is_internal,
     current_scope,
     current_trace,
+    gc_paused,
     name_scope,
     new_trace,
     user_location,
@@ -134,7 +135,9 @@ class TracedFunction:
             else:
                 key, rest = p[2:].split("']", 1) if p.startswith("['") else (p, "")
                 labels.append(key + rest)
-        specs = [leaf_spec(leaf, f"argument {lab} of {self.name}") for leaf, lab in zip(leaves, labels)]
+        specs = [
+            leaf_spec(leaf, f"argument {lab} of {self.name}") for leaf, lab in zip(leaves, labels)
+        ]
         key = (
             json.dumps(tree, sort_keys=True, default=str),
             tuple((s, d.str, w) for s, d, w in specs),
@@ -154,7 +157,8 @@ class TracedFunction:
             with self._lock:
                 graph = self._cache.get(key)
                 if graph is None:
-                    graph = self._build(args, kwargs, specs, tree, labels)
+                    with gc_paused():
+                        graph = self._build(args, kwargs, specs, tree, labels)
                     self._cache[key] = graph
         return graph, leaves
 
@@ -288,7 +292,9 @@ def inline_graph(state: TraceState, graph: Graph, leaves: list) -> list[TracedAr
     for o in graph.graph["outputs"]:
         d = target.nodes[env[o]]
         outs.append(
-            TracedArray(state, env[o], tuple(d["shape"]), np.dtype(d["dtype"]), weak_of.get(o, False))
+            TracedArray(
+                state, env[o], tuple(d["shape"]), np.dtype(d["dtype"]), weak_of.get(o, False)
+            )
         )
     return outs
 

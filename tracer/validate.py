@@ -5,11 +5,11 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
+from tracer.core import aval
 from tracer.errors import GraphError, TracegradError
 from tracer.graph import Graph
 from tracer.primitives import PRIMITIVES, STRUCTURAL_OPS
 from tracer.primitives.base import Primitive
-from tracer.core import aval
 
 _REQUIRED = ("op", "params", "shape", "dtype")
 
