@@ -45,6 +45,28 @@ def _graph_of(fn_or_graph, args, kwargs):
     raise TypeError(f"render expects a function or a graph, got {type(fn_or_graph).__name__}")
 
 
+def _wrt_nodes(graph, wrt) -> list[int] | None:
+    """Input node ids from argument names (``"W1"``) or positions among the flat inputs."""
+    if wrt is None:
+        return None
+    if isinstance(wrt, (str, int)):
+        wrt = [wrt]
+    inputs = graph.graph["inputs"]
+    by_name = {graph.nodes[n].get("name"): n for n in inputs}
+    out = []
+    for w in wrt:
+        if isinstance(w, str):
+            if w not in by_name:
+                known = ", ".join(str(k) for k in by_name)
+                raise TracegradError(f"wrt={w!r}: no input of that name (inputs: {known})")
+            out.append(by_name[w])
+        elif isinstance(w, int) and -len(inputs) <= w < len(inputs):
+            out.append(inputs[w])
+        else:
+            raise TracegradError(f"wrt={w!r}: not an input name or position (0..{len(inputs) - 1})")
+    return out
+
+
 def all_values(graph, args: tuple, kwargs: dict) -> dict:
     """Every node's value for these arguments (evaluating with ``tracer.evaluate_flat``)."""
     flat = flatten_args(graph, args, kwargs) if graph.graph.get("in_tree") else list(args)
@@ -89,7 +111,8 @@ def render(
             number for scalars, min/mean/max for arrays); the first NaN/Inf is red.
         shapes: write ``dtype[shape]`` under each value.
         rankdir: ``"LR"`` (the book's left-to-right layout) or ``"TB"``.
-        wrt: which inputs to differentiate with respect to (as for ``build_grad_graph``).
+        wrt: the inputs to differentiate with respect to: argument names (``"W1"``)
+            or positions among the flattened inputs (default: every float input).
         collapse: scopes to draw as one box: names (``"layer1"``), paths
             (``"mlp/layer1"``), or an int (every scope with more nodes than that).
         max_nodes: drawings with more nodes are drawn with scopes collapsed and
@@ -111,7 +134,7 @@ def render(
         if not _has_roles(graph):
             from compiler.autodiff import build_grad_graph
 
-            graph = build_grad_graph(graph, wrt=wrt)
+            graph = build_grad_graph(graph, wrt=_wrt_nodes(graph, wrt))
         roles = True
     vals = all_values(graph, args, kwargs) if values else None
     drawing = build_drawing(graph, roles=roles, view=view, shapes=shapes, values=vals)

@@ -29,8 +29,18 @@ def is_backward(graph, n) -> bool:
 
 
 def grads_map(graph) -> dict[int, int]:
-    """Gradient node id -> the forward value it is the gradient of (graph attr ``grads``)."""
-    return {int(g): int(f) for f, g in graph.graph.get("grads") or ()}
+    """Gradient node id -> the forward value it is the gradient of (graph attr ``grads``).
+
+    One gradient node can be the gradient of several values (``add`` and ``sub``
+    pass it through unchanged); it is named after the latest of them, the one
+    whose derivative produced it, so ``dy/de`` where ``e = d + b``, not ``dy/dd``.
+    """
+    out: dict[int, int] = {}
+    for f, g in graph.graph.get("grads") or ():
+        g, f = int(g), int(f)
+        if g not in out or f > out[g]:
+            out[g] = f
+    return out
 
 
 def differentiated_outputs(graph) -> list[int]:

@@ -169,7 +169,7 @@ def build_drawing(
             add_value(n)
             continue
         if op == "const":
-            add_value(n, "value" if d.get("seed") else "const")
+            add_value(n, "value" if roles and d.get("seed") else "const")
             op_of[n] = value_of[n]
             continue
         accum = bool(backward(n) and d.get("accum"))
@@ -194,6 +194,7 @@ def build_drawing(
             links.append(Link(f"g{k}", vid, "grad"))
 
     seen_reads: set[tuple[str, str]] = set()
+    seen_group_links: set[Link] = set()
     for n in order:
         if nodes[n]["op"] in ("input", "const"):
             continue
@@ -212,7 +213,12 @@ def build_drawing(
                         seen_reads.add(key)
                         links.append(Link(value_of[s], dst, "read"))
                 continue
-            links.append(Link(value_of[u], dst, "grad" if backward(n) else "data"))
+            link = Link(value_of[u], dst, "grad" if backward(n) else "data")
+            if n in group_of:  # a derivative box reading gy twice is drawn with one edge
+                if link in seen_group_links:
+                    continue
+                seen_group_links.add(link)
+            links.append(link)
 
     pairs: list[tuple[str, str]] = []
     if roles:
