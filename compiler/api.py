@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from compiler.autodiff import _Builder, build_grad_graph, copy_forward, finish_grad_graph, prune
+from compiler.compile import CompiledFunction
 from compiler.forward import build_jvp_graph
 from compiler.jacobian import build_jacobian_graph
 from tracer.errors import TracegradError
@@ -22,11 +23,6 @@ from tracer.graph import Graph
 from tracer.pytree import num_leaves
 from tracer.spec import format_aval
 from tracer.tracing import TracedFunction
-
-try:  # the optimising compiler is the executor when present
-    from compiler.compile import CompiledFunction as _Base
-except ImportError:  # pragma: no cover - only while the compiler is being built
-    _Base = TracedFunction
 
 
 def _as_traced(fun) -> TracedFunction:
@@ -37,8 +33,11 @@ def _as_traced(fun) -> TracedFunction:
     return TracedFunction(fun)
 
 
-class Transformed(_Base):
-    """A traced function whose graph is a transformation of another traced function's graph."""
+class Transformed(CompiledFunction):
+    """A compiled function whose graph is a transformation of another traced function's graph.
+
+    The transformed graph is optimised and compiled like any ``compile``-d function.
+    """
 
     def __init__(self, fun: Callable, prefix: str):
         inner = _as_traced(fun)
@@ -47,14 +46,8 @@ class Transformed(_Base):
         self.inner = inner
 
     def _make_graph(self, args, kwargs, specs, tree, labels) -> Graph:
-        graph = self.transform(self.inner.trace(*args, **kwargs))
-        return graph
-
-    def _build(self, args, kwargs, specs, tree, labels) -> Graph:
-        if _Base is TracedFunction:  # no optimiser: the transformed graph as it is
-            self.trace_count += 1
-            return self._make_graph(args, kwargs, specs, tree, labels)
-        return super()._build(args, kwargs, specs, tree, labels)
+        self.trace_count += 1
+        return self.transform(self.inner.trace(*args, **kwargs))
 
     def transform(self, fwd: Graph) -> Graph:
         raise NotImplementedError
@@ -216,6 +209,7 @@ class _PairFunction(Transformed):
         self._signature = None
 
     def _make_graph(self, args, kwargs, specs, tree, labels) -> Graph:
+        self.trace_count += 1
         primals, _ = args
         fwd = self.inner.trace(*primals)
         return self.transform_pair(fwd, tree)
