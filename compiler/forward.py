@@ -65,6 +65,21 @@ def zeros_like_node(b: _Builder, n: int) -> TracedArray:
     return z
 
 
+def _jvp_in_tree(graph: Graph, primal_inputs: list[int]) -> dict | None:
+    """Arguments ``(*primal args, *tangent args)``: the tangents mirror the primals' structure
+    when every input gets one, else they are one positional array each."""
+    in_tree = graph.graph.get("in_tree")
+    if in_tree is None:
+        return None
+    args = in_tree["children"][0]["children"]
+    if primal_inputs == list(graph.graph["inputs"]):
+        tangents = list(args)
+    else:
+        tangents = [{"type": "leaf"} for _ in primal_inputs]
+    return {"type": "tuple", "children": [{"type": "tuple", "children": args + tangents},
+                                          in_tree["children"][1]]}  # fmt: skip
+
+
 def build_jvp_graph(graph: Graph, primal_inputs: Sequence[int] | None = None) -> Graph:
     """A graph of ``(outputs, output tangents)`` from ``(primals, tangents)``.
 
@@ -75,7 +90,8 @@ def build_jvp_graph(graph: Graph, primal_inputs: Sequence[int] | None = None) ->
 
     Returns:
         Inputs: the forward inputs, then one tangent input per primal input (named
-        ``t_<name>``). Outputs: the forward outputs, then their tangents.
+        ``t_<name>``), so ``evaluate(g, *primals, *tangents)`` runs it. Outputs: the
+        forward outputs, then their tangents.
     """
     g = copy_forward(graph)
     b = _Builder(g)
@@ -96,6 +112,7 @@ def build_jvp_graph(graph: Graph, primal_inputs: Sequence[int] | None = None) ->
         t = tangents.get(o)
         touts.append((t if t is not None else zeros_like_node(b, o)).node)
     g.graph["inputs"] = list(graph.graph["inputs"]) + tangent_inputs
+    g.graph["in_tree"] = _jvp_in_tree(graph, primal_inputs)
     g.graph["outputs"] = outs + touts
     g.graph["out_tree"] = flat_tree(len(outs) * 2)
     return prune(g)
