@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 
 import networkx as nx
@@ -25,7 +26,8 @@ FORMAT = "tracegrad-graph"
 VERSION = 1
 MAX_BYTES = 512 * 1024 * 1024  # refuse files larger than this before parsing
 _NODE_KEYS = {"op", "params", "shape", "dtype", "value", "name", "source", "scope", "role",
-              "grad_of", "id"}  # fmt: skip
+              "grad_of", "seed", "accum", "id"}  # fmt: skip
+_MAX_DEPTH = 64  # nesting allowed inside an attribute value (params are shallow)
 
 
 def _encode(obj):
@@ -73,7 +75,7 @@ def _decode_array(spec, where):
         raw = base64.b64decode(data.encode("ascii"), validate=True)
     except (ValueError, UnicodeEncodeError) as exc:
         raise GraphFormatError(f"{where}: array data is not base64: {exc}") from None
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)  # Python ints: a huge shape cannot overflow into a match
     if len(raw) != count * dtype.itemsize:
         raise GraphFormatError(
             f"{where}: array data has {len(raw)} bytes, "
@@ -84,14 +86,16 @@ def _decode_array(spec, where):
     return arr
 
 
-def _decode(obj, where):
+def _decode(obj, where, depth=0):
     """JSON value -> Python: lists become tuples, encoded arrays become ndarrays."""
+    if depth > _MAX_DEPTH:
+        raise GraphFormatError(f"{where}: attribute nested more than {_MAX_DEPTH} levels deep")
     if isinstance(obj, dict):
         if "__ndarray__" in obj:
             return _decode_array(obj["__ndarray__"], where)
-        return {k: _decode(v, where) for k, v in obj.items()}
+        return {k: _decode(v, where, depth + 1) for k, v in obj.items()}
     if isinstance(obj, list):
-        return tuple(_decode(v, where) for v in obj)
+        return tuple(_decode(v, where, depth + 1) for v in obj)
     return obj
 
 
@@ -153,6 +157,17 @@ def from_json(text: str) -> Graph:
             raise GraphFormatError(f"{where}: 'scope' must be a list of strings")
         if "value" in d and not isinstance(d["value"], np.ndarray):
             raise GraphFormatError(f"{where}: 'value' must be an encoded array")
+        if "value" in d and d["op"] != "const":
+            raise GraphFormatError(f"{where}: only const nodes carry a 'value'")
+        if _has_array(d["params"]):
+            raise GraphFormatError(f"{where}: params must be plain JSON values, not arrays")
+        if d.get("role") is not None and not isinstance(d["role"], str):
+            raise GraphFormatError(f"{where}: 'role' must be a string")
+        if d.get("grad_of") is not None and not _is_id(d["grad_of"]):
+            raise GraphFormatError(f"{where}: 'grad_of' must be a node id")
+        for key in ("seed", "accum"):
+            if key in d and not isinstance(d[key], bool):
+                raise GraphFormatError(f"{where}: {key!r} must be true or false")
         d.setdefault("name", None)
         d.setdefault("source", None)
         g.add_node(nid, **d)
@@ -170,11 +185,33 @@ def from_json(text: str) -> Graph:
         if not isinstance(ids, list) or not all(_is_id(x) for x in ids):
             raise GraphFormatError(f"graph attribute {key!r} must be a list of node ids")
         g.graph[key] = ids
-    for key in ("in_tree", "out_tree"):
+    for key, ids in (("in_tree", g.graph["inputs"]), ("out_tree", g.graph["outputs"])):
         tree = attrs.get(key)
         if tree is not None:
-            _check_tree(tree, key)
+            leaves = _check_tree(tree, key)
+            if leaves != len(ids):
+                raise GraphFormatError(
+                    f"graph attribute {key!r} has {leaves} leaves for {len(ids)} {key[:-5]}puts"
+                )
         g.graph[key] = tree
+    in_tree = g.graph["in_tree"]
+    if in_tree is not None and not (
+        in_tree["type"] == "tuple"
+        and len(in_tree["children"]) == 2
+        and in_tree["children"][0]["type"] == "tuple"
+        and in_tree["children"][1]["type"] == "dict"
+    ):
+        raise GraphFormatError("graph attribute 'in_tree' must describe (args tuple, kwargs dict)")
+    grads = attrs.get("grads")
+    if grads is not None:
+        if not isinstance(grads, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(_is_id(x) for x in p) for p in grads
+        ):
+            raise GraphFormatError("graph attribute 'grads' must be a list of [node, node] pairs")
+        g.graph["grads"] = grads
+    for key, value in attrs.items():  # other annotations (jacobian_mode, ...): scalars only
+        if key not in g.graph and isinstance(value, (str, int, float, bool)):
+            g.graph[key] = value
     name = attrs.get("name", "loaded")
     g.graph["name"] = name if isinstance(name, str) else "loaded"
     g._next_id = max(g.nodes, default=-1) + 1
@@ -185,7 +222,18 @@ def from_json(text: str) -> Graph:
     return g
 
 
-def _check_tree(tree, key, depth=0):
+def _has_array(obj) -> bool:
+    if isinstance(obj, np.ndarray):
+        return True
+    if isinstance(obj, dict):
+        return any(_has_array(v) for v in obj.values())
+    if isinstance(obj, tuple):
+        return any(_has_array(v) for v in obj)
+    return False
+
+
+def _check_tree(tree, key, depth=0) -> int:
+    """Check a treedef read from a file; return its number of leaves."""
     if (
         depth > 100
         or not isinstance(tree, dict)
@@ -200,8 +248,12 @@ def _check_tree(tree, key, depth=0):
             not isinstance(tree.get("keys"), list) or len(tree["keys"]) != len(children)
         ):
             raise GraphFormatError(f"graph attribute {key!r}: dict keys do not match children")
-        for c in children:
-            _check_tree(c, key, depth + 1)
+        if tree["type"] == "dict" and not all(
+            isinstance(k, (str, int, float, bool)) or k is None for k in tree["keys"]
+        ):
+            raise GraphFormatError(f"graph attribute {key!r}: dict keys must be JSON scalars")
+        return sum(_check_tree(c, key, depth + 1) for c in children)
+    return 1 if tree["type"] == "leaf" else 0
 
 
 def load(path: str | os.PathLike) -> Graph:
