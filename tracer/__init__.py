@@ -9,6 +9,7 @@
 """
 
 from tracer.core import TracedArray, name_scope
+from tracer.debug import NaNError, debug_nans
 from tracer.errors import (
     EvaluationError,
     GraphError,
@@ -23,11 +24,12 @@ from tracer.interpreter import evaluate
 from tracer.primitives import PRIMITIVES, Primitive
 from tracer.serialize import load, save
 from tracer.spec import Spec
-from tracer.tracing import TracedFunction, trace
+from tracer.tracing import RetraceWarning, TracedFunction, trace
 from tracer.validate import validate
 
 __all__ = [
-    "PRIMITIVES", "EvaluationError", "Graph", "GraphError", "GraphFormatError", "Primitive",
+    "PRIMITIVES", "EvaluationError", "Graph", "GraphError", "GraphFormatError", "NaNError",
+    "Primitive", "RetraceWarning", "debug_nans",
     "ShapeError", "Spec", "TracedArray", "TracedFunction", "TracegradError", "TracingError",
     "UnsupportedError", "evaluate", "format_graph", "load", "name_scope", "save", "trace",
     "validate",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tracer.debug import bad_values, nan_error
 from tracer.errors import EvaluationError, TracegradError
 from tracer.graph import format_node
 from tracer.primitives import get_primitive
@@ -94,10 +95,18 @@ def check_inputs(graph, flat: list) -> list[np.ndarray]:
     return out
 
 
-def evaluate_flat(graph, flat: list) -> list:
-    """Evaluate ``graph`` on its flat input arrays; return its flat outputs."""
+def evaluate_flat(graph, flat: list, *, check_nans: bool = False) -> list:
+    """Evaluate ``graph`` on its flat input arrays; return its flat outputs.
+
+    With ``check_nans`` the first node (in topological order) whose output holds
+    NaN or Inf raises ``NaNError`` naming the node, its operands and source line.
+    """
     arrays = check_inputs(graph, flat)
     env: dict[int, object] = dict(zip(graph.graph["inputs"], arrays))
+    if check_nans:
+        for n, arr in env.items():
+            if bad_values(arr):
+                raise nan_error(graph, n, arr, [])
     order = graph.topo_order()
     outputs = graph.graph["outputs"]
     # last use of each value, so intermediates are dropped early
@@ -124,6 +133,8 @@ def evaluate_flat(graph, flat: list) -> list:
                 f"while evaluating node {format_node(graph, n)} "
                 f"(from {d.get('source') or 'unknown source'}): {type(exc).__name__}: {exc}"
             ) from exc
+        if check_nans and bad_values(env[n]):
+            raise nan_error(graph, n, env[n], list(zip(graph.operands(n), args)))
         for u in graph._pred[n]:
             if last.get(u) == pos and u not in keep:
                 env.pop(u, None)

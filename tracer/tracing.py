@@ -12,7 +12,9 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import logging
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,6 +31,7 @@ from tracer.core import (
     new_trace,
     user_location,
 )
+from tracer.debug import nans_enabled
 from tracer.errors import TracegradError
 from tracer.graph import Graph
 from tracer.interpreter import evaluate_flat
@@ -58,14 +61,48 @@ def leaf_spec(leaf, where: str) -> tuple[tuple, np.dtype, bool]:
     )
 
 
+class RetraceWarning(UserWarning):
+    """A traced function has been traced for many different input signatures."""
+
+
+logger = logging.getLogger("tracegrad")
+
+#: ``TracedFunction`` warns once it has been traced this many times.
+MAX_TRACES = 32
+
+
+def _leaf_key(leaf):
+    """The part of one leaf that selects a graph: shape, dtype and weak-typing."""
+    if isinstance(leaf, np.ndarray):
+        return leaf.shape, leaf.dtype.str, False
+    t = type(leaf)
+    if t in _PY_SCALARS:
+        return (), t.__name__, True
+    if isinstance(leaf, (TracedArray, Spec, np.generic)):
+        return leaf.shape, leaf.dtype.str, getattr(leaf, "weak", False)
+    return None, t.__name__, False  # rejected with a clear error on the cache miss
+
+
 class TracedFunction:
     """A function traced to a graph per input signature. Create it with ``@trace``.
 
     Call it like the original function; ``.trace(*args)`` returns the graph for
     those arguments (arrays or ``Spec``); ``.trace_count`` counts actual traces.
+    A new signature (shapes, dtypes, pytree structure, static values) traces anew;
+    with ``explain_retrace=True`` the reason is logged as a warning on the
+    ``"tracegrad"`` logger (always at DEBUG level), and a ``RetraceWarning`` is
+    issued once the function has been traced ``MAX_TRACES`` times.
     """
 
-    def __init__(self, fn: Callable, *, static_argnums: int | Sequence[int] = (), name=None):
+    def __init__(
+        self,
+        fn: Callable,
+        *,
+        static_argnums: int | Sequence[int] = (),
+        name=None,
+        explain_retrace: bool = False,
+        debug_nans: bool | None = None,
+    ):
         if not callable(fn):
             raise TypeError(f"trace expects a callable, got {type(fn).__name__}")
         if isinstance(static_argnums, int):
@@ -80,7 +117,10 @@ class TracedFunction:
         except (TypeError, ValueError):
             self._signature = None
         functools.update_wrapper(self, fn, updated=())
+        self.explain_retrace = explain_retrace
+        self.debug_nans = debug_nans
         self._cache: dict[Any, Graph] = {}
+        self._seen: list[tuple] = []  # (labels, specs, statics) of each traced signature
         self._lock = threading.RLock()
         self.trace_count = 0
 
@@ -110,12 +150,13 @@ class TracedFunction:
                 names.append(p.name if p is not None else f"arg{i}")
         return names
 
-    def flatten_call(self, args: tuple, kwargs: dict):
-        """(signature key, dynamic leaves, in_tree, leaf names) for a call."""
-        self._check_arity(args, kwargs)
-        static = {i % len(args) for i in self.static_argnums}
-        dyn = tuple(None if i in static else a for i, a in enumerate(args))
+    def _key(self, args: tuple, kwargs: dict):
+        """(cache key, dynamic leaves, treedef, static positions): cheap, run on every call."""
+        n = len(args)
+        static = {i % n for i in self.static_argnums if -n <= i < n}
+        dyn = tuple(None if i in static else a for i, a in enumerate(args)) if static else args
         leaves, tree = flatten((dyn, kwargs))
+        statics = []
         for i in sorted(static):
             try:
                 hash(args[i])
@@ -125,7 +166,19 @@ class TracedFunction:
                     f"{type(args[i]).__name__}"
                 ) from None
             tree["children"][0]["children"][i] = {"type": "static", "repr": repr(args[i])}
+            statics.append(args[i])
+        key = (
+            json.dumps(tree, sort_keys=True, default=str),
+            tuple(_leaf_key(leaf) for leaf in leaves),
+            tuple(statics),
+        )
+        return key, leaves, tree, static
+
+    def _describe(self, args, kwargs, leaves, static):
+        """(specs, labels) of the leaves; raises a clear error for unusable arguments."""
+        self._check_arity(args, kwargs)
         names = self._arg_names(len(args), kwargs)
+        dyn = tuple(None if i in static else a for i, a in enumerate(args))
         paths = leaf_paths(dyn, "") + leaf_paths(kwargs, "")
         labels = []
         for p in paths:  # "[0]['W']" -> "w['W']"
@@ -138,11 +191,12 @@ class TracedFunction:
         specs = [
             leaf_spec(leaf, f"argument {lab} of {self.name}") for leaf, lab in zip(leaves, labels)
         ]
-        key = (
-            json.dumps(tree, sort_keys=True, default=str),
-            tuple((s, d.str, w) for s, d, w in specs),
-            tuple(args[i] for i in sorted(static)),
-        )
+        return specs, labels
+
+    def flatten_call(self, args: tuple, kwargs: dict):
+        """(signature key, dynamic leaves, specs, in_tree, leaf labels) for a call."""
+        key, leaves, tree, static = self._key(args, kwargs)
+        specs, labels = self._describe(args, kwargs, leaves, static)
         return key, leaves, specs, tree, labels
 
     # ----- graphs -----
@@ -151,16 +205,37 @@ class TracedFunction:
         return self._lookup(args, kwargs)[0]
 
     def _lookup(self, args, kwargs):
-        key, leaves, specs, tree, labels = self.flatten_call(args, kwargs)
+        key, leaves, tree, static = self._key(args, kwargs)
         graph = self._cache.get(key)
         if graph is None:
             with self._lock:
                 graph = self._cache.get(key)
                 if graph is None:
+                    specs, labels = self._describe(args, kwargs, leaves, static)
+                    statics = [(i, args[i]) for i in sorted(static)]
+                    self._explain(labels, specs, key[0], statics)
                     with gc_paused():
                         graph = self._build(args, kwargs, specs, tree, labels)
                     self._cache[key] = graph
+                    self._seen.append((labels, specs, key[0], statics))
         return graph, leaves
+
+    def _explain(self, labels, specs, tree_key, statics) -> None:
+        """Log why this call traces anew (what differs from the last signature traced)."""
+        if not self._seen:
+            return
+        level = logging.WARNING if self.explain_retrace else logging.DEBUG
+        if logger.isEnabledFor(level):
+            reasons = explain_difference(self._seen[-1], (labels, specs, tree_key, statics))
+            logger.log(level, "tracing %s again: %s", self.name, "; ".join(reasons))
+        if len(self._seen) + 1 == MAX_TRACES:
+            warnings.warn(
+                f"{self.name} has been traced {MAX_TRACES} times, once per new input signature "
+                "(shapes, dtypes, structure, static values); pass arrays of fixed shapes, or use "
+                "@trace(explain_retrace=True) to see what changes",
+                RetraceWarning,
+                stacklevel=4,
+            )
 
     def _build(self, args, kwargs, specs, tree, labels) -> Graph:
         """Trace the function for one signature. Subclasses transform the result."""
@@ -171,16 +246,15 @@ class TracedFunction:
 
     def _run(self, graph: Graph, leaves: list) -> list:
         """Evaluate ``graph`` on concrete leaves. Subclasses run compiled code instead."""
-        return evaluate_flat(graph, leaves)
+        return evaluate_flat(graph, leaves, check_nans=nans_enabled(self.debug_nans))
 
     # ----- calling -----
     def __call__(self, *args, **kwargs):
-        leaves_all, _ = flatten((args, kwargs))
-        if current_trace() is not None and any(isinstance(x, TracedArray) for x in leaves_all):
-            graph, leaves = self._lookup(args, kwargs)
-            outs = inline_graph(current_trace(), graph, leaves)
+        graph, leaves = self._lookup(args, kwargs)
+        state = current_trace()
+        if state is not None and any(isinstance(x, TracedArray) for x in leaves):
+            outs = inline_graph(state, graph, leaves)
         else:
-            graph, leaves = self._lookup(args, kwargs)
             outs = self._run(graph, leaves)
         return unflatten(graph.graph["out_tree"], outs)
 
@@ -189,6 +263,26 @@ class TracedFunction:
 
     def __get__(self, obj, objtype=None):  # methods: bind like a function does
         return self if obj is None else functools.partial(self, obj)
+
+
+def explain_difference(old: tuple, new: tuple) -> list[str]:
+    """What changed between two traced signatures, argument by argument."""
+    old_labels, old_specs, old_tree, old_statics = old
+    labels, specs, tree, statics = new
+    reasons = []
+    if old_tree != tree:
+        reasons.append("the argument structure (pytree or number of arguments) changed")
+    else:
+        for label, (s0, d0, w0), (s1, d1, w1) in zip(labels, old_specs, specs):
+            if tuple(s0) != tuple(s1):
+                reasons.append(f"argument {label}: shape {tuple(s0)} -> {tuple(s1)}")
+            if d0 != d1 or w0 != w1:
+                weak = lambda w: " (Python number)" if w else ""  # noqa: E731
+                reasons.append(f"argument {label}: dtype {d0}{weak(w0)} -> {d1}{weak(w1)}")
+    for (i, v0), (_, v1) in zip(old_statics, statics):
+        if v0 != v1:
+            reasons.append(f"static argument {i}: {v0!r} -> {v1!r}")
+    return reasons or ["a new input signature"]
 
 
 def trace_to_graph(fn, args, kwargs, specs, in_tree, labels, name, static_argnums=()) -> Graph:
@@ -299,7 +393,14 @@ def inline_graph(state: TraceState, graph: Graph, leaves: list) -> list[TracedAr
     return outs
 
 
-def trace(fn: Callable | None = None, *, static_argnums=(), name: str | None = None):
+def trace(
+    fn: Callable | None = None,
+    *,
+    static_argnums=(),
+    name: str | None = None,
+    explain_retrace: bool = False,
+    debug_nans: bool | None = None,
+):
     """Decorate a NumPy function so that it is traced into a graph (once per signature).
 
     Args:
@@ -307,12 +408,20 @@ def trace(fn: Callable | None = None, *, static_argnums=(), name: str | None = N
         static_argnums: positions of arguments that are Python values baked into the
             graph (hashable; a new value traces anew).
         name: the graph's name (default: the function's name).
+        explain_retrace: log (as a warning, on the ``"tracegrad"`` logger) why each
+            new signature traces the function again.
+        debug_nans: raise ``NaNError`` at the first node that produces NaN or Inf
+            (None: follow the global ``tracer.debug_nans`` switch).
 
     Returns:
         A ``TracedFunction``; use as ``@trace`` or ``@trace(static_argnums=1)``.
     """
+    options = dict(static_argnums=static_argnums, name=name, explain_retrace=explain_retrace,
+                   debug_nans=debug_nans)  # fmt: skip
     if fn is None:
-        return functools.partial(trace, static_argnums=static_argnums, name=name)
-    if isinstance(fn, TracedFunction) and not static_argnums and name is None:
-        return fn
-    return TracedFunction(fn, static_argnums=static_argnums, name=name)
+        return functools.partial(trace, **options)
+    if isinstance(fn, TracedFunction):
+        if not static_argnums and name is None and not explain_retrace and debug_nans is None:
+            return fn
+        fn = fn.fn
+    return TracedFunction(fn, **options)
