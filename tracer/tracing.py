@@ -213,11 +213,11 @@ class TracedFunction:
                 if graph is None:
                     specs, labels = self._describe(args, kwargs, leaves, static)
                     statics = [(i, args[i]) for i in sorted(static)]
-                    self._explain(labels, specs, key[0], statics)
+                    self._explain(labels, specs, _structure_key(tree), statics)
                     with gc_paused():
                         graph = self._build(args, kwargs, specs, tree, labels)
                     self._cache[key] = graph
-                    self._seen.append((labels, specs, key[0], statics))
+                    self._seen.append((labels, specs, _structure_key(tree), statics))
         return graph, leaves
 
     def _explain(self, labels, specs, tree_key, statics) -> None:
@@ -263,6 +263,13 @@ class TracedFunction:
 
     def __get__(self, obj, objtype=None):  # methods: bind like a function does
         return self if obj is None else functools.partial(self, obj)
+
+
+def _structure_key(tree: dict) -> str:
+    """The argument structure alone (static values left out)."""
+    args, kwargs = tree["children"]
+    children = [{"type": "static"} if c["type"] == "static" else c for c in args["children"]]
+    return json.dumps([children, kwargs], sort_keys=True, default=str)
 
 
 def explain_difference(old: tuple, new: tuple) -> list[str]:
