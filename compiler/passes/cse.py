@@ -53,7 +53,8 @@ def run_cse(g: Graph) -> dict[str, int]:
             args = operands(g, n)
             if op in COMMUTATIVE:
                 args.sort()
-            key = (op, params_key(d["params"]), tuple(args), d["dtype"])
+            params = d["params"]
+            key = (op, params_key(params) if params else "", tuple(args), d["dtype"])
         first = seen.get(key)
         if first is None:
             seen[key] = n

@@ -11,6 +11,7 @@ optimize f: 412 -> 97 nodes in 2 rounds
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class PassReport:
     nodes_after: int = 0
     rounds: int = 0
     changes: dict[str, Counter] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def total(self, pass_name: str) -> int:
         return sum(self.changes.get(pass_name, Counter()).values())
@@ -53,7 +55,8 @@ class PassReport:
         ]
         for name, counts in self.changes.items():
             done = ", ".join(f"{k} {v}" for k, v in counts.most_common() if v) or "nothing"
-            lines.append(f"  {name:<9} {done}")
+            secs = self.seconds.get(name, 0.0)
+            lines.append(f"  {name:<9} {done}  ({secs * 1e3:.0f} ms)")
         return "\n".join(lines)
 
 
@@ -75,14 +78,18 @@ def optimize(
     for name in names:
         if name not in PASSES:
             raise ValueError(f"unknown pass {name!r}; known: {', '.join(PASSES)}")
+    start = time.perf_counter()
     g = copy_graph(graph)
     rep = PassReport(name=g.graph.get("name", "f"), nodes_before=len(g))
     rep.changes = {name: Counter() for name in names}
+    rep.seconds = {"copy": time.perf_counter() - start, **{name: 0.0 for name in names}}
     for _ in range(MAX_ROUNDS):
         rep.rounds += 1
         changed = False
         for name in names:
+            start = time.perf_counter()
             counts = PASSES[name](g)
+            rep.seconds[name] += time.perf_counter() - start
             rep.changes[name].update(counts)
             changed = changed or any(counts.values())
         if not changed:

@@ -21,7 +21,9 @@ operand is smaller it is broadcast):
 - shapes: ``squeeze``/``expand_dims`` become ``reshape``; chains of
   ``reshape``, of ``transpose`` and of ``broadcast_to`` merge into one; a
   reshape/transpose/broadcast that changes nothing disappears;
-- reductions: ``sum``/``max``/``min`` over size-1 axes become ``reshape``.
+- reductions: ``sum``/``max``/``min`` over size-1 axes become ``reshape``;
+- elementwise ops read ``x`` rather than ``broadcast_to(x)`` when their own
+  broadcasting gives the same shape.
 """
 
 from __future__ import annotations
@@ -229,6 +231,21 @@ def _where(c: _Ctx, n, cond, x, y):
     return None, None
 
 
+def _unbroadcast(c: _Ctx, n, *args):
+    """An elementwise op broadcasts by itself: read ``x`` instead of ``broadcast_to(x)``."""
+    shape = c.shape(n)
+    new = list(args)
+    for i, a in enumerate(args):
+        if c.op(a) != "broadcast_to":
+            continue
+        trial = new[:i] + [c.arg0(a)] + new[i + 1 :]
+        if tuple(np.broadcast_shapes(*(c.shape(t) for t in trial))) == shape:
+            new = trial
+    if new == list(args):
+        return None, None
+    return c.new(c.op(n), new, c.nodes[n]["params"], n), "operand broadcast_to dropped"
+
+
 # ----- shapes -----
 
 
@@ -294,11 +311,15 @@ def _getitem(c: _Ctx, n, a, *arrays):
     return None, None
 
 
+_U = (_unbroadcast,)
 RULES = {
-    "add": _add, "sub": _sub, "mul": _mul, "div": _div, "pow": _pow, "neg": _neg,
-    "astype": _astype, "where": _where, "reshape": _reshape, "squeeze": _as_reshape,
-    "expand_dims": _as_reshape, "transpose": _transpose, "broadcast_to": _broadcast_to,
-    "sum": _reduce, "max": _reduce, "min": _reduce, "getitem": _getitem,
+    "add": (_add, *_U), "sub": (_sub, *_U), "mul": (_mul, *_U), "div": (_div, *_U),
+    "pow": (_pow, *_U), "maximum": _U, "minimum": _U, "less": _U, "less_equal": _U,
+    "greater": _U, "greater_equal": _U, "equal": _U, "not_equal": _U, "logical_and": _U,
+    "logical_or": _U, "where": (_where, *_U), "neg": (_neg,), "astype": (_astype,),
+    "reshape": (_reshape,), "squeeze": (_as_reshape,), "expand_dims": (_as_reshape,),
+    "transpose": (_transpose,), "broadcast_to": (_broadcast_to,), "sum": (_reduce,),
+    "max": (_reduce,), "min": (_reduce,), "getitem": (_getitem,),
 }  # fmt: skip
 
 
@@ -317,10 +338,14 @@ def run_simplify(g: Graph) -> dict[str, int]:
         d = nodes.get(n)
         if d is None:
             continue
-        rule = RULES.get(d["op"])
-        if rule is None:
+        rules = RULES.get(d["op"])
+        if rules is None:
             continue
-        new, label = rule(c, n, *operands(g, n))
+        args = operands(g, n)
+        for rule in rules:
+            new, label = rule(c, n, *args)
+            if new is not None:
+                break
         if new is None or new == n:
             continue
         budget -= 1
