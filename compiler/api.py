@@ -20,7 +20,7 @@ from compiler.forward import build_jvp_graph
 from compiler.jacobian import build_jacobian_graph
 from tracer.errors import TracegradError
 from tracer.graph import Graph
-from tracer.pytree import num_leaves
+from tracer.pytree import flatten, num_leaves, unflatten
 from tracer.spec import format_aval
 from tracer.tracing import TracedFunction
 
@@ -281,13 +281,32 @@ def vjp(fun: Callable, *primals):
     return out, vjp_fn
 
 
+def _match_tangent(i: int, primal, tangent):
+    """``tangent`` checked against ``primal`` (same pytree structure and shapes), leaves cast
+    to the primal's dtypes."""
+    p_leaves, p_tree = flatten(primal)
+    t_leaves, t_tree = flatten(tangent)
+    if p_tree != t_tree:
+        raise TracegradError(
+            f"jvp: tangent {i} does not have the structure of its primal ({_describe_tree(t_tree)}"
+            f" vs {_describe_tree(p_tree)})"
+        )
+    out = []
+    for p, t in zip(p_leaves, t_leaves):
+        ps, ts = np.shape(p), np.shape(t)
+        if ps != ts:
+            raise TracegradError(f"jvp: tangent {i} has shape {ts}, its primal has shape {ps}")
+        out.append(t if hasattr(t, "_trace") else np.asarray(t, dtype=np.result_type(p)))
+    return unflatten(t_tree, out)
+
+
 def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
     """Forward mode: ``(fun(*primals), tangent of the output along tangents)``.
 
     Args:
         fun: the function.
-        primals: a tuple/list of its positional arguments.
-        tangents: the same structure, shapes and dtypes as ``primals``.
+        primals: a tuple/list of its positional arguments (arrays or pytrees).
+        tangents: the same structure and shapes as ``primals`` (cast to their dtypes).
     """
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError("jvp(fun, primals, tangents): primals and tangents must be tuples or lists")
@@ -296,15 +315,8 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
             f"jvp: {len(primals)} primals but {len(tangents)} tangents; they must match"
         )
     jf = _cached(_jvp_cache, _JvpFunction, fun)
-    for i, (p, t) in enumerate(zip(primals, tangents)):
-        ps, ts = np.shape(p), np.shape(t)
-        if ps != ts:
-            raise TracegradError(f"jvp: tangent {i} has shape {ts}, its primal has shape {ps}")
     primals = tuple(primals)
-    tangents = tuple(
-        np.asarray(t, dtype=np.result_type(p)) if not hasattr(t, "_trace") else t
-        for p, t in zip(primals, tangents)
-    )
+    tangents = tuple(_match_tangent(i, p, t) for i, (p, t) in enumerate(zip(primals, tangents)))
     return jf(primals, tangents)
 
 
