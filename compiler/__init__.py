@@ -9,9 +9,10 @@
 from compiler.api import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from compiler.autodiff import build_grad_graph
 from compiler.check import GradientCheckError, check_grad, numerical_grad
+from compiler.compile import CompiledFunction, compile  # noqa: A004  (DESIGN's public name)
 from compiler.drawing import render
 
 __all__ = [
-    "GradientCheckError", "build_grad_graph", "check_grad", "grad", "hessian", "jacobian",
-    "jvp", "numerical_grad", "render", "value_and_grad", "vjp",
+    "CompiledFunction", "GradientCheckError", "build_grad_graph", "check_grad", "compile",
+    "grad", "hessian", "jacobian", "jvp", "numerical_grad", "render", "value_and_grad", "vjp",
 ]  # fmt: skip
