@@ -7,7 +7,7 @@ the NumPy function.
 
 from __future__ import annotations
 
-from tracer.core import user_location
+from tracer.core import TracedArray, user_location
 from tracer.errors import UnsupportedError
 from tracer.primitives import elementwise, linalg, reductions, shape_ops
 
@@ -27,6 +27,17 @@ def _qualname(func) -> str:
     module = getattr(func, "__module__", None) or "numpy"
     module = "np" if module in ("numpy", "numpy.core", "numpy._core") else module
     return f"{module}.{getattr(func, '__name__', repr(func))}"
+
+
+def _strong(out):
+    """NumPy calls return NumPy arrays, never Python numbers: their results are not weak.
+
+    ``s * 2`` on a Python-number argument ``s`` stays weak (Python would give a
+    float), but ``np.exp(s)`` is a ``np.float64``, which promotes strongly.
+    """
+    if isinstance(out, TracedArray) and out.weak:
+        return TracedArray(out._trace, out.node, out.shape, out.dtype, False)
+    return out
 
 
 def dispatch_ufunc(ufunc, method, inputs, kwargs):
@@ -57,7 +68,7 @@ def dispatch_ufunc(ufunc, method, inputs, kwargs):
             f"{name} has no tracegrad primitive (at {user_location()}); supported ufuncs: "
             + ", ".join(sorted(f"np.{u.__name__}" for u in UFUNCS))
         )
-    return fn(*inputs)
+    return _strong(fn(*inputs))
 
 
 def dispatch_function(func, args, kwargs):
@@ -68,4 +79,4 @@ def dispatch_function(func, args, kwargs):
             f"{_qualname(func)} has no tracegrad primitive (at {user_location()}); supported "
             "functions: " + ", ".join(sorted(_qualname(f) for f in FUNCTIONS))
         )
-    return fn(*args, **kwargs)
+    return _strong(fn(*args, **kwargs))

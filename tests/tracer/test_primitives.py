@@ -432,6 +432,29 @@ def test_python_number_argument_is_weak_input(value, dtype):
     assert_same(trace(lambda s: s + s)(value), np.asarray(value) + np.asarray(value))
 
 
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x, s: x * s,
+        lambda x, s: x * (s * 2),  # Python arithmetic on a Python number: still weak
+        lambda x, s: x * -(s * 1.0) + abs(s) ** 2,
+        lambda x, s: x * np.exp(s),  # a NumPy call returns np.float64: strong
+        lambda x, s: x * np.clip(s, 0, 1),
+        lambda x, s: x + np.maximum(s, 0),
+        lambda x, s: x + np.where(x > 0, s, 2.0),
+        lambda x, s: x + np.where(x > 0, 1.0, 2.0),
+        lambda x, s: x + np.sum(s),
+        lambda x, s: x * (s > 1),
+    ],
+)
+@pytest.mark.parametrize("s", [2.0, 3, True])
+def test_python_number_argument_promotes_like_numpy(fn, s):
+    x = make_array((3,), "float32")
+    got = trace(fn)(x, s)
+    assert np.asarray(got).dtype == np.asarray(fn(x, s)).dtype
+    assert_same(got, fn(x, s))
+
+
 def test_numpy_scalar_argument_is_0d_input():
     g = check_traced(lambda x, s: x * s, np.ones(3, np.float32), np.float64(2.0))
     assert g.nodes[g.inputs[1]]["shape"] == ()

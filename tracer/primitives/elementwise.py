@@ -154,8 +154,9 @@ def apply(prim: Primitive, *args, **params):
     """Apply an elementwise primitive with NumPy's broadcasting and promotion."""
     if find_trace(args) is None:
         return prim.impl(*[np.asarray(a) for a in args], **params)
+    weak = all(_is_weak(a) for a in args)  # before promotion turns Python numbers into arrays
     args = promote(prim.name, args)
-    return bind(prim, *args, weak=all(_is_weak(a) for a in args), **params)
+    return bind(prim, *args, weak=weak, **params)
 
 
 # ----- user-facing functions -----
@@ -335,8 +336,9 @@ def where(condition, x=None, y=None):
         return np.where(condition, x, y)
     if not (isinstance(condition, TracedArray) and condition.dtype == np.bool_):
         condition = astype(condition, np.bool_)
+    weak = _is_weak(x) and _is_weak(y)
     x, y = promote("where", (x, y))
-    return bind(where_p, condition, x, y, weak=_is_weak(x) and _is_weak(y))
+    return bind(where_p, condition, x, y, weak=weak)
 
 
 def clip(x, a_min=None, a_max=None, out=None, *, min=None, max=None):  # noqa: A002
