@@ -11,10 +11,12 @@ one line on stderr.
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
 import inspect
 import re
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -191,14 +193,12 @@ def _float_positions(args: list) -> tuple[int, ...]:
 
 def _compile_fn():
     """``compiler.compile`` if the code generator is available, else ``None``."""
-    try:
-        from compiler import compile as compile_fn
+    try:  # the module, not ``compiler.compile`` (the package may export the function there)
+        module = importlib.import_module("compiler.compile")
     except ImportError:
-        try:
-            from compiler.compile import compile as compile_fn
-        except ImportError:
-            return None
-    return compile_fn
+        return None
+    fn = getattr(module, "compile", None)
+    return fn if callable(fn) and not isinstance(fn, types.ModuleType) else None
 
 
 def cmd_render(ns) -> int:
