@@ -64,6 +64,8 @@ def _wrt_inputs(fwd: Graph, argnums, fname: str) -> tuple[list[list[int]], tuple
     """Input node ids of each argument in ``argnums`` (checked), and argnums as a tuple."""
     trees = _arg_trees(fwd)
     many = not isinstance(argnums, (int, np.integer))
+    if many and not isinstance(argnums, (tuple, list)):
+        raise TracegradError(f"{fname}: argnums must be an int or a tuple of ints, got {argnums!r}")
     nums = tuple(argnums) if many else (argnums,)
     if many and not nums:
         raise TracegradError(f"{fname}: argnums must name at least one argument")
@@ -276,26 +278,26 @@ def vjp(fun: Callable, *primals):
     out = vf.inner(*primals)
 
     def vjp_fn(cotangent):
-        return vf(primals, cotangent)
+        return vf(primals, _match_tangent("vjp: the cotangent", "the output", out, cotangent))
 
     return out, vjp_fn
 
 
-def _match_tangent(i: int, primal, tangent):
+def _match_tangent(what: str, ref: str, primal, tangent):
     """``tangent`` checked against ``primal`` (same pytree structure and shapes), leaves cast
-    to the primal's dtypes."""
+    to the primal's dtypes; ``what`` and ``ref`` name the two in errors."""
     p_leaves, p_tree = flatten(primal)
     t_leaves, t_tree = flatten(tangent)
     if p_tree != t_tree:
         raise TracegradError(
-            f"jvp: tangent {i} does not have the structure of its primal ({_describe_tree(t_tree)}"
-            f" vs {_describe_tree(p_tree)})"
+            f"{what} does not have the structure of {ref} ({_describe_tree(t_tree)} vs "
+            f"{_describe_tree(p_tree)})"
         )
     out = []
     for p, t in zip(p_leaves, t_leaves):
         ps, ts = np.shape(p), np.shape(t)
         if ps != ts:
-            raise TracegradError(f"jvp: tangent {i} has shape {ts}, its primal has shape {ps}")
+            raise TracegradError(f"{what} has shape {ts}, {ref} has shape {ps}")
         out.append(t if hasattr(t, "_trace") else np.asarray(t, dtype=np.result_type(p)))
     return unflatten(t_tree, out)
 
@@ -316,7 +318,10 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
         )
     jf = _cached(_jvp_cache, _JvpFunction, fun)
     primals = tuple(primals)
-    tangents = tuple(_match_tangent(i, p, t) for i, (p, t) in enumerate(zip(primals, tangents)))
+    tangents = tuple(
+        _match_tangent(f"jvp: tangent {i}", "its primal", p, t)
+        for i, (p, t) in enumerate(zip(primals, tangents))
+    )
     return jf(primals, tangents)
 
 

@@ -192,6 +192,11 @@ def prune(graph: Graph) -> Graph:
     return graph
 
 
+def _at(d: dict) -> str:
+    """`` (at file.py:LINE)`` for a node with a source line."""
+    return f" (at {d['source']})" if d.get("source") else ""
+
+
 def build_grad_graph(
     graph: Graph,
     wrt: Sequence[int] | None = None,
@@ -223,11 +228,12 @@ def build_grad_graph(
     if tuple(yd["shape"]) != ():
         raise TracegradError(
             f"grad needs a scalar output, but {graph.graph.get('name', 'f')} returns "
-            f"{format_aval(yd['shape'], yd['dtype'])}; use jacobian or vjp for non-scalar outputs"
+            f"{format_aval(yd['shape'], yd['dtype'])}{_at(yd)}; use jacobian or vjp for "
+            "non-scalar outputs (or reduce it, e.g. np.sum)"
         )
     if not _inexact(yd["dtype"]):
         raise TracegradError(
-            f"grad needs a floating-point output, got {yd['dtype']}: the function is "
+            f"grad needs a floating-point output, got {yd['dtype']}{_at(yd)}: the function is "
             "piecewise constant"
         )
     if wrt is None:
