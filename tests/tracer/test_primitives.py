@@ -290,6 +290,9 @@ GETITEM = {
     "slice-neg-step": lambda x: x[3:0:-2],
     "slice-neg-stop": lambda x: x[2::-1],
     "slice-neg-bounds": lambda x: x[-1:-5:-1],
+    "slice-neg-step-start-before-0": lambda x: x[-10::-1],
+    "slice-neg-step-start-clamped": lambda x: x[-10:2:-1],
+    "slice-neg-step-far-stop": lambda x: x[:, 10:-10:-2],
     "slice-empty": lambda x: x[3:1],
     "slice-past-end": lambda x: x[2:100],
     "slices": lambda x: x[1:, :-1, ::3],
@@ -481,19 +484,24 @@ def test_binary_broadcasting_matches_numpy(shapes, op, dtypes, seed):
     assert out["shape"] == np.broadcast_shapes(sa, sb)
 
 
-@settings(max_examples=40, deadline=None)
+def _wide_slices(n):
+    bound = st.none() | st.integers(-2 * n - 3, 2 * n + 3)
+    step = st.none() | st.integers(-3, 3).filter(bool)
+    return st.builds(slice, bound, bound, step)
+
+
+@settings(max_examples=150, deadline=None)
 @given(
-    x=hnp.arrays(
-        np.float64,
-        hnp.array_shapes(min_dims=1, max_dims=3, max_side=5),
-        elements=st.floats(-1e3, 1e3),
-    ),
+    shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=5),
     data=st.data(),
 )
-def test_basic_slices_match_numpy(x, data):
+def test_basic_slices_match_numpy(shape, data):
+    x = np.arange(float(np.prod(shape))).reshape(shape)
     index = tuple(
-        data.draw(st.slices(n) | st.integers(-n, n - 1) if n else st.slices(n), label=f"axis{i}")
-        for i, n in enumerate(x.shape)
+        data.draw(
+            _wide_slices(n) | st.integers(-n, n - 1) if n else _wide_slices(n), label=f"axis{i}"
+        )
+        for i, n in enumerate(shape)
     )
     check_traced(lambda a: a[index], x)
 

@@ -208,7 +208,9 @@ def normalize_index(x, index):
             spec.append(("newaxis",))
         elif isinstance(it, slice):
             start, stop, step = it.indices(x.shape[dim])
-            if step < 0 and stop < 0:
+            if step < 0 and start < 0:  # starts before element 0: empty (-1 would wrap)
+                start, stop = 0, 0
+            elif step < 0 and stop < 0:  # runs down to element 0 inclusive
                 stop = None
             spec.append(("slice", start, stop, step))
             dim += 1
