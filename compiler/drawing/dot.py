@@ -166,9 +166,8 @@ def to_dot(
                      arrowsize="0.55", penwidth="1.0")  # fmt: skip
         else:
             dot.edge(link.src, link.dst, color=color)
-    for a, b in drawing.pairs:
+    for a, b in drawing.pairs:  # same rank; the invisible edge keeps forward above backward
         with dot.subgraph() as s:
             s.attr(rank="same")
-            s.node(a)
-            s.node(b)
+            s.edge(a, b, style="invis")
     return dot

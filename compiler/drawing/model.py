@@ -21,7 +21,7 @@ so tests can inspect it and ``compiler.drawing.dot`` only has to style it.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from compiler.drawing import labels as L
 from tracer.graph import format_node
@@ -260,21 +260,23 @@ def _summary(ops: Counter, limit: int = 4) -> str:
     return common + (", ..." if len(ops) > limit else "")
 
 
-def collapse(drawing: Drawing, paths, *, keep_io: bool = False) -> Drawing:
+def collapse(drawing: Drawing, paths) -> Drawing:
     """Fold every item under one of ``paths`` (scope tuples) into one box per side.
 
-    With ``keep_io`` the graph's inputs and outputs stay visible (used with the
-    empty path ``()`` to fold a whole graph that is too big to draw).
+    The graph's inputs and outputs stay visible (moved to the enclosing
+    cluster); the empty path ``()`` folds a whole graph that is too big to draw.
     """
     paths = sorted(set(map(tuple, paths)), key=len)
     remap: dict[str, str] = {}
     boxes: dict[str, Item] = {}
     counts: dict[str, Counter] = {}
+    moved: dict[str, Item] = {}
     for item in drawing.items.values():
-        if keep_io and (item.is_input or item.is_output):
-            continue
         hit = next((p for p in paths if item.scope[: len(p)] == p), None)
         if hit is None:
+            continue
+        if item.is_input or item.is_output:  # stay visible, in the enclosing cluster
+            moved[item.id] = replace(item, scope=hit[:-1]) if hit else item
             continue
         bid = f"s_{item.side}_{'/'.join(hit)}"
         if bid not in boxes:
@@ -287,12 +289,12 @@ def collapse(drawing: Drawing, paths, *, keep_io: bool = False) -> Drawing:
         box.nodes.extend(item.nodes)
         box.alarm = box.alarm or item.alarm
         if item.kind in ("op", "group", "accum"):
-            counts[bid][item.title.split("'")[0] if item.kind == "group" else item.title] += 1
+            counts[bid][item.title.split("(")[0]] += 1
         remap[item.id] = bid
     for bid, box in boxes.items():
         n_ops = sum(counts[bid].values())
         box.sub = [f"{n_ops} ops: {_summary(counts[bid])}" if n_ops else "values only"]
-    items = {i: it for i, it in drawing.items.items() if i not in remap}
+    items = {i: moved.get(i, it) for i, it in drawing.items.items() if i not in remap}
     items.update(boxes)
     links, seen = [], set()
     for link in drawing.links:
@@ -340,7 +342,7 @@ def fit(drawing: Drawing, *, collapse_over=None, max_nodes: int | None = None) -
         if len(trial.items) <= max_nodes:
             break
     else:
-        trial = collapse(drawing, [()], keep_io=True)
+        trial = collapse(drawing, [()])
     trial.notes.insert(
         0,
         f"{total} nodes are over max_nodes={max_nodes}: scopes drawn collapsed "
