@@ -86,6 +86,17 @@ def test_collapse_by_name_folds_a_layer_into_two_boxes():
     assert (boxes["layer1"].id, boxes["layer1'"].id) in d.pairs
 
 
+def test_collapse_keeps_final_gradients_visible_and_the_drawing_intact():
+    full = mlp_drawing()
+    before = {i: it.scope for i, it in full.items.items()}
+    d = fit(full, collapse_over=["layer1", "layer2"])
+    grads = {it.title: it for it in d.items.values() if it.is_output and it.side == "backward"}
+    assert set(grads) == {"dy/dx", "dy/dW1", "dy/db1", "dy/dW2", "dy/db2", "dy/dt"}
+    assert all(grads[n].scope == () for n in ("dy/dx", "dy/dW1", "dy/db1", "dy/dW2", "dy/db2"))
+    assert grads["dy/dt"].scope == ("loss",)
+    assert {i: it.scope for i, it in full.items.items()} == before
+
+
 def test_collapse_by_size():
     full = mlp_drawing()
     d = fit(full, collapse_over=10)
