@@ -237,6 +237,22 @@ def index_array_bad(x):
     return x[np.array([0, 5])]  # marker
 
 
+def mask_wrong_length(x):
+    return x[np.array([True, False, True])]  # marker
+
+
+def mask_too_long(x):
+    return x[:, np.array([True, False, True, True])]  # marker
+
+
+def mask_wrong_2d(x):
+    return x[np.ones((3, 2), bool)]  # marker
+
+
+def mask_0d(x):
+    return x[np.array(True)]  # marker
+
+
 def max_empty(x):
     return x[:0].max()  # marker
 
@@ -264,6 +280,10 @@ def swap_bad(x):
         (two_ellipses, TracegradError, r"single ellipsis"),
         (index_array_bad, IndexError, r"index 5 is out of bounds for axis 0 with size 2"),
         (max_empty, ShapeError, r"max: zero-size array"),
+        (mask_wrong_length, IndexError, r"boolean index of shape \(3,\) does not match.*\(2,\)"),
+        (mask_too_long, IndexError, r"boolean index of shape \(4,\) does not match.*\(3,\)"),
+        (mask_wrong_2d, IndexError, r"boolean index of shape \(3, 2\)"),
+        (mask_0d, UnsupportedError, r"0-d boolean"),
     ],
 )
 def test_shape_errors_name_op_and_line(fn, exc, pattern):

@@ -174,7 +174,7 @@ def _is_int(i) -> bool:
 def normalize_index(x, index):
     """Turn a NumPy index into (static index items, index-array operands)."""
     items = index if isinstance(index, tuple) else (index,)
-    expanded = []
+    expanded, masks = [], {}  # masks: position in expanded -> the mask's shape
     for it in items:  # boolean masks become integer arrays (only concrete masks)
         if isinstance(it, TracedArray) and it.dtype == np.bool_:
             raise TracingError(
@@ -184,6 +184,11 @@ def normalize_index(x, index):
         if isinstance(it, (list, np.ndarray)) and not isinstance(it, TracedArray):
             arr = np.asarray(it)
             if arr.dtype == np.bool_:
+                if arr.ndim == 0:
+                    raise UnsupportedError(
+                        f"indexing with a 0-d boolean is not supported (at {user_location()})"
+                    )
+                masks[len(expanded)] = arr.shape
                 expanded.extend(np.nonzero(arr))
                 continue
             if arr.dtype.kind not in "iu" and arr.size:
@@ -199,7 +204,13 @@ def normalize_index(x, index):
             f"but {consumed} were indexed (at {user_location()})"
         )
     spec, arrays, dim = [], [], 0
-    for it in expanded:
+    for pos, it in enumerate(expanded):
+        mask = masks.get(pos)
+        if mask is not None and tuple(x.shape[dim : dim + len(mask)]) != mask:
+            raise IndexError(
+                f"boolean index of shape {mask} does not match the indexed array's "
+                f"dimensions {tuple(x.shape[dim : dim + len(mask)])} (at {user_location()})"
+            )
         if it is Ellipsis:
             for _ in range(len(x.shape) - consumed):
                 spec.append(("slice", 0, x.shape[dim], 1))
