@@ -103,8 +103,11 @@ def render(
         fn_or_graph: a function (plain or ``@trace``d), traced at ``*args,
             **kwargs`` (arrays, numbers or ``Spec``), or a ``tracer.Graph``.
         backward: also draw the gradient graph: the forward graph beside its
-            reversed gradient graph (built by ``compiler.autodiff.build_grad_graph``
-            unless the graph already is a gradient graph).
+            reversed gradient graph, built by ``compiler.autodiff.build_grad_graph``
+            (a gradient graph passed in is drawn as it is; a function such as
+            ``grad(f)`` is differentiated again, giving the second-order picture).
+            Without it, a gradient graph is drawn as a plain program, every node
+            alike, as DeZero draws higher-order derivatives.
         view: ``"book"`` draws each primitive's local derivative as one node
             (``exp'(a)``); ``"expanded"`` draws every backward op.
         values: evaluate the graph at ``args`` and annotate each value (the
@@ -131,7 +134,8 @@ def render(
     graph = _graph_of(fn_or_graph, args, kwargs)
     roles = False
     if backward:
-        if not _has_roles(graph):
+        given = isinstance(fn_or_graph, nx.MultiDiGraph)
+        if not (given and _has_roles(graph)):  # a gradient graph passed in is drawn as it is
             from compiler.autodiff import build_grad_graph
 
             graph = build_grad_graph(graph, wrt=_wrt_nodes(graph, wrt))

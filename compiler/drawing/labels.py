@@ -88,6 +88,11 @@ def value_names(graph, order: list[int], *, roles: bool) -> dict[int, str]:
     return names
 
 
+def _term(name: str) -> str:
+    """``y`` and ``W1`` as they are; ``grad_x`` or ``w['b']`` in parentheses."""
+    return name if name.isalnum() else f"({name})"
+
+
 def gradient_names(graph, names: dict[int, str]) -> dict[int, str]:
     """``dy/dv`` for each gradient node, ``1`` for the seed."""
     out: dict[int, str] = {}
@@ -98,7 +103,7 @@ def gradient_names(graph, names: dict[int, str]) -> dict[int, str]:
         if graph.nodes[g].get("seed"):
             out[g] = "1"
         elif f in names:
-            out[g] = f"d{top}/d{names[f]}"
+            out[g] = f"d{_term(top)}/d{_term(names[f])}"
     for n, d in graph.nodes(data=True):
         if d.get("seed") and n not in out:
             out[n] = "1"

@@ -224,3 +224,12 @@ def test_jupyter_displays_svg(renderer):
     bundle = render(chain, 0.5, backward=True)._repr_mimebundle_()
     assert bundle["image/svg+xml"].lstrip().startswith("<?xml")
     assert "dy/dx" in bundle["image/svg+xml"]
+
+
+def test_backward_of_a_gradient_function_is_the_second_order_picture():
+    d = render(grad(chain), 0.5, backward=True, values=True)
+    assert "d(grad_x)/dx" in d.source and "= 13.19" in d.source  # d2y/dx2 at 0.5
+    assert (
+        "d(p[&#x27;W&#x27;])"
+        in render(lambda p: np.sum(p["W"] * 2.0), {"W": np.ones(2)}, backward=True).source
+    )
