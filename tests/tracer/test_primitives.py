@@ -193,6 +193,9 @@ for name, fn in (("sum", np.sum), ("max", np.max), ("min", np.min)):
                 case(name, f, A(shape, dt), label=f"axis={axis},keepdims={keepdims}")
 case("sum", lambda x: x.sum(), A((3, 2), "float64"), label="method")
 case("sum", lambda x: x.sum(axis=0, dtype=np.float32), A((3, 2), "int64"), label="dtype")
+case("sum", lambda x: x.sum(dtype=np.int32), A((3, 2), "float64", high=9), label="dtype-int32")
+case("sum", lambda x: np.sum(x, dtype=np.uint8), A((3, 2), "bool"), label="dtype-uint8")
+case("sum", lambda x: x.sum(dtype=np.int16), A((3, 2), "int16"), label="dtype-same")
 case("max", lambda x: x.max(axis=1), A((3, 2), "float64"), label="method")
 case("min", lambda x: x.min(keepdims=True), A((3, 2), "float64"), label="method")
 case("max", np.amax, A((3, 2), "float64"), label="amax")
@@ -373,6 +376,8 @@ def test_scatter_add_equals_add_at(index, g_shape):
         lambda x: x.mean(axis=(0, 2), keepdims=True),
         lambda x: np.var(x, axis=-1),
         lambda x: x.var(ddof=1),
+        lambda x: x.var(axis=0, ddof=2),  # ddof == n: inf, as NumPy
+        lambda x: np.std(x, axis=1, ddof=5),  # ddof > n: inf, not a negative variance
         lambda x: x.std(axis=0),
         lambda x: np.std(x, keepdims=True),
         lambda x: np.log2(np.abs(x) + 1) + np.log10(np.abs(x) + 1) + np.exp2(x),
@@ -384,6 +389,7 @@ def test_scatter_add_equals_add_at(index, g_shape):
     ],
 )
 @pytest.mark.parametrize("dtype", ["float64", "float32", "int64"])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy warns on the ddof >= n cases
 def test_composite_equals_numpy(fn, dtype):
     check_traced(fn, make_array((2, 3, 4), dtype, low=-3, high=3))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from tracer.core import TracedArray, bind, find_trace, user_location
@@ -103,7 +105,9 @@ def sum(x, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=
     if dtype is not None:
         x = ew.astype(x, dtype)
     axes = normalize_axes("sum", axis, _ndim(x))
-    return bind(sum_p, x, axis=axes, keepdims=bool(keepdims))
+    out = bind(sum_p, x, axis=axes, keepdims=bool(keepdims))
+    # np.sum(int32, dtype=int32) is int32; the primitive follows np.sum's default (int64)
+    return out if dtype is None else ew.astype(out, dtype)
 
 
 def _extremum(prim, name, x, axis, out, keepdims, initial, where):
@@ -171,7 +175,10 @@ def var(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
     axes = normalize_axes("var", axis, x.ndim)
     mu = ew.div(sum(x, axis=axes, keepdims=True), float(_count(x, axes)))
     dev = ew.square(ew.sub(x, mu))
-    return ew.div(sum(dev, axis=axes, keepdims=keepdims), float(_count(x, axes) - ddof))
+    # NumPy divides by max(n - ddof, 0): too large a ddof gives inf/nan, not a sign flip
+    return ew.div(
+        sum(dev, axis=axes, keepdims=keepdims), float(builtins.max(_count(x, axes) - ddof, 0))
+    )
 
 
 def std(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, mean=None):
