@@ -102,6 +102,7 @@ def build_drawing(
     gm = L.grads_map(graph)
     outputs = set(graph.graph.get("outputs", []))
     book = roles and view == "book"
+    heads = set(L.differentiated_outputs(graph)) if roles else set()
 
     def backward(n) -> bool:
         return roles and L.is_backward(graph, n)
@@ -144,7 +145,7 @@ def build_drawing(
             sub.append(L.value_text(values[n]))
         item = Item(f"v{n}", kind, side, title, sub, scope_of(n), [n])
         item.is_input = d["op"] == "input"
-        item.is_output = n in outputs or (roles and n in L.differentiated_outputs(graph))
+        item.is_output = n in outputs or n in heads
         items[item.id] = item
         value_of[n] = item.id
         return item.id
@@ -345,7 +346,7 @@ def fit(drawing: Drawing, *, collapse_over=None, max_nodes: int | None = None) -
         trial = collapse(drawing, [()])
     trial.notes.insert(
         0,
-        f"{total} nodes are over max_nodes={max_nodes}: scopes drawn collapsed "
+        f"{total} drawn nodes are over max_nodes={max_nodes}: scopes drawn collapsed "
         "(pass max_nodes=None, or collapse=..., to choose)",
     )
     return trial
