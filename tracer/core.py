@@ -25,11 +25,14 @@ from tracer.spec import canonical_dtype, format_aval
 
 # ----- where the user's code is -----
 
-_INTERNAL_DIRS = (
-    os.path.dirname(os.path.abspath(__file__)),
-    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "compiler"),
-    os.path.dirname(np.__file__),
-    os.path.dirname(contextlib.__file__),
+_INTERNAL_DIRS = tuple(
+    d + os.sep  # with the separator: /repo/tracer_demo.py is user code, not tracer's
+    for d in (
+        os.path.dirname(os.path.abspath(__file__)),
+        os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "compiler"),
+        os.path.dirname(np.__file__),
+        os.path.dirname(contextlib.__file__),
+    )
 )
 _internal_cache: dict[str, bool] = {}
 
