@@ -11,6 +11,8 @@ shown as written.
 
 from __future__ import annotations
 
+import re
+
 from compiler.drawing.labels import escape
 from compiler.drawing.model import Drawing, Item
 from compiler.export import Digraph
@@ -108,7 +110,8 @@ def to_dot(
         title: a caption above the picture; notes from the drawing go under it.
         graph_attr: extra Graphviz graph attributes (override the defaults).
     """
-    dot = Digraph(name=drawing.name, format="png")
+    # the DOT graph name doubles as the default file name: keep it a plain identifier
+    dot = Digraph(name=re.sub(r"\W", "_", drawing.name) or "graph", format="png")
     attrs = {
         "rankdir": rankdir,
         "newrank": "true",

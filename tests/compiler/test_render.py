@@ -233,3 +233,19 @@ def test_backward_of_a_gradient_function_is_the_second_order_picture():
         "d(p[&#x27;W&#x27;])"
         in render(lambda p: np.sum(p["W"] * 2.0), {"W": np.ones(2)}, backward=True).source
     )
+
+
+def test_hostile_names_render(renderer):
+    from compiler.export import pipe
+    from tracer import name_scope
+
+    weird = 'we"ird <n> {x} \\'
+
+    def f(x):
+        with name_scope(weird):
+            return np.sum(np.exp(x))
+
+    dot = render(trace(f, name=weird), np.ones(2), backward=True, title=weird)
+    assert dot.source.startswith("digraph we_ird__n___x___ {")
+    svg = pipe(dot.source, "svg").decode()
+    assert "we&quot;ird &lt;n&gt; {x} \\" in svg
