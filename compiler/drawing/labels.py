@@ -38,6 +38,8 @@ def grads_map(graph) -> dict[int, int]:
     out: dict[int, int] = {}
     for f, g in graph.graph.get("grads") or ():
         g, f = int(g), int(f)
+        if g not in graph or f not in graph:  # removed by an optimisation pass
+            continue
         if g not in out or f > out[g]:
             out[g] = f
     return out

@@ -249,3 +249,13 @@ def test_hostile_names_render(renderer):
     assert dot.source.startswith("digraph we_ird__n___x___ {")
     svg = pipe(dot.source, "svg").decode()
     assert "we&quot;ird &lt;n&gt; {x} \\" in svg
+
+
+@pytest.mark.parametrize("view", ["book", "expanded"])
+def test_optimised_gradient_graph_draws(view):
+    g = grad(chain).trace(0.5)  # passes removed y, the seed and some gradients named in grads
+    d = build_drawing(g, roles=True, view=view)
+    assert "dy/dx" in titles(d, "value", "backward")
+    ids = set(d.items)
+    assert all(lk.src in ids and lk.dst in ids for lk in d.links)
+    assert "= 3.297" in render(g, 0.5, backward=True, values=True, view=view).source
