@@ -235,7 +235,7 @@ class Digraph(graphviz.Digraph):
 
     def pipe(
         self,
-        format=None,  # noqa: A002 - graphviz's own argument name
+        format=None,  # graphviz's own argument name
         renderer=None,
         formatter=None,
         neato_no_op=None,
@@ -246,8 +246,10 @@ class Digraph(graphviz.Digraph):
     ):
         found = find_renderer()
         if found is not None and found.kind == "dot":
-            return super().pipe(format, renderer, formatter, neato_no_op, quiet,
-                                engine=engine, encoding=encoding)  # fmt: skip
+            return super().pipe(
+                format, renderer=renderer, formatter=formatter, neato_no_op=neato_no_op,
+                quiet=quiet, engine=engine, encoding=encoding,
+            )  # fmt: skip
         data = pipe(self.source, format or self.format, engine=engine or self.engine)
         return data.decode(encoding) if encoding else data
 
@@ -257,7 +259,7 @@ class Digraph(graphviz.Digraph):
         directory=None,
         view=False,
         cleanup=False,
-        format=None,  # noqa: A002 - graphviz's own argument name
+        format=None,  # graphviz's own argument name
         renderer=None,
         formatter=None,
         neato_no_op=None,
@@ -272,8 +274,9 @@ class Digraph(graphviz.Digraph):
         found = find_renderer()
         if found is not None and found.kind == "dot":
             return super().render(
-                filename, directory, view, cleanup, format, renderer, formatter, neato_no_op,
-                quiet, quiet_view, outfile=outfile, engine=engine,
+                filename, directory=directory, view=view, cleanup=cleanup, format=format,
+                renderer=renderer, formatter=formatter, neato_no_op=neato_no_op, quiet=quiet,
+                quiet_view=quiet_view, outfile=outfile, engine=engine,
                 raise_if_result_exists=raise_if_result_exists, overwrite_source=overwrite_source,
             )  # fmt: skip
         if outfile is not None:
@@ -282,7 +285,7 @@ class Digraph(graphviz.Digraph):
             if directory is None:
                 outfile = Path(self.directory, outfile)
             if filename is None:
-                filename = outfile.with_suffix(".gv").name
+                filename = outfile.with_suffix(".gv")
         fmt = format_of("out", format or self.format)
         source_path = self.save(filename, directory=directory)
         rendered = Path(outfile) if outfile is not None else Path(f"{source_path}.{fmt}")

@@ -62,10 +62,15 @@ def test_digraph_render_and_pipe(renderer, drawing, tmp_path, fmt):
     assert drawing.pipe(format=fmt).startswith(MAGIC[fmt])
 
 
-def test_digraph_render_outfile_and_cleanup(renderer, drawing, tmp_path):
-    out = drawing.render(outfile=tmp_path / "pic.svg", cleanup=True)
-    assert out.endswith("pic.svg") and (tmp_path / "pic.svg").exists()
-    assert not (tmp_path / "pic.gv").exists()
+def test_digraph_render_outfile_and_cleanup(renderer, drawing, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = drawing.render(outfile=tmp_path / "sub" / "pic.svg")
+    assert out.endswith("pic.svg") and (tmp_path / "sub" / "pic.svg").exists()
+    assert (tmp_path / "sub" / "pic.gv").read_text() == drawing.source
+    out = drawing.render(outfile=tmp_path / "pic2.pdf", cleanup=True)
+    assert (tmp_path / "pic2.pdf").read_bytes().startswith(MAGIC["pdf"])
+    assert not (tmp_path / "pic2.gv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pic2.pdf", "sub"]
 
 
 def test_graphviz_pure_pdf_is_a_well_formed_page(renderer, drawing):
@@ -155,3 +160,20 @@ def test_renderer_prefers_system_dot(monkeypatch, tmp_path):
     assert ex.find_renderer() == ex.Renderer("dot", str(tmp_path / "dot"))
     (tmp_path / "dot").unlink()
     assert ex.find_renderer() == ex.Renderer("graphviz-pure", str(tmp_path / "graphviz-pure"))
+
+
+def test_system_dot_path_goes_through_graphviz(renderer, drawing, tmp_path, monkeypatch):
+    """With a ``dot`` on PATH, Digraph.render/pipe are graphviz's own (here a stand-in ``dot``)."""
+    if renderer.kind != "graphviz-pure":
+        pytest.skip("needs graphviz-pure to stand in for dot")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "dot"
+    fake.write_text(f'#!/bin/sh\nexec "{renderer.path}" "$@"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bindir))
+    assert ex.find_renderer().kind == "dot"
+    out = drawing.render(tmp_path / "chain", format="png")
+    assert Path(out).read_bytes().startswith(MAGIC["png"])
+    assert drawing.pipe(format="svg").startswith(MAGIC["svg"])
+    assert ex.pipe(drawing.source, "svg").startswith(MAGIC["svg"])
