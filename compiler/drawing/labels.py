@@ -76,11 +76,12 @@ def value_names(graph, order: list[int], *, roles: bool) -> dict[int, str]:
         if nodes[n].get("name") and nodes[n]["op"] != "const":
             names[n] = str(nodes[n]["name"])
     unnamed_outs = [o for o in dict.fromkeys(outs) if o not in names and nodes[o]["op"] != "const"]
+    y = "y" if "y" not in names.values() else "out"  # an argument may be called y
     if len(unnamed_outs) == 1:
-        names[unnamed_outs[0]] = "y"
+        names[unnamed_outs[0]] = y
     else:
-        names.update({o: f"y{i}" for i, o in enumerate(unnamed_outs)})
-    taken = set(names.values()) | {"y"}
+        names.update({o: f"{y}{i}" for i, o in enumerate(unnamed_outs)})
+    taken = set(names.values()) | {y}
     letters = (c for c in _letters() if c not in taken)
     for n in forward:
         if n not in names and nodes[n]["op"] != "const":

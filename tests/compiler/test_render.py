@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import graphviz
 import numpy as np
 import pytest
 
@@ -259,3 +260,9 @@ def test_optimised_gradient_graph_draws(view):
     ids = set(d.items)
     assert all(lk.src in ids and lk.dst in ids for lk in d.links)
     assert "= 3.297" in render(g, 0.5, backward=True, values=True, view=view).source
+
+
+def test_an_argument_called_y_keeps_its_name():
+    d = render(lambda x, y: np.sum(x * y), np.ones(2), np.ones(2), backward=True)
+    assert "<b>out</b>" in d.source and "dout/dy" in d.source and "dout/dx" in d.source
+    assert isinstance(d, graphviz.Digraph)
