@@ -9,7 +9,9 @@ under ``out/``:
 - ``chain_backward.png``: figure 5-4, the book view: each local derivative is one
   node (``square'(b)``, ``exp'(a)``, ``square'(x)``) on the chain 1 -> dy/db ->
   dy/da -> dy/dx, beside the forward graph it reads;
-- ``chain_values.png``: the same at x = 0.5, every value and gradient written in.
+- ``chain_values.png``: the same at x = 0.5, every value and gradient written in;
+- ``chain_nan.png``: a chain that goes wrong (sqrt of a negative log): the first
+  NaN is drawn in red, and a note names the node and its source line.
 
 and prints dy/dx at 0.5, by the compiled gradient and by the chain rule by hand.
 """
@@ -53,7 +55,14 @@ def main() -> None:
         "chain_backward": render(
             f, x, backward=True, title="Figure 5-4: backpropagation, one node per local derivative"
         ),
-        "chain_values": render(f, x, backward=True, values=True, title="at x = 0.5"),
+        "chain_values": render(
+            f, x, backward=True, values=True,
+            title="y = C(B(A(x))) at x = 0.5: values and gradients",
+        ),
+        "chain_nan": render(
+            lambda x: np.square(np.sqrt(np.log(x))), x, backward=True, values=True,
+            title="square(sqrt(log(x))) at x = 0.5: the first NaN is red",
+        ),
     }  # fmt: skip
     for name, dot in pictures.items():
         dot.render(OUT / name, format="png", cleanup=True)
