@@ -80,14 +80,15 @@ def _applicable(name: str, shape: tuple) -> bool:
     nd = len(shape)
     if name in ("transpose", "gram"):
         return nd >= 1 and (name != "transpose" or nd >= 2)
-    if name in ("reverse", "gather", "take_last", "concatenate", "reshape"):
+    doubles = int(np.prod(shape)) * 2 <= MAX_SIZE
+    if name == "concatenate":
+        return nd >= 1 and doubles
+    if name in ("reverse", "gather", "take_last", "reshape"):
         return nd >= 1
     if name == "squeeze":
         return 1 in shape
     if name in ("broadcast", "stack"):
-        return int(np.prod(shape)) * 2 <= MAX_SIZE
-    if name == "concatenate":
-        return int(np.prod(shape)) * 2 <= MAX_SIZE
+        return doubles
     return True
 
 
