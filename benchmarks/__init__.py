@@ -1,0 +1,1 @@
+"""Peer comparison harness for tracegrad (``make bench``); not part of the test run."""
