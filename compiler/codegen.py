@@ -134,6 +134,8 @@ def _index_literal(index, arrays: list[str]) -> str:
             parts.append(":".join(bounds))
         elif kind == "newaxis":
             parts.append("None")
+        elif kind == "ellipsis":
+            parts.append("...")
         elif kind == "array":
             parts.append(arrays[_int(item[1])])
         else:

@@ -304,6 +304,8 @@ GETITEM = {
     "ellipsis": lambda x: x[..., 0],
     "ellipsis-mid": lambda x: x[1, ..., 2],
     "ellipsis-none": lambda x: x[..., None],
+    "ellipsis-empty-between-arrays": lambda x: x[None, 0, 1, ..., [0, 0]],
+    "ellipsis-empty-after-arrays": lambda x: x[[0, 1], 0, ..., 2],
     "int-array": lambda x: x[np.array([0, 2, 2])],
     "int-array-negative": lambda x: x[np.array([-1, 0])],
     "int-array-2d": lambda x: x[np.array([[0, 1], [3, 3]])],
@@ -524,3 +526,40 @@ def test_reductions_match_numpy(shape, data):
     check_traced(lambda a: np.sum(a, axis=axis, keepdims=keepdims), x)
     if x.size:
         check_traced(lambda a: np.max(a, axis=axis, keepdims=keepdims), x)
+
+
+@st.composite
+def _mixed_index(draw, shape):
+    """A NumPy index mixing ints, slices, integer arrays, lists, None and one Ellipsis."""
+    items = []
+    array_shape = draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=3))
+    for n in shape:
+        kind = draw(st.sampled_from(["int", "slice", "array", "list", "skip"]))
+        if kind == "int":
+            items.append(draw(st.integers(-n, n - 1)))
+        elif kind == "slice":
+            items.append(draw(_wide_slices(n)))
+        elif kind == "array":
+            items.append(draw(hnp.arrays(np.int64, array_shape, elements=st.integers(-n, n - 1))))
+        elif kind == "list":
+            items.append(draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=3)))
+        else:
+            break  # fewer indices than dimensions: the rest are implicit full slices
+    for _ in range(draw(st.integers(0, 2))):
+        items.insert(draw(st.integers(0, len(items))), None)
+    if draw(st.booleans()):
+        items.insert(draw(st.integers(0, len(items))), Ellipsis)
+    return tuple(items)
+
+
+@settings(max_examples=150, deadline=None)
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4), data=st.data())
+def test_mixed_indexing_matches_numpy(shape, data):
+    x = np.arange(float(np.prod(shape))).reshape(shape)
+    index = data.draw(_mixed_index(shape))
+    try:
+        x[index]
+    except IndexError:  # lists of different lengths that do not broadcast
+        return
+    graph = check_traced(lambda a: a[index], x)
+    assert "getitem" in ops_of(graph) or graph.outputs == graph.inputs

@@ -2,8 +2,10 @@
 getitem (basic slicing and integer-array indexing) and its adjoint scatter_add.
 
 ``getitem``'s index is static data: a tuple of items ``("int", i)``,
-``("slice", start, stop, step)``, ``("newaxis",)`` and ``("array", k)``, where
-``k`` names the k-th index-array operand (operands 1, 2, ... of the node).
+``("slice", start, stop, step)``, ``("newaxis",)``, ``("array", k)``, where
+``k`` names the k-th index-array operand (operands 1, 2, ... of the node), and
+``("ellipsis",)`` for a ``...`` that covers no axis (it still makes the array
+indices around it non-adjacent, which moves their axes to the front in NumPy).
 """
 
 from __future__ import annotations
@@ -98,6 +100,8 @@ def _index_tuple(index, arrays):
             out.append(slice(item[1], item[2], item[3]))
         elif kind == "newaxis":
             out.append(None)
+        elif kind == "ellipsis":
+            out.append(Ellipsis)
         elif kind == "array":
             out.append(arrays[item[1]])
         else:
@@ -212,6 +216,8 @@ def normalize_index(x, index):
                 f"dimensions {tuple(x.shape[dim : dim + len(mask)])} (at {user_location()})"
             )
         if it is Ellipsis:
+            if len(x.shape) == consumed:  # covers no axis, but still separates array indices
+                spec.append(("ellipsis",))
             for _ in range(len(x.shape) - consumed):
                 spec.append(("slice", 0, x.shape[dim], 1))
                 dim += 1
