@@ -131,7 +131,10 @@ div = elementwise(lambda x0, x1, y: (ops.reciprocal(x1), ops.neg(ops.div(y, x1))
 
 
 def _pow_partials(x0, x1, y):
-    d0 = ops.mul(x1, ops.power(x0, ops.sub(x1, 1.0)))
+    # d/dx0 x0**x1 = x1 * x0**(x1 - 1); taken as 0 where x1 == 0 (0 * 0**-1 would be nan),
+    # as JAX and PyTorch do, so x**0 and high derivatives of x**n are finite at 0
+    zero = np.zeros((), dtype=y.dtype)
+    d0 = ops.where(ops.equal(x1, 0.0), zero, ops.mul(x1, ops.power(x0, ops.sub(x1, 1.0))))
     # d/dx1 x0**x1 = log(x0) * y; taken as 0 where x0 == 0 (as JAX does)
     safe = ops.where(ops.equal(x0, 0.0), np.ones((), x0.dtype), x0)
     return d0, ops.mul(ops.log(safe), y)

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from compiler import check_grad, grad, jvp, value_and_grad, vjp
+from compiler import build_grad_graph, check_grad, grad, jvp, value_and_grad, vjp
 from compiler.rules import RULES, rule_for
-from tracer import PRIMITIVES, trace, validate
+from tracer import PRIMITIVES, evaluate, trace, validate
 
 
 def rand(*shape, low=-2.0, high=2.0, seed=0) -> np.ndarray:
@@ -305,6 +305,15 @@ def test_values_at_singular_points():
     # d/db 0**b is taken as 0 (log(0) * 0 would be nan), as JAX does
     assert grad(lambda b: 0.0**b)(2.0) == 0.0
     assert grad(lambda x: x**2.0)(0.0) == 0.0
+    # d/dx x**y is taken as 0 where y == 0 (0 * 0**-1 would be nan), as JAX and PyTorch do
+    assert grad(lambda x, y: x**y)(0.0, 0.0) == 0.0
+    assert grad(lambda x, y: x**y)(2.0, 0.0) == 0.0
+    raw = build_grad_graph(trace(lambda x: x**0.0).trace(0.0))  # unoptimised graph
+    assert evaluate(raw, 0.0) == (1.0, 0.0)
+    f = lambda x: x**3
+    for _ in range(4):
+        f = grad(f)
+    assert f(0.0) == 0.0 and f(1.5) == 0.0
 
 
 def test_kink_values_in_forward_mode_match():
