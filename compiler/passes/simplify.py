@@ -14,7 +14,12 @@ operand is smaller it is broadcast):
 - zeros: ``0*x``, ``x*0`` and ``x-x`` (NumPy code that relies on ``0*inf``
   being NaN should not be compiled; autodiff produces many such zeros);
 - signs: ``neg(neg(x))``, ``0-x``, ``x*-1``, ``x+neg(y)``, ``neg(y)+x``,
-  ``x-neg(y)``, ``neg(x)*neg(y)``;
+  ``x-neg(y)``, ``neg(x)*neg(y)``, ``neg(x)*k``, ``neg(x*k)``, ``neg(x-y)``, and
+  ``neg(x)*y``/``neg(x)-y`` move the sign outwards (where ``+``/``-`` absorb it);
+- constants (exact rewrites only): ``(x*k1)*k2`` when ``k1`` or ``k2`` is a power
+  of two, ``x/2**k`` as a multiplication;
+- factoring: ``x*y + x*z`` is ``x*(y + z)`` (and ``-``) when the products have no
+  other use: one multiplication fewer, not bit-identical;
 - powers: ``x**0``, ``x**2``, ``x**3``, ``x**4``, ``x**-1``, ``x**-2``,
   ``x**0.5`` become ``square``/``mul``/``reciprocal``/``sqrt``; ``x*x`` is
   ``square(x)``;
@@ -28,6 +33,7 @@ operand is smaller it is broadcast):
 
 from __future__ import annotations
 
+import math
 from collections import Counter, deque
 
 import numpy as np
@@ -114,12 +120,49 @@ class _Ctx:
         c = add_node(self.g, "const", [], {}, (), dtype, like, value=arr)
         return self.fit(c, like) if self.shape(like) else c
 
+    def scalar(self, n: int):
+        """The value of a 0-d constant node (exact dtype), or None."""
+        d = self.nodes[n]
+        if d["op"] != "const" or d["shape"]:
+            return None
+        return d["value"]
+
+    def const(self, value, like: int) -> int:
+        """A new 0-d constant of ``like``'s dtype."""
+        arr = np.array(value, dtype=self.dtype(like))
+        arr.setflags(write=False)
+        return add_node(self.g, "const", [], {}, (), arr.dtype, like, value=arr)
+
+    def sole_use(self, n: int) -> bool:
+        """True when ``n`` has exactly one user, once (so rewriting that user frees it)."""
+        succ = self.g._succ[n]
+        return len(succ) == 1 and all(len(k) == 1 for k in succ.values())
+
+    def scaled(self, n: int):
+        """``(x, k)`` when ``n`` is ``x * k`` for a 0-d constant ``k`` (either side)."""
+        if self.op(n) != "mul":
+            return None
+        a, b = operands(self.g, n)
+        if self.scalar(b) is not None:
+            return a, self.scalar(b)
+        if self.scalar(a) is not None:
+            return b, self.scalar(a)
+        return None
+
     def unary(self, op: str, x: int, like: int):
         """``op(x)`` fitted to ``like``; None unless ``x`` already has ``like``'s dtype."""
         if self.dtype(x) != self.dtype(like):
             return None
         y = self.new(op, [x], {}, like, shape=self.shape(x))
         return self.fit(y, like)
+
+
+def _pow2(k) -> bool:
+    """Scaling by a power of two is exact, so constants next to one reassociate exactly."""
+    v = k.item() if hasattr(k, "item") else k
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v == 0:
+        return False
+    return math.frexp(abs(v))[0] == 0.5
 
 
 def _float(c: _Ctx, n: int) -> bool:
@@ -142,6 +185,27 @@ def _add(c: _Ctx, n, a, b):
         return c.new("sub", [a, c.arg0(b)], {}, n), "x+neg(y)"
     if c.op(a) == "neg":
         return c.new("sub", [b, c.arg0(a)], {}, n), "x+neg(y)"
+    return _factor(c, n, a, b, "add")
+
+
+def _factor(c: _Ctx, n, a, b, op):
+    """``x*y + x*z`` -> ``x*(y+z)`` (and ``-``): one multiplication fewer (rounds differently)."""
+    if not (c.op(a) == c.op(b) == "mul" and _float(c, n) and c.sole_use(a) and c.sole_use(b)):
+        return None, None
+    pa, pb = operands(c.g, a), operands(c.g, b)
+    dt = c.dtype(n)
+    if any(c.dtype(u) != dt for u in (*pa, *pb)):
+        return None, None
+    for i in (0, 1):
+        for j in (0, 1):
+            if pa[i] == pb[j]:
+                y, z = pa[1 - i], pb[1 - j]
+                try:
+                    inner_shape = tuple(np.broadcast_shapes(c.shape(y), c.shape(z)))
+                except ValueError:
+                    return None, None
+                inner = c.new(op, [y, z], {}, n, shape=inner_shape)
+                return c.new("mul", [pa[i], inner], {}, n), f"x*y{'+' if op == 'add' else '-'}x*z"
     return None, None
 
 
@@ -154,7 +218,9 @@ def _sub(c: _Ctx, n, a, b):
         return c.unary("neg", b, n), "0-x"
     if c.op(b) == "neg":
         return c.new("add", [a, c.arg0(b)], {}, n), "x-neg(y)"
-    return None, None
+    if c.op(a) == "neg" and _float(c, n) and c.sole_use(a):
+        return c.new("neg", [c.new("add", [c.arg0(a), b], {}, n)], {}, n), "neg(x)-y"
+    return _factor(c, n, a, b, "sub")
 
 
 def _mul(c: _Ctx, n, a, b):
@@ -172,12 +238,33 @@ def _mul(c: _Ctx, n, a, b):
         return c.unary("square", a, n), "x*x"
     if c.op(a) == "neg" and c.op(b) == "neg":
         return c.new("mul", [c.arg0(a), c.arg0(b)], {}, n), "neg*neg"
+    if _float(c, n):
+        for x, k in ((a, b), (b, a)):
+            kv = c.scalar(k)
+            if kv is None or c.dtype(x) != c.dtype(n):
+                continue
+            if c.op(x) == "neg":  # -x * k = x * -k, exactly
+                return c.new("mul", [c.arg0(x), c.const(-kv, n)], {}, n), "neg(x)*k"
+            inner = c.scaled(x)
+            if inner is not None and c.dtype(inner[0]) == c.dtype(n):
+                y, kv2 = inner
+                if _pow2(kv) or _pow2(kv2):  # exact: (y*k2)*k = y*(k2*k)
+                    k12 = c.const(np.multiply(kv2, kv, dtype=c.dtype(n)), n)
+                    return c.new("mul", [y, k12], {}, n), "(x*k1)*k2"
+        for x, y in ((a, b), (b, a)):
+            if c.op(x) == "neg" and c.sole_use(x) and c.scalar(y) is None:
+                m = c.new("mul", [c.arg0(x), y], {}, n)  # move the sign out, where +/- absorb it
+                return c.new("neg", [m], {}, n), "neg(x)*y"
     return None, None
 
 
 def _div(c: _Ctx, n, a, b):
     if c.is_value(b, 1):
         return c.fit(a, n), "x/1"
+    kv = c.scalar(b)
+    if kv is not None and _float(c, n) and c.dtype(a) == c.dtype(n) and _pow2(kv):
+        inv = np.divide(1, kv, dtype=c.dtype(n))  # exact for a power of two
+        return c.new("mul", [a, c.const(inv, n)], {}, n), "x/2**k"
     return None, None
 
 
@@ -211,6 +298,12 @@ def _pow(c: _Ctx, n, a, b):
 def _neg(c: _Ctx, n, a):
     if c.op(a) == "neg":
         return c.fit(c.arg0(a), n), "neg(neg(x))"
+    inner = c.scaled(a)
+    if inner is not None and _float(c, n) and c.dtype(inner[0]) == c.dtype(n):
+        return c.new("mul", [inner[0], c.const(-inner[1], n)], {}, n), "neg(x*k)"
+    if c.op(a) == "sub" and _float(c, n) and c.sole_use(a):
+        x, y = operands(c.g, a)
+        return c.new("sub", [y, x], {}, n), "neg(x-y)"
     return None, None
 
 

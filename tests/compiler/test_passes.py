@@ -217,6 +217,13 @@ SIMPLIFY = [
     ("where(True)", lambda x: np.where(np.ones(3, bool), x, -x), (X3,), "where", None),
     ("full slice", lambda x: x[:, 0:3] * 2.0, (np.arange(6.0).reshape(2, 3),), "getitem", None),
     ("unbroadcast", lambda x, y: np.broadcast_to(y, (3,)) * x, (X3, 2.0), "broadcast_to", None),
+    ("neg(x)*k", lambda x: np.negative(np.sin(x)) * 3.0, (X3,), "neg", None),
+    ("neg(x*k)", lambda x: np.negative(np.sin(x) * 3.0), (X3,), "neg", None),
+    ("neg(x-y)", lambda x, y: np.negative(np.sin(x) - y), (X3, X3), "neg", None),
+    ("neg(x)*y", lambda x, y: y - np.negative(np.sin(x)) * y, (X3, X3), "neg", None),
+    ("(x*k1)*k2", lambda x: np.sin(x) * 3.0 * 2.0, (X3,), None, None),
+    ("x/2**k", lambda x: np.sin(x) / 4.0, (X3,), "div", "mul"),
+    ("x*y+x*z", lambda x, y: (lambda s: s * x + s * y)(np.sin(x)), (X3, X3), None, None),
 ]  # fmt: skip
 
 
@@ -229,6 +236,21 @@ def test_simplify_rule(label, fn, args, gone, appears):
     if appears is not None:
         assert ops(out)[appears] >= 1, (label, str(out))
     assert len(out) <= len(g)
+
+
+def test_constant_scalings_merge_exactly():
+    g = trace(lambda x: np.sin(x) * 3.0 * 2.0).trace(X3)
+    out = optimize(g)
+    assert ops(out)["mul"] == 1
+    assert_same_numbers(evaluate_flat(out, [X3]), evaluate_flat(g, [X3]), exact=True)
+    g = trace(lambda x: np.sin(x) * 3.0 * 5.0).trace(X3)  # neither a power of two: kept
+    assert ops(optimize(g))["mul"] == 2
+
+
+def test_common_factor_is_pulled_out():
+    g = trace(lambda x, y: (lambda s: s * x + s * y)(np.sin(x))).trace(X3, X3)
+    out = optimize(g)
+    assert ops(out)["mul"] == 1 and ops(out)["add"] == 1
 
 
 def test_simplify_collapses_broadcast_chain_to_one():
