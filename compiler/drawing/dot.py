@@ -67,6 +67,10 @@ def _node_attrs(item: Item) -> dict[str, str]:
         "fontcolor": text,
         "penwidth": "2.5" if item.alarm else "1.2",
     }
+    if item.tooltip:  # an escString: backslashes doubled, lines joined by \n
+        attrs["tooltip"] = "\\n".join(
+            line.replace("\\", "\\\\") for line in item.tooltip.split("\n")
+        )
     if kind in ("value", "const"):
         attrs["shape"] = "ellipse"
         if kind == "const":

@@ -41,6 +41,7 @@ class Item:
     is_input: bool = False
     is_output: bool = False
     alarm: bool = False
+    tooltip: str = ""  # the IR lines it draws (shown on hover in SVG, e.g. in Jupyter)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,9 @@ class Drawing:
     ]  # items to align (a value and its gradient; an op and its derivative)
     notes: list[str]
     name: str = "f"
+
+
+TOOLTIP_LINES = 12
 
 
 # ----- building -----
@@ -233,6 +237,12 @@ def build_drawing(
             if f"o{k}" in items:
                 pairs.append((f"o{k}", f"g{k}"))
 
+    for item in items.values():
+        lines = [format_node(graph, n, source=True) for n in item.nodes[:TOOLTIP_LINES]]
+        if len(item.nodes) > TOOLTIP_LINES:
+            lines.append(f"... {len(item.nodes) - TOOLTIP_LINES} more")
+        item.tooltip = "\n".join(lines)
+
     notes: list[str] = []
     if values is not None:
         for n in order:
@@ -295,6 +305,7 @@ def collapse(drawing: Drawing, paths) -> Drawing:
     for bid, box in boxes.items():
         n_ops = sum(counts[bid].values())
         box.sub = [f"{n_ops} ops: {_summary(counts[bid])}" if n_ops else "values only"]
+        box.tooltip = f"{'/'.join(box.scope + (box.title,))}: {len(box.nodes)} nodes folded"
     items = {i: moved.get(i, it) for i, it in drawing.items.items() if i not in remap}
     items.update(boxes)
     links, seen = [], set()
