@@ -12,14 +12,16 @@ tangent of ``y``.
 Values at kinks (documented in docs/derivatives.md as well):
 
 ============================  =====================================================
-``abs'(0)``, ``sign``         0 (``sign(0) = 0``), as JAX and PyTorch
+``abs'(0)``, ``sign``         0 (``sign(0) = 0``), as PyTorch (JAX gives ``abs'(0) = 1``)
 ``maximum``/``minimum`` tie   split evenly, 1/2 to each operand (as ``jnp.maximum``
                               and ``torch.maximum``); so ``np.maximum(x, 0)`` has
                               slope 1/2 at 0. Write relu as ``np.where(x > 0, x, 0)``
                               for relu'(0) = 0 (as ``jax.nn.relu``/``torch.relu``).
 ``max``/``min`` reductions    split evenly among tied entries (as JAX)
-``clip`` at a bound           1 (the bound is inside: ``lo <= x <= hi``, as PyTorch)
-``sqrt'(0)``                  inf; ``log'(0)`` inf; ``pow`` wrt exponent at x0 = 0: 0
+``clip`` at a bound           1 (the bound is inside: ``lo <= x <= hi``, as PyTorch);
+                              array bounds make clip maximum/minimum: 1/2
+``sqrt'(0)``                  inf; ``log'(0)`` inf; ``pow`` wrt exponent at x0 = 0: 0;
+                              ``pow`` wrt base where the exponent is 0: 0
 floor, ceil, round, sign,     0 everywhere (they are not differentiable; comparisons,
 comparisons, argmax/argmin    logic and integer outputs carry no gradient)
 ============================  =====================================================

@@ -261,6 +261,22 @@ def test_clip_at_bound_is_one():
     np.testing.assert_array_equal(grad(lambda a: np.sum(np.clip(a, 0.0, None)))(x), [0, 0, 1, 1, 1])
 
 
+def test_clip_with_array_bounds_is_maximum_minimum():
+    # array bounds make clip the composite minimum(maximum(x, lo), hi): 1/2 at a bound
+    lo, hi = np.zeros(3), np.ones(3)
+    g = grad(lambda a: np.sum(np.clip(a, lo, hi)))(np.array([0.0, 0.5, 1.0]))
+    np.testing.assert_array_equal(g, [0.5, 1.0, 0.5])
+
+
+def test_where_passes_zero_to_the_unselected_branch():
+    # 0 * sqrt'(0) = 0 * inf = nan, as in JAX: guard the argument too ("double where")
+    with np.errstate(all="ignore"):
+        assert np.isnan(grad(lambda x: np.where(x > 0, np.sqrt(x), 0.0))(0.0))
+    safe = lambda x: np.where(x > 0, np.sqrt(np.where(x > 0, x, 1.0)), 0.0)
+    assert grad(safe)(0.0) == 0.0
+    assert grad(safe)(4.0) == 0.25
+
+
 @pytest.mark.parametrize(
     "fn",
     [np.floor, np.ceil, np.round, np.sign, lambda x: np.round(x, 1)],
