@@ -345,3 +345,17 @@ def test_validate_rejects(breaker, pattern):
 def test_validate_rejects_non_graphs():
     with pytest.raises(GraphError, match="MultiDiGraph"):
         validate(nx.DiGraph())
+
+
+def test_validate_huge_shapes_without_allocating():
+    # shape rules work on shapes only: a (crafted or Spec-traced) graph with enormous
+    # index arrays validates at once instead of allocating terabytes
+    g = Graph()
+    x = g.add_op("input", (), {}, (10**6, 10**6), "float64")
+    i = g.add_op("input", (), {}, (10**6, 10**6), "int64")
+    index = (("array", 0), ("slice", 0, 10**6, 2))
+    y = g.add_op("getitem", [x, i], {"index": index}, (10**6, 10**6, 5 * 10**5), "float64")
+    g.graph.update(inputs=[x, i], outputs=[y])
+    validate(g)
+    graph = trace(lambda a, j: a[j, ::2]).trace(Spec((10**6, 10**6)), Spec((10**6, 10**6), "int64"))
+    assert graph.nodes[graph.outputs[0]]["shape"] == (10**6, 10**6, 5 * 10**5)

@@ -110,15 +110,66 @@ def _index_tuple(index, arrays):
 
 
 def _index_result_shape(op, shape, index, arrays):
+    """NumPy's result shape for ``x[index]``, computed without allocating anything.
+
+    Basic items give their own axes in order; integer arrays (and ints, when
+    arrays are present) broadcast together and their axes go where the first of
+    them stands if they are adjacent in the index, in front otherwise (NumPy's rule).
+    """
     for a in arrays:
         if a.dtype.kind not in "iu":
             raise TracegradError(f"{op}: index arrays must be integers, got {a.dtype}")
-    dummy = np.broadcast_to(np.zeros((), np.int8), shape)
-    fake = [np.zeros(a.shape, np.intp) for a in arrays]
-    try:
-        return dummy[_index_tuple(index, fake)].shape
-    except (IndexError, ValueError) as exc:
-        raise ShapeError(f"{op}: index {index} does not fit shape {tuple(shape)}: {exc}") from None
+    shape = tuple(shape)
+    has_arrays = any(item[0] == "array" for item in index)
+    out: list[int] = []
+    adv_shapes, adv_at, last_adv, adjacent, dim = [], None, None, True, 0
+
+    def bad(why):
+        return ShapeError(f"{op}: index {index} does not fit shape {shape}: {why}")
+
+    for pos, item in enumerate(index):
+        kind = item[0]
+        if kind in ("int", "slice", "array") and dim >= len(shape):
+            raise bad(f"too many indices for an array of dimension {len(shape)}")
+        if kind == "newaxis":
+            out.append(1)
+            continue
+        if kind == "ellipsis":
+            continue
+        if kind == "slice":
+            try:
+                out.append(len(range(*slice(*item[1:4]).indices(shape[dim]))))
+            except (TypeError, ValueError) as exc:
+                raise bad(exc) from None
+            dim += 1
+            continue
+        if kind == "int":
+            i = item[1]
+            if not _is_int(i) or not -shape[dim] <= i < shape[dim]:
+                raise bad(f"index {i!r} is out of bounds for axis {dim} with size {shape[dim]}")
+            dim += 1
+            if not has_arrays:
+                continue
+        elif kind == "array":
+            if not _is_int(item[1]) or not 0 <= item[1] < len(arrays):
+                raise bad(f"no index-array operand {item[1]!r}")
+            adv_shapes.append(arrays[item[1]].shape)
+            dim += 1
+        else:
+            raise TracegradError(f"{op}: unknown index item {item!r}")
+        if adv_at is None:
+            adv_at = len(out)
+        elif last_adv != pos - 1:
+            adjacent = False
+        last_adv = pos
+    out.extend(shape[dim:])
+    if has_arrays:
+        try:
+            bshape = list(np.broadcast_shapes(*adv_shapes))
+        except ValueError:
+            raise bad(f"index arrays of shapes {adv_shapes} do not broadcast") from None
+        out = out[:adv_at] + bshape + out[adv_at:] if adjacent else bshape + out
+    return tuple(out)
 
 
 def _getitem_impl(x, *arrays, index):
