@@ -269,16 +269,47 @@ def _cached(cache, cls, fun):
         return cls(fun)
 
 
+_static_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _bind_static(fun, primals: tuple):
+    """``(function of the dynamic primals only, those primals, static positions)``.
+
+    vjp and jvp take all of ``fun``'s positional arguments; the static ones of a
+    ``@trace(static_argnums=...)`` function are bound here (one function per static
+    values, cached), so the transformed graph sees only arrays.
+    """
+    n = len(primals)
+    static = sorted({i % n for i in getattr(fun, "static_argnums", ()) if -n <= i < n})
+    if not static:
+        return fun, primals, ()
+    values = tuple(primals[i] for i in static)
+    per_fun = _static_cache.setdefault(fun, {})
+    bound = per_fun.get((tuple(static), values))
+    if bound is None:
+
+        def call(*dyn):
+            it = iter(dyn)
+            return fun.fn(*[values[static.index(i)] if i in static else next(it)
+                            for i in range(n)])  # fmt: skip
+
+        bound = per_fun[tuple(static), values] = TracedFunction(call, name=fun.name)
+    return bound, tuple(p for i, p in enumerate(primals) if i not in static), tuple(static)
+
+
 def vjp(fun: Callable, *primals):
     """``(fun(*primals), vjp_fn)``; ``vjp_fn(cotangent)`` returns one cotangent per primal.
 
     The cotangent has the structure of ``fun``'s output (any shape: no scalar needed).
+    Static arguments of a ``@trace(static_argnums=...)`` function get ``None``.
     """
+    fun, dyn, static = _bind_static(fun, primals)
     vf = _cached(_vjp_cache, _VjpFunction, fun)
-    out = vf.inner(*primals)
+    out = vf.inner(*dyn)
 
     def vjp_fn(cotangent):
-        return vf(primals, _match_tangent("vjp: the cotangent", "the output", out, cotangent))
+        cts = iter(vf(dyn, _match_tangent("vjp: the cotangent", "the output", out, cotangent)))
+        return tuple(None if i in static else next(cts) for i in range(len(primals)))
 
     return out, vjp_fn
 
@@ -308,7 +339,8 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
     Args:
         fun: the function.
         primals: a tuple/list of its positional arguments (arrays or pytrees).
-        tangents: the same structure and shapes as ``primals`` (cast to their dtypes).
+        tangents: the same structure and shapes as ``primals`` (cast to their dtypes);
+            those of static arguments are ignored.
     """
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError("jvp(fun, primals, tangents): primals and tangents must be tuples or lists")
@@ -316,13 +348,14 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
         raise TypeError(
             f"jvp: {len(primals)} primals but {len(tangents)} tangents; they must match"
         )
+    fun, dyn, static = _bind_static(fun, tuple(primals))
     jf = _cached(_jvp_cache, _JvpFunction, fun)
-    primals = tuple(primals)
     tangents = tuple(
         _match_tangent(f"jvp: tangent {i}", "its primal", p, t)
         for i, (p, t) in enumerate(zip(primals, tangents))
+        if i not in static
     )
-    return jf(primals, tangents)
+    return jf(dyn, tangents)
 
 
 # ----- jacobian and hessian -----

@@ -111,7 +111,34 @@ def test_static_argnums_pass_through():
     np.testing.assert_array_equal(grad(f)(x, 2), 2 * x)
 
 
+def test_keyword_arguments_are_not_differentiated():
+    f = lambda x, y=1.0: x * y
+    assert grad(f)(2.0, y=3.0) == 3.0
+    assert grad(f)(2.0) == 1.0
+
+
+def test_functions_independent_of_the_argument():
+    assert grad(lambda x: 3.0)(1.0) == 0.0
+    assert grad(lambda x: x)(1.0) == 1.0
+    assert value_and_grad(lambda x: x)(2.0) == (2.0, 1.0)
+    g = grad(lambda x, y: np.sum(y), argnums=0)(np.ones(2, np.float32), np.ones(2))
+    assert g.dtype == np.float32 and g.tolist() == [0.0, 0.0]
+
+
 # ----- vjp and jvp -----
+
+
+def test_vjp_and_jvp_with_static_arguments():
+    f = trace(lambda x, n: np.sum(x**n), static_argnums=1)
+    x = np.array([1.0, 2.0])
+    out, vjp_fn = vjp(f, x, 3)
+    assert out == 9.0
+    gx, gn = vjp_fn(1.0)
+    np.testing.assert_array_equal(gx, 3 * x**2)
+    assert gn is None
+    assert vjp(f, x, 2)[1](1.0)[0].tolist() == [2.0, 4.0]  # another static value
+    out, t = jvp(f, (x, 3), (np.array([1.0, 0.0]), None))
+    assert (out, t) == (9.0, 3.0)
 
 
 def test_vjp_of_a_non_scalar_function():
@@ -211,6 +238,22 @@ def test_hessian_closed_forms():
     expected = [[6 * x[0] * x[1], 3 * x[0] ** 2], [3 * x[0] ** 2, -np.sin(x[1])]]
     np.testing.assert_allclose(hessian(f)(x), expected)
     assert hessian(lambda s: s**4)(2.0) == pytest.approx(48.0)
+
+
+def test_hessian_with_several_arguments_is_nested():
+    h = hessian(lambda x, y: x**2 * y**3, argnums=(0, 1))(1.0, 2.0)
+    # ((d2/dx2, d2/dxdy), (d2/dydx, d2/dy2)) = ((2 y^3, 6 x y^2), (6 x y^2, 6 x^2 y))
+    assert h == ((16.0, 24.0), (24.0, 12.0))
+
+
+def test_jacobian_dtypes_and_integer_outputs():
+    x32 = np.ones(2, np.float32)
+    for mode in ("rev", "fwd"):
+        j = jacobian(lambda x: x * 2, mode=mode)(x32)
+        assert j.dtype == np.float32 and j.tolist() == [[2.0, 0.0], [0.0, 2.0]]
+    assert hessian(lambda x: np.sum(x**3))(x32).dtype == np.float32
+    np.testing.assert_array_equal(jacobian(lambda x: np.argmax(x))(np.ones(3)), np.zeros(3))
+    assert jacobian(lambda x: x**2)(3.0) == 6.0
 
 
 def test_hessian_of_rosenbrock():
