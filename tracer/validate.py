@@ -6,7 +6,7 @@ import networkx as nx
 import numpy as np
 
 from tracer.core import aval
-from tracer.errors import GraphError, TracegradError
+from tracer.errors import GraphError
 from tracer.graph import Graph
 from tracer.primitives import PRIMITIVES, STRUCTURAL_OPS
 from tracer.primitives.base import Primitive
@@ -88,7 +88,7 @@ def _check_node(graph, n, d, inputs):
     avals = [aval(graph.nodes[u]["shape"], graph.nodes[u]["dtype"]) for u in operands]
     try:
         want_shape, want_dtype = prim.abstract_eval(*avals, **d["params"])
-    except (TracegradError, TypeError, ValueError, IndexError, KeyError) as exc:
+    except Exception as exc:  # any failure of a rule on crafted params is the graph's fault
         raise GraphError(f"{where}: {op} rejects its operands: {exc}") from None
     if tuple(want_shape) != shape or np.dtype(want_dtype) != dtype:
         raise GraphError(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import textwrap
 
 import networkx as nx
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
-from tracer import Graph, GraphError, Spec, format_graph, trace, validate
+from tracer import PRIMITIVES, Graph, GraphError, Spec, format_graph, trace, validate
 from tracer.graph import format_node, subgraph_nodes
 
 HERE = os.path.basename(__file__)
@@ -307,6 +311,13 @@ def _break_input_with_operand(g, ids):
     g.add_edge(ids[1], ids[0], arg=0)
 
 
+def _break_params_overflow(g, ids):
+    x = ids[0]
+    y = g.add_op("clip", [x], {"lo": 2**70, "hi": None}, (2, 3), "float64")
+    g.graph["outputs"].append(y)
+    g.nodes[x]["dtype"] = "int8"
+
+
 def _break_params_rejected(g, ids):
     g.nodes[ids[3]]["params"] = {"axis": (5,), "keepdims": False}
 
@@ -333,6 +344,7 @@ def _break_params_rejected(g, ids):
         (_break_outputs_type, "'outputs' must be a list"),
         (_break_input_with_operand, "take no operands"),
         (_break_params_rejected, "sum rejects its operands"),
+        (_break_params_overflow, "clip rejects its operands"),
     ],
 )
 def test_validate_rejects(breaker, pattern):
@@ -359,3 +371,34 @@ def test_validate_huge_shapes_without_allocating():
     validate(g)
     graph = trace(lambda a, j: a[j, ::2]).trace(Spec((10**6, 10**6)), Spec((10**6, 10**6), "int64"))
     assert graph.nodes[graph.outputs[0]]["shape"] == (10**6, 10**6, 5 * 10**5)
+
+
+_json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(["", "float32", "int", "slice", "array", "newaxis", "ellipsis", "C"])
+)
+_json_values = st.recursive(
+    _json_scalars, lambda inner: st.lists(inner, max_size=4).map(tuple), max_leaves=12
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    op=st.sampled_from(sorted(PRIMITIVES)),
+    n_operands=st.integers(0, 4),
+    shapes=st.lists(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3), min_size=5, max_size=5),
+    dtypes=st.lists(st.sampled_from(["float64", "float32", "int64", "int8", "bool"]), min_size=5),
+    data=st.data(),
+)
+def test_validate_never_crashes_on_arbitrary_nodes(op, n_operands, shapes, dtypes, data):
+    # a crafted file can put anything in a node: validate must answer GraphError, never crash
+    params = {name: data.draw(_json_values, label=name) for name in PRIMITIVES[op].params}
+    g = Graph()
+    ins = [g.add_op("input", (), {}, shapes[i], dtypes[i]) for i in range(n_operands)]
+    y = g.add_op(op, ins, params, shapes[4], dtypes[4])
+    g.graph.update(inputs=ins, outputs=[y])
+    with contextlib.suppress(GraphError):
+        validate(g)

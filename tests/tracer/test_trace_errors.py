@@ -306,10 +306,15 @@ def bad_where_cond(x):
     return np.where(x > 0, x, "a")  # marker
 
 
+def clip_overflow(x):
+    return np.clip(x, 1000, None)  # marker
+
+
 @pytest.mark.parametrize(
     "fn, x, pattern",
     [
         (bad_dtype, np.ones(3, bool), r"neg.*bool"),
+        (clip_overflow, np.ones(3, np.int8), r"clip.*int8.*1000 out of bounds"),
         (bad_astype, np.ones(3), r"dtype object is not supported"),
         (bad_where_cond, np.ones(3), r"str|dtype|<U1"),
     ],

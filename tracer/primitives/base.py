@@ -72,7 +72,7 @@ def result_dtype(fn: Callable, dtypes: tuple, params: tuple = ()) -> np.dtype:
     with np.errstate(all="ignore"):
         try:
             out = fn(*dummies, **dict(params))
-        except TypeError as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # e.g. clip(int8, 1000)
             names = ", ".join(np.dtype(d).name for d in dtypes)
             raise TracegradError(f"not defined for dtypes ({names}): {exc}") from None
     return np.asarray(out).dtype

@@ -48,7 +48,10 @@ def _where_rule(c, x, y):
 
 
 def _clip_rule(x, lo, hi):
-    return x.shape, result_dtype(_clip_impl, (x.dtype,), (("hi", hi), ("lo", lo)))
+    try:
+        return x.shape, result_dtype(_clip_impl, (x.dtype,), (("hi", hi), ("lo", lo)))
+    except TracegradError as exc:
+        raise TracegradError(f"clip: {exc}") from None
 
 
 # ----- unary elementwise -----
