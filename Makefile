@@ -33,9 +33,13 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix tracer compiler tests examples benchmarks
 	$(BIN)/ruff format tracer compiler tests examples benchmarks
 
+# Peers (torch, jax, autograd, DeZero) are installed here only, never by `make test`.
+# OpenBLAS core-type overrides slow a current NumPy: unset for this command alone.
+# `make bench BENCH_ARGS=--quick` is a smoke run; `BENCH_ARGS="--threads 1"` on a busy machine.
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PATH="$(CURDIR)/$(BIN):$$PATH" \
+	  $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

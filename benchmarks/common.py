@@ -23,6 +23,7 @@ import numpy as np
 PEERS = ("tracegrad", "autograd", "dezero", "torch", "jax")
 LABELS = {
     "numpy": "numpy-hand",
+    "numpy_plain": "numpy-plain",
     "tracegrad": "tracegrad",
     "autograd": "autograd",
     "dezero": "DeZero",

@@ -1,0 +1,362 @@
+"""Render the results as markdown: targets, tables and the machine they were measured on."""
+
+from __future__ import annotations
+
+from benchmarks.common import LABELS, PEERS, Cell, fmt_ratio, fmt_seconds
+
+COLUMNS = ("numpy", *PEERS)
+MIB = 2**20
+
+# Issue 5, item 4.
+W1_RATIO, W1_COMPILE = 1.0, 0.5
+W2_RATIO, W5_RATIO = 0.85, 0.7
+W3_NODES, W3_COMPILE = 200, 1.0
+W4_SECONDS, W4_GROWTH = 5.0, 13.0  # 10x more ops may cost at most 13x the time
+
+
+def _row(cells) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _table(header, rows) -> list[str]:
+    return [_row(header), _row(["---"] * len(header)), *(_row(r) for r in rows)]
+
+
+def _ratio_cell(cell: Cell | None, base: Cell | None) -> str:
+    if cell is None:
+        return "—"
+    if not cell.ok:
+        return cell.note
+    if base is None or not base.ok:
+        return fmt_seconds(cell.value)
+    return f"{fmt_ratio(cell.value / base.value)} ({fmt_seconds(cell.value)})"
+
+
+def _phase_text(phases: dict | None) -> str:
+    if not phases:
+        return "—"
+    keys = [k for k in ("trace", "grad", "passes", "codegen", "jaxpr", "lower", "xla", "run")
+            if k in phases]  # fmt: skip
+    return ", ".join(f"{k} {fmt_seconds(phases[k])}" for k in keys)
+
+
+def slowest_compile_phase(phases: dict) -> str:
+    names = ("trace", "grad", "passes", "codegen")
+    name = max(names, key=lambda k: phases.get(k, 0.0))
+    return f"{name} ({fmt_seconds(phases[name])} of {fmt_seconds(phases['compile'])})"
+
+
+# ----- sections -----
+
+
+def environment(env: dict) -> list[str]:
+    rows = [
+        ("date", env["date"]),
+        ("machine", f"{env['cpu']}, {env['cores']} cores, {env['memory']}, {env['os']}"),
+        ("load average (1/5/15 min) at start / end",
+         f"{env['load_start']} / {env.get('load_end', '?')}"),
+        ("threads per library", env.get("threads", "default")),
+        ("python", env["python"]),
+        ("tracegrad", env["tracegrad"]),
+        ("numpy", f"{env['numpy']}; {env['blas']}; {env['openblas_env']}"),
+        ("torch", env["torch"]),
+        ("jax", env["jax"]),
+        ("autograd", env["autograd"]),
+        ("DeZero", env["dezero"]),
+    ]  # fmt: skip
+    return _table(("", "measured on"), rows)
+
+
+def gradient_times(res: dict) -> list[str]:
+    cols = ("numpy", "numpy_plain", *PEERS)
+    header = ("workload", *(LABELS[c] for c in cols), "BLAS floor")
+    rows = []
+    w1 = res.get("w1")
+    if w1:
+        base = w1["cells"].get("numpy")
+        rows.append(("W1 chain-small", *(_ratio_cell(w1["cells"].get(c), base) for c in cols),
+                     "—"))  # fmt: skip
+    for dt in ("float64", "float32"):
+        w2 = res.get("w2", {}).get(dt)
+        if w2:
+            base = w2["cells"].get("numpy")
+            rows.append((f"W2 mlp {dt}", *(_ratio_cell(w2["cells"].get(c), base) for c in cols),
+                         fmt_ratio(w2["blas_floor_ratio"])))  # fmt: skip
+    return _table(header, rows)
+
+
+def compile_times(res: dict) -> list[str]:
+    header = ("workload", "tracegrad compile", "trace", "grad graph", "passes", "codegen",
+              "first run", "JAX jit first call")  # fmt: skip
+    rows = []
+    items = [("W1 chain-small", res.get("w1"))]
+    for dt in ("float64", "float32"):
+        items.append((f"W2 mlp {dt}", res.get("w2", {}).get(dt)))
+    items.append(("W3 tanh 8th derivative", res.get("w3")))
+    for name, w in items:
+        if not w:
+            continue
+        ph = w.get("phases")
+        jax = w["cells"].get("jax")
+        jax_text = fmt_seconds(jax.extra["compile"]) if jax and jax.extra.get("compile") else (
+            jax.note if jax else "—")  # fmt: skip
+        if not ph:
+            rows.append((name, w.get("phases_error", "—"), "", "", "", "", "", jax_text))
+            continue
+        rows.append((name, fmt_seconds(ph["compile"]),
+                     *(fmt_seconds(ph[k]) for k in ("trace", "grad", "passes", "codegen", "run")),
+                     jax_text))  # fmt: skip
+    return _table(header, rows)
+
+
+def tanh_sizes(w3: dict) -> list[str]:
+    sizes = w3["sizes"]
+    header = ("n", "tracegrad nodes (ops)", "DeZero functions", "torch autograd nodes",
+              "JAX jaxpr equations (HLO after XLA)")  # fmt: skip
+    rows = []
+
+    def fmt(peer, n, extra_key=None):
+        c = sizes.get(peer, {}).get(n)
+        if c is None:
+            return "—"
+        if not c.ok:
+            return c.note
+        more = f" ({c.extra[extra_key]:,})" if extra_key and extra_key in c.extra else ""
+        return f"{int(c.value):,}{more}"
+
+    for n in sorted(next(iter(sizes.values())).keys()):
+        rows.append((n, fmt("tracegrad", n, "ops"), fmt("dezero", n), fmt("torch", n),
+                     fmt("jax", n, "hlo")))  # fmt: skip
+    return _table(header, rows)
+
+
+def tanh_eval(w3: dict) -> list[str]:
+    cells = w3["cells"]
+    header = ("", "closed form (numpy)", *(LABELS[p] for p in PEERS))
+    base = cells.get("tracegrad")
+    row = ["time", *(_ratio_cell(cells.get(c), None) for c in COLUMNS)]
+    rel = ["vs tracegrad", *(_ratio_cell(cells.get(c), base).split(" (")[0]
+                             if cells.get(c) and cells[c].ok and base and base.ok else "—"
+                             for c in COLUMNS)]  # fmt: skip
+    return _table(header, [row, rel])
+
+
+def scale(w4: dict) -> list[str]:
+    cells = w4["cells"]
+    sizes = sorted({n for per in cells.values() for n in per})
+    header = ("peer", *(f"{n:,} ops" for n in sizes), f"{sizes[-1]:,} ops: phases")
+    rows = []
+    for peer in ("numpy", *PEERS):
+        per = cells.get(peer, {})
+        vals = []
+        for n in sizes:
+            c = per.get(n)
+            vals.append("—" if c is None else fmt_seconds(c.value) if c.ok else c.note)
+        last = per.get(sizes[-1])
+        rows.append((LABELS[peer], *vals, _phase_text(last.extra.get("phases")) if last else "—"))
+    return _table(header, rows)
+
+
+def memory(w5: dict) -> list[str]:
+    cells = w5["cells"]
+    base = cells.get("numpy")
+    header = ("contestant", "peak RSS growth", "vs numpy-hand", "tracemalloc peak")
+    rows = []
+    for peer in ("numpy", "numpy_plain", *PEERS):
+        c = cells.get(peer)
+        if c is None:
+            continue
+        if not c.ok:
+            rows.append((LABELS[peer], c.note, "—", "—"))
+            continue
+        tm = c.extra.get("tracemalloc")
+        tm_text = "not tracked" if peer in ("torch", "jax") else f"{tm / MIB:.1f} MiB"
+        ratio = fmt_ratio(c.value / base.value) if base and base.ok else "—"
+        rows.append((LABELS[peer], f"{c.value / MIB:.1f} MiB", ratio, tm_text))
+    return _table(header, rows)
+
+
+# ----- targets -----
+
+
+def _cell(res, *path):
+    node = res
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def targets(res: dict) -> list[tuple[str, str, str]]:
+    """(target, measured, verdict) per target of issue 5 item 4."""
+    out = []
+
+    def ratio(w, base="numpy", peer="tracegrad"):
+        a, b = _cell(w, "cells", peer), _cell(w, "cells", base)
+        return a.value / b.value if a and b and a.ok and b.ok else None
+
+    w1 = res.get("w1")
+    if w1:
+        r, ph = ratio(w1), w1.get("phases")
+        comp = ph["compile"] if ph else None
+        ok = r is not None and comp is not None and r <= W1_RATIO and comp < W1_COMPILE
+        meas = (f"{fmt_ratio(r)} of numpy-hand, compile {fmt_seconds(comp)}"
+                if r is not None and comp is not None else "not measured")  # fmt: skip
+        why = []
+        if r is not None and r > W1_RATIO:
+            why.append(f"run {r / W1_RATIO - 1:.0%} over")
+        if comp is not None and comp >= W1_COMPILE:
+            why.append(f"compile {comp / W1_COMPILE - 1:.0%} over; slowest phase "
+                       f"{slowest_compile_phase(ph)}")  # fmt: skip
+        out.append((f"W1 gradient <= {W1_RATIO}x numpy-hand, compile < {W1_COMPILE} s", meas,
+                    "met" if ok else "missed: " + "; ".join(why)))  # fmt: skip
+    w2 = _cell(res, "w2", "float64")
+    if w2:
+        r = ratio(w2)
+        torch_r, jax_r = ratio(w2, peer="torch"), ratio(w2, peer="jax")
+        peers = ", ".join(f"{n} {fmt_ratio(x)}" for n, x in (("torch", torch_r), ("JAX", jax_r))
+                          if x is not None)  # fmt: skip
+        meas = f"{fmt_ratio(r)} ({peers}; BLAS floor {fmt_ratio(w2['blas_floor_ratio'])})" if (
+            r is not None) else "not measured"  # fmt: skip
+        verdict = "met" if r is not None and r <= W2_RATIO else (
+            f"missed by {r / W2_RATIO - 1:.0%}; slowest phase: run (the generated code)"
+            if r is not None else "missed: not measured")  # fmt: skip
+        out.append((f"W2 float64 <= {W2_RATIO}x numpy-hand", meas, verdict))
+    w5 = res.get("w5")
+    if w5:
+        r = ratio(w5)
+        plain = ratio(w5, base="numpy_plain")
+        meas = (f"{fmt_ratio(r)} of numpy-hand ({fmt_ratio(plain)} of numpy-plain)"
+                if r is not None and plain is not None else "not measured")  # fmt: skip
+        verdict = "met" if r is not None and r <= W5_RATIO else (
+            f"missed by {r / W5_RATIO - 1:.0%}; phase: run (buffers live at once in the "
+            "generated code)" if r is not None else "missed: not measured")  # fmt: skip
+        out.append((f"W5 peak memory <= {W5_RATIO}x numpy-hand", meas, verdict))
+    w3 = res.get("w3")
+    if w3:
+        size = _cell(w3, "sizes", "tracegrad", 8)
+        ph = w3.get("phases")
+        nodes = int(size.value) if size and size.ok else None
+        comp = ph["compile"] if ph else None
+        meas = (f"{nodes} nodes, compile {fmt_seconds(comp)}" if nodes is not None and comp
+                is not None else "not measured")  # fmt: skip
+        why = []
+        if nodes is not None and nodes > W3_NODES:
+            why.append(f"{nodes / W3_NODES - 1:.0%} too many nodes (phase: passes; the graph "
+                       "comes from grad)")  # fmt: skip
+        if comp is not None and comp >= W3_COMPILE:
+            why.append(f"compile {comp / W3_COMPILE - 1:.0%} over; slowest phase "
+                       f"{slowest_compile_phase(ph)}")  # fmt: skip
+        ok = nodes is not None and comp is not None and not why
+        out.append((f"W3 8th derivative <= {W3_NODES} nodes, compile < {W3_COMPILE} s", meas,
+                    "met" if ok else "missed: " + "; ".join(why)))  # fmt: skip
+    w4 = _cell(res, "w4", "cells", "tracegrad")
+    if w4:
+        sizes = sorted(w4)
+        big, prev = w4[sizes[-1]], w4[sizes[-2]] if len(sizes) > 1 else None
+        if big.ok and prev is not None and prev.ok:
+            growth = big.value / prev.value
+            per_op = ", ".join(f"{n:,}: {w4[n].value / n * 1e6:.0f} us/op" for n in sizes
+                               if w4[n].ok)  # fmt: skip
+            meas = (f"{fmt_seconds(big.value)} at {sizes[-1]:,} ops; x{growth:.1f} for 10x ops "
+                    f"({per_op})")  # fmt: skip
+            why = []
+            if growth > W4_GROWTH:
+                why.append(f"superlinear (x{growth:.1f} for 10x ops)")
+            if sizes[-1] >= 100_000 and big.value >= W4_SECONDS:
+                phases = big.extra.get("phases", {})
+                slow = max(("trace", "grad", "passes", "codegen", "run"),
+                           key=lambda k: phases.get(k, 0.0))  # fmt: skip
+                why.append(f"{big.value / W4_SECONDS - 1:.0%} over {W4_SECONDS:.0f} s; slowest "
+                           f"phase {slow} ({fmt_seconds(phases.get(slow, 0.0))})")  # fmt: skip
+            if sizes[-1] < 100_000:
+                why.append("100,000 ops not run (--quick)")
+            verdict = "met" if not why else "missed: " + "; ".join(why)
+        else:
+            meas, verdict = big.note or "not measured", "missed"
+        out.append((f"W4 linear; 100,000 ops traced, differentiated, compiled < {W4_SECONDS:.0f} s",
+                    meas, verdict))  # fmt: skip
+    return out
+
+
+METHOD = """\
+How it is measured:
+
+- All contestants run in one process (`make bench`, i.e. `benchmarks/run.py`), side by
+  side: each timing batch of every contestant alternates with the others' (round
+  robin), so a change in machine load hits all alike; the number is the median of
+  the repeats, per call, with the garbage collector paused within a batch (as
+  `timeit` does). Ratios are to `numpy-hand`: a hand-written NumPy forward + backward
+  written for speed and memory (in-place bias/tanh/softmax, tanh' in dead buffers,
+  dead arrays released). `numpy-plain` is the same gradient as a tutorial writes it
+  (one expression per step, no buffer reuse), shown for context.
+- Every contestant's gradient is compared with the hand-written one (`allclose`,
+  float64 rtol 1e-7, float32 rtol 2e-3, atol a small fraction of the largest
+  entry) before it is timed; a mismatch is reported instead of a time. A peer that
+  fails to import is reported as unavailable.
+- Compilation happens outside the timing. tracegrad compile = trace + gradient graph
+  + optimisation passes + code generation, from fresh `grad(f)` objects (median of
+  the repeats), measured by timing tracegrad's entry points; JAX's is the first call
+  of a fresh `jax.jit`.
+- W3 graph sizes: tracegrad `grad(...(grad(np.tanh))).trace(x).number_of_nodes()` (all
+  nodes, inputs and constants included; ops alone in parentheses); DeZero: Function
+  objects in the graph of `x.grad` after n `backward(create_graph=True)`; torch:
+  `grad_fn` nodes (no `AccumulateGrad`) after n nested `autograd.grad(create_graph=True)`;
+  JAX: equations of `make_jaxpr(grad^n(tanh))`, and instructions of the optimised HLO.
+  Evaluation times at n = 8: DeZero, torch and autograd rebuild the derivative graph
+  eagerly in every call; the closed form is P_8(tanh x), a degree-9 polynomial.
+- W4: every (peer, size) runs in a fresh subprocess with a time limit; after a
+  timeout or failure the peer is skipped at larger sizes. tracegrad's and JAX's time
+  is their first call; the eager peers' is one gradient call. The chain's gradient
+  underflows to 0 beyond ~5,000 ops, so only the 1,000-op check is a numeric one.
+- W5: every contestant in a fresh subprocess; peak resident-set growth during one
+  gradient call (VmHWM reset via /proc/self/clear_refs, glibc mmap threshold fixed
+  at 64 KiB so freed arrays leave the resident set), median of 5 calls after warm-up,
+  output gradients included. tracemalloc agrees for the NumPy-based contestants and
+  does not see torch's or XLA's buffers.
+- `OPENBLAS_CORETYPE`/`OPENBLAS_L2_SIZE` are unset for the benchmark command only
+  (they slow a current NumPy); the BLAS kernel line above is what NumPy ran.
+- DeZero 0.0.13 (its last release) uses `np.int`, removed in NumPy 1.24: the
+  harness restores that alias (`np.int = int`) before importing it.
+"""
+
+
+def render(res: dict, cfg) -> str:
+    env = res["env"]
+    lines = ["# Benchmarks", "",
+             "tracegrad against hand-written NumPy and its peers (HIPS autograd, DeZero, "
+             "PyTorch eager on the CPU, JAX `jit` on the CPU), for issue 5. Run with "
+             "`make bench` (installs the pinned peers from `benchmarks/requirements.txt` into "
+             "`.venv`, never done by `make test`); `make bench BENCH_ARGS=--quick` is a smoke "
+             "run (fewer repeats, W4 up to 10,000 ops, W5 at batch 256) that writes "
+             "`out/bench-quick.md` instead of this file.", "",
+             f"## Results{' (quick run)' if cfg.quick else ''}", ""]  # fmt: skip
+    lines += environment(env) + [""]
+    for name, err in res.get("errors", {}).items():
+        lines.append(f"**{name} failed**: {err}")
+        lines.append("")
+    lines += ["### Targets (issue 5, item 4)", ""]
+    lines += _table(("target", "measured", "verdict"), targets(res)) + [""]
+    lines += ["### Gradient time (median per call; ratio to numpy-hand, time in parentheses)", ""]
+    lines += gradient_times(res) + [""]
+    w2 = _cell(res, "w2", "float64", "ops")
+    if w2:
+        ops = ", ".join(f"{k} {v}" for k, v in w2.items())
+        lines += [f"tracegrad's optimised W2 gradient graph: {ops}.", ""]
+    lines += ["### Compile time (tracegrad: trace + grad graph + passes + codegen)", ""]
+    lines += compile_times(res) + [""]
+    if res.get("w3"):
+        lines += ["### W3 tanh-nth: size of the n-th derivative's graph", ""]
+        lines += tanh_sizes(res["w3"]) + [""]
+        lines += ["W3 evaluation of the 8th derivative at x = 0.5:", ""]
+        lines += tanh_eval(res["w3"]) + [""]
+    if res.get("w4"):
+        lines += ["### W4 trace-scale: trace + grad + compile (first call) of scalar chains", ""]
+        lines += scale(res["w4"]) + [""]
+    if res.get("w5"):
+        batch = res["w5"]["batch"]
+        lines += [f"### W5 memory: peak of one W2 gradient (float64, batch {batch:,})", ""]
+        lines += memory(res["w5"]) + [""]
+    lines += ["## Method", "", METHOD]
+    return "\n".join(lines).rstrip() + "\n"
