@@ -47,6 +47,8 @@ def leaf_spec(leaf, where: str) -> tuple[tuple, np.dtype, bool]:
         return leaf.shape, leaf.dtype, leaf.weak
     if isinstance(leaf, Spec):
         return leaf.shape, leaf.dtype, False
+    if type(leaf) is int and not -(2**63) <= leaf < 2**63:
+        raise TypeError(f"{where} is the Python int {leaf}, which does not fit in int64")
     if type(leaf) in _PY_SCALARS:
         return (), np.dtype(_PY_SCALARS[type(leaf)]), True
     if isinstance(leaf, (np.ndarray, np.generic)):

@@ -376,6 +376,7 @@ def test_static_argnums_out_of_range():
         (np.array([None]), r"argument x of f.*dtype object"),
         ([np.ones(2), "s"], r"argument x\[1\] of f is a str"),
         ({"w": {"b": b"x"}}, r"argument x\['w'\]\['b'\] of f is a bytes"),
+        (2**70, r"argument x of f is the Python int \d+, which does not fit in int64"),
     ],
 )
 def test_bad_argument_types_name_the_argument(arg, pattern):
