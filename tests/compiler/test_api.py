@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from autodiff_testing import validated_graphs  # noqa: F401
 from numpy.polynomial import Polynomial
 
 from compiler import check_grad, grad, hessian, jacobian, jvp, value_and_grad, vjp
 from tracer import Graph, TracedFunction, trace, validate
+
+pytestmark = pytest.mark.usefixtures("validated_graphs")
 
 # ----- grad -----
 

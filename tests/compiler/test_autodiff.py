@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from autodiff_testing import validated_graphs  # noqa: F401
 
 from compiler import build_grad_graph, grad
 from compiler.autodiff import unbroadcast
 from compiler.forward import build_jvp_graph
 from tracer import TracegradError, evaluate, trace, validate
 from tracer.graph import subgraph_nodes
+
+pytestmark = pytest.mark.usefixtures("validated_graphs")
 
 
 def grad_graph(fn, *args, **kwargs):
@@ -353,7 +356,7 @@ def test_100k_op_chain_differentiates_without_recursion():
 
 def test_long_chain_forward_mode_and_second_order():
     def f(x):
-        for _ in range(2_000):  # deeper than Python's recursion limit
+        for _ in range(1_500):  # deeper than Python's recursion limit
             x = np.sin(x) * 0.5 + x * 0.5
         return x
 
@@ -362,3 +365,10 @@ def test_long_chain_forward_mode_and_second_order():
     gx = grad(f)(0.3)
     np.testing.assert_allclose(t, gx, rtol=1e-12)
     assert np.isfinite(grad(grad(f))(0.3))
+
+
+def test_every_transformed_graph_is_validated(request):
+    built = request.getfixturevalue("validated_graphs")
+    grad(lambda x: np.sum(np.sin(x)))(np.ones(2))
+    assert len(built) == 1
+    assert {d["role"] for d in built[0].nodes.values()} == {"forward", "backward"}

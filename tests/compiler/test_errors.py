@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from autodiff_testing import validated_graphs  # noqa: F401
 
 from compiler import (
     GradientCheckError,
@@ -17,6 +18,8 @@ from compiler import (
 )
 from compiler.rules import RULES, Rule
 from tracer import TracegradError
+
+pytestmark = pytest.mark.usefixtures("validated_graphs")
 
 # ----- non-scalar and non-float outputs -----
 

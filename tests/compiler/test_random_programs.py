@@ -15,11 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
+from autodiff_testing import validated_graphs  # noqa: F401
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compiler import build_grad_graph, check_grad, grad, jvp, vjp
 from tracer import trace, validate
+
+pytestmark = pytest.mark.usefixtures("validated_graphs")
 
 MAX_SIZE = 48  # elements per value: keeps central differences cheap
 
@@ -182,7 +186,11 @@ def _fits(s: tuple, t: tuple) -> bool:
         return False
 
 
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+SETTINGS = dict(
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    derandomize=True,
+)
 
 
 @settings(max_examples=300, **SETTINGS)

@@ -14,10 +14,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from autodiff_testing import validated_graphs  # noqa: F401
 
 from compiler import build_grad_graph, check_grad, grad, jvp, value_and_grad, vjp
 from compiler.rules import RULES, rule_for
 from tracer import PRIMITIVES, evaluate, trace, validate
+
+pytestmark = pytest.mark.usefixtures("validated_graphs")
 
 
 def rand(*shape, low=-2.0, high=2.0, seed=0) -> np.ndarray:
