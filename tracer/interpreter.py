@@ -78,15 +78,18 @@ def check_inputs(graph, flat: list) -> list[np.ndarray]:
             raise TracegradError(f"input {label}: cannot convert to an array: {exc}") from None
         want = np.dtype(d["dtype"])
         if arr.dtype != want:
-            if isinstance(leaf, (bool, int, float, complex)) or np.can_cast(
-                arr.dtype, want, "same_kind"
-            ):
+            # Python numbers cast like NumPy's weak scalars, arrays within their kind;
+            # a complex never silently loses its imaginary part, an int never wraps.
+            src = type(leaf) if isinstance(leaf, (bool, int, float, complex)) else arr.dtype
+            try:
+                if not np.can_cast(src, want, "same_kind"):
+                    raise TypeError("not a same-kind cast")
                 arr = arr.astype(want)
-            else:
+            except (TypeError, ValueError, OverflowError):
                 raise TracegradError(
                     f"input {label}: expected {format_aval(d['shape'], want)}, got "
-                    f"{format_aval(arr.shape, arr.dtype)}"
-                )
+                    f"{format_aval(arr.shape, arr.dtype)} {leaf!r:.40}"
+                ) from None
         if tuple(arr.shape) != tuple(d["shape"]):
             raise TracegradError(
                 f"input {label}: expected shape {tuple(d['shape'])}, got {arr.shape}"

@@ -149,3 +149,26 @@ def test_input_checks():
     assert_same(evaluate(g, np.ones((2, 2), np.int8)), np.full((2, 2), 2.0, np.float32))
     with pytest.raises(TypeError, match="graph takes 1 input arrays, got 2"):
         evaluate_flat(g, [np.ones((2, 2)), np.ones(1)])
+
+
+@pytest.mark.parametrize(
+    "traced_with, value, ok",
+    [
+        (2.0, 3, True),
+        (2.0, True, True),
+        (2.0, np.float32(2.0), True),
+        (2.0, 2**70, True),  # a big Python int is a fine float
+        (2.0, 1 + 2j, False),  # never drop an imaginary part
+        (2.0, np.complex64(1), False),
+        (2, 2.5, False),  # never truncate a float into an int input
+        (2, 2**70, False),  # never wrap an int
+        (2, True, True),
+    ],
+)
+def test_python_number_inputs_cast_only_without_loss(traced_with, value, ok):
+    g = trace(lambda x, s: x * s).trace(np.ones(2), traced_with)
+    if ok:
+        assert_same(evaluate(g, np.ones(2), value), np.ones(2) * np.asarray(value, np.float64))
+    else:
+        with pytest.raises(TracegradError, match="input s: expected"):
+            evaluate(g, np.ones(2), value)
