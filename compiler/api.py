@@ -18,6 +18,8 @@ from compiler.autodiff import _Builder, build_grad_graph, copy_forward, finish_g
 from compiler.compile import CompiledFunction
 from compiler.forward import build_jvp_graph
 from compiler.jacobian import build_jacobian_graph
+from tracer.core import user_location
+from tracer.core import TracedArray
 from tracer.errors import TracegradError
 from tracer.graph import Graph
 from tracer.pytree import flatten, num_leaves, unflatten
@@ -95,11 +97,14 @@ def _check_float_inputs(fwd: Graph, ids: Sequence[int], fname: str) -> None:
             hint = " (pass 2.0, not 2)" if d["shape"] == () else ""
             raise TracegradError(
                 f"{fname} requires floating-point inputs, but argument {d.get('name') or n} is "
-                f"{format_aval(d['shape'], d['dtype'])}{hint}; cast it with .astype(float)"
+                f"{format_aval(d['shape'], d['dtype'])}{hint}; cast it with .astype(float) "
+                f"(at {user_location()})"
             )
         if np.dtype(d["dtype"]).kind == "c":
             raise TracegradError(
-                f"{fname}: complex inputs are not supported (argument {d.get('name') or n})"
+                f"{fname}: complex inputs are not supported (argument {d.get('name') or n} is "
+                f"{format_aval(d['shape'], d['dtype'])}); differentiate the real and imaginary "
+                f"parts as separate float arrays (at {user_location()})"
             )
 
 
@@ -329,7 +334,9 @@ def _match_tangent(what: str, ref: str, primal, tangent):
         ps, ts = np.shape(p), np.shape(t)
         if ps != ts:
             raise TracegradError(f"{what} has shape {ts}, {ref} has shape {ps}")
-        out.append(t if hasattr(t, "_trace") else np.asarray(t, dtype=np.result_type(p)))
+        if not isinstance(t, TracedArray):  # a traced primal has a dtype, not a result_type
+            t = np.asarray(t, dtype=p.dtype if isinstance(p, TracedArray) else np.result_type(p))
+        out.append(t)
     return unflatten(t_tree, out)
 
 

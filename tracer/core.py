@@ -316,6 +316,19 @@ class TracedArray:
     def __rpow__(self, o):
         return _ops.power(o, self)
 
+    # No primitive: NumPy's ufunc dispatch raises UnsupportedError naming np.floor_divide, ...
+    def __floordiv__(self, o):
+        return np.floor_divide(self, o)
+
+    def __rfloordiv__(self, o):
+        return np.floor_divide(o, self)
+
+    def __mod__(self, o):
+        return np.remainder(self, o)
+
+    def __rmod__(self, o):
+        return np.remainder(o, self)
+
     def __matmul__(self, o):
         return _ops.matmul(self, o)
 

@@ -132,12 +132,14 @@ class TracedFunction:
             try:
                 self._signature.bind(*args, **kwargs)
             except TypeError as exc:
-                raise TypeError(f"{self.name}{self._signature}: {exc}") from None
+                raise TypeError(
+                    f"{self.name}{self._signature}: {exc} (at {user_location()})"
+                ) from None
         for i in self.static_argnums:
             if not -len(args) <= i < len(args):
                 raise TypeError(
                     f"{self.name}: static_argnums={self.static_argnums} names argument {i}, "
-                    f"but only {len(args)} positional arguments were given"
+                    f"but only {len(args)} positional arguments were given (at {user_location()})"
                 )
 
     def _arg_names(self, n_args: int, kwargs: dict) -> list[str]:
@@ -190,9 +192,13 @@ class TracedFunction:
             else:
                 key, rest = p[2:].split("']", 1) if p.startswith("['") else (p, "")
                 labels.append(key + rest)
-        specs = [
-            leaf_spec(leaf, f"argument {lab} of {self.name}") for leaf, lab in zip(leaves, labels)
-        ]
+        try:
+            specs = [
+                leaf_spec(leaf, f"argument {lab} of {self.name}")
+                for leaf, lab in zip(leaves, labels)
+            ]
+        except TypeError as exc:
+            raise TypeError(f"{exc} (at {user_location()})") from None
         return specs, labels
 
     def flatten_call(self, args: tuple, kwargs: dict):
@@ -310,6 +316,10 @@ def trace_to_graph(fn, args, kwargs, specs, in_tree, labels, name, static_argnum
             out = fn(*call_args, **dyn_kwargs)
         except TracegradError as exc:
             _add_user_location(exc)
+            _add_argument_hint(exc, fn, call_args, dyn_kwargs, name)
+            raise
+        except (TypeError, ValueError) as exc:
+            _add_argument_hint(exc, fn, call_args, dyn_kwargs, name)
             raise
         out_leaves, out_tree = flatten(out)
         outputs = [_output_node(state, leaf, name) for leaf in out_leaves]
@@ -319,7 +329,7 @@ def trace_to_graph(fn, args, kwargs, specs, in_tree, labels, name, static_argnum
     return graph
 
 
-def _add_user_location(exc: TracegradError) -> None:
+def _add_user_location(exc: Exception) -> None:
     """Append the user's ``path:LINE`` (innermost user frame of the traceback) if missing.
 
     Front-end checks (axes, index forms, dtypes) raise without a location; doing it
@@ -334,6 +344,66 @@ def _add_user_location(exc: TracegradError) -> None:
     msg = str(exc)
     if loc is not None and loc not in msg and len(exc.args) <= 1:
         exc.args = (f"{msg} (at {loc})",)
+
+
+def _argument_hint(fn, args: tuple, kwargs: dict, name: str) -> str | None:
+    """Why an argument that is a container (None, a list of numbers) may have caused an error.
+
+    Lists, tuples and None are pytrees: the function receives them as they are, with
+    a traced value per number, not as one array; NumPy-style code on them fails in
+    Python, far from the call. This names the argument.
+    """
+    try:
+        params = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        params = []
+    named = [(params[i] if i < len(params) else f"arg{i}", a) for i, a in enumerate(args)]
+    for label, value in [*named, *kwargs.items()]:
+        if value is None:
+            return (
+                f"argument {label} of {name} is None: None is an empty container (pytree) and "
+                "reaches the function as None, not as an array"
+            )
+        if isinstance(value, (list, tuple)) and value:
+            leaves, _ = flatten(value)
+            if not leaves or not all(isinstance(v, TracedArray) and v.weak for v in leaves):
+                continue
+            try:
+                np.array(_structure_of(value), dtype=float)
+                ragged = ""
+            except ValueError:
+                ragged = " ragged nested"
+            return (
+                f"argument {label} of {name} is a{ragged} {type(value).__name__} of numbers: "
+                "lists and tuples are containers (pytrees) whose items are traced one by one, "
+                "not arrays; pass np.array(...) for one array"
+                + (" (of rows of equal length)" if ragged else "")
+            )
+    return None
+
+
+def _structure_of(value):
+    if isinstance(value, (list, tuple)):
+        return [_structure_of(v) for v in value]
+    return 0.0
+
+
+_CONTAINER_WORDS = ("NoneType", "list", "tuple", "sequence", "inhomogeneous", "np.asarray")
+
+
+def _add_argument_hint(exc: Exception, fn, args, kwargs, name: str) -> None:
+    """Append ``_argument_hint`` (and the user's line) to a one-argument exception's message."""
+    if len(exc.args) != 1 or not isinstance(exc.args[0], str):
+        return
+    if not any(w in exc.args[0] for w in _CONTAINER_WORDS):  # the error is about something else
+        return
+    hint = _argument_hint(fn, args, kwargs, name)
+    if hint is None or ("None" in hint) != ("NoneType" in exc.args[0]):
+        return
+    if not isinstance(exc, TracegradError):
+        _add_user_location(exc)
+    msg = exc.args[0]
+    exc.args = (f"{msg} {hint[0].upper()}{hint[1:]}." if msg.endswith(".") else f"{msg}; {hint}",)
 
 
 def _static_as_none(tree: dict) -> dict:

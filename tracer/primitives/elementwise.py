@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from tracer.core import TracedArray, bind, find_trace, user_location
-from tracer.errors import TracegradError, UnsupportedError
+from tracer.errors import ShapeError, TracegradError, UnsupportedError
 from tracer.primitives.base import Primitive, broadcast_shapes, elementwise_rule, result_dtype
 from tracer.spec import canonical_dtype
 
@@ -354,6 +354,7 @@ def clip(x, a_min=None, a_max=None, out=None, *, min=None, max=None):  # noqa: A
         )
     if isinstance(lo, TracedArray) or isinstance(hi, TracedArray) or np.ndim(lo) or np.ndim(hi):
         # Array bounds: the composite NumPy documents, clip(x) = minimum(maximum(x, lo), hi).
+        _check_broadcast("clip", x, lo, hi)
         if lo is not None:
             x = maximum(x, lo)
         return minimum(x, hi) if hi is not None else x
@@ -392,8 +393,18 @@ def cosh(x):
 
 
 def hypot(x, y):
+    _check_broadcast("hypot", x, y)
     x, y = promote("hypot", (x, y))  # a Python-number operand must stay weak
     return sqrt(add(square(x), square(y)))
+
+
+def _check_broadcast(op: str, *operands) -> None:
+    """A composite checks its operands broadcast, so a mismatch names it (not an inner op)."""
+    avals = [x if isinstance(x, TracedArray) else np.asarray(x) for x in operands if x is not None]
+    try:
+        broadcast_shapes(op, *avals)
+    except ShapeError as exc:
+        raise ShapeError(f"{exc} (at {user_location()})") from None
 
 
 def rint(x):

@@ -19,6 +19,7 @@ from tracer.core import TracedArray, bind, find_trace, user_location
 from tracer.errors import ShapeError, TracegradError, TracingError, UnsupportedError
 from tracer.primitives import elementwise as ew
 from tracer.primitives.base import Primitive, avals_str, normalize_axes, normalize_axis
+from tracer.spec import format_aval
 
 # ----- shape rules -----
 
@@ -255,7 +256,8 @@ def normalize_index(x, index):
         raise TracegradError("getitem: an index can only have a single ellipsis ('...')")
     if consumed > len(x.shape):
         raise IndexError(
-            f"too many indices for a traced array: array is {len(x.shape)}-dimensional, "
+            f"getitem: too many indices for a traced array: {format_aval(x.shape, x.dtype)} is "
+            f"{len(x.shape)}-dimensional, "
             f"but {consumed} were indexed (at {user_location()})"
         )
     spec, arrays, dim = [], [], 0
@@ -286,8 +288,8 @@ def normalize_index(x, index):
             i = int(it)
             if not -x.shape[dim] <= i < x.shape[dim]:
                 raise IndexError(
-                    f"index {i} is out of bounds for axis {dim} with size {x.shape[dim]} "
-                    f"(at {user_location()})"
+                    f"getitem: index {i} is out of bounds for axis {dim} with size {x.shape[dim]} "
+                    f"of {format_aval(x.shape, x.dtype)} (at {user_location()})"
                 )
             spec.append(("int", i % x.shape[dim]))
             dim += 1
@@ -297,8 +299,8 @@ def normalize_index(x, index):
                 if lo < -x.shape[dim] or hi >= x.shape[dim]:
                     bad = hi if hi >= x.shape[dim] else lo
                     raise IndexError(
-                        f"index {bad} is out of bounds for axis {dim} with size {x.shape[dim]} "
-                        f"(at {user_location()})"
+                        f"getitem: index {bad} is out of bounds for axis {dim} with size "
+                        f"{x.shape[dim]} of {format_aval(x.shape, x.dtype)} (at {user_location()})"
                     )
             spec.append(("array", len(arrays)))
             arrays.append(it)
