@@ -56,8 +56,10 @@ def leaf_spec(leaf, where: str) -> tuple[tuple, np.dtype, bool]:
             return leaf.shape, canonical_dtype(leaf.dtype), False
         except TracegradError as exc:
             raise TypeError(f"{where}: {exc}") from None
+    kind = type(leaf).__name__
+    article = "an" if kind[:1].lower() in "aeiou" else "a"
     raise TypeError(
-        f"{where} is a {type(leaf).__name__} ({leaf!r:.60}): traced functions take arrays, "
+        f"{where} is {article} {kind} ({leaf!r:.60}): traced functions take arrays, "
         "numbers, Spec and tuples/lists/dicts of them; mark other arguments static with "
         "@trace(static_argnums=...)"
     )

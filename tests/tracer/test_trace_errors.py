@@ -371,7 +371,7 @@ def test_static_argnums_out_of_range():
     "arg, pattern",
     [
         ("abc", r"argument x of f is a str"),
-        (object(), r"argument x of f is a object"),
+        (object(), r"argument x of f is an object"),
         (np.array(["a"]), r"argument x of f.*dtype <U1"),
         (np.array([None]), r"argument x of f.*dtype object"),
         ([np.ones(2), "s"], r"argument x\[1\] of f is a str"),
