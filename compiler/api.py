@@ -18,8 +18,7 @@ from compiler.autodiff import _Builder, build_grad_graph, copy_forward, finish_g
 from compiler.compile import CompiledFunction
 from compiler.forward import build_jvp_graph
 from compiler.jacobian import build_jacobian_graph
-from tracer.core import user_location
-from tracer.core import TracedArray
+from tracer.core import TracedArray, user_location
 from tracer.errors import TracegradError
 from tracer.graph import Graph
 from tracer.pytree import flatten, num_leaves, unflatten

@@ -316,6 +316,26 @@ def test_vjp_and_jvp_of_grad():
     np.testing.assert_allclose(vjp_fn(np.array([0.0, 1.0]))[0], [0.0, 12.0])
 
 
+def test_vjp_and_jvp_inside_a_traced_function():
+    x = np.array([0.1, 0.2, 0.3])
+
+    def via_vjp(a):
+        out, vjp_fn = vjp(np.sin, a)
+        return np.sum(vjp_fn(np.ones(3))[0] * out)  # sum(cos a * sin a)
+
+    def via_jvp(a):
+        out, t = jvp(np.sin, (a,), (np.ones(3),))
+        return np.sum(t * out)
+
+    expected = np.cos(2 * x)  # d/da sin(a) cos(a) = cos(2a)
+    np.testing.assert_allclose(grad(via_vjp)(x), expected)
+    np.testing.assert_allclose(grad(via_jvp)(x), expected)
+    # forward over reverse: a Hessian-vector product
+    hvp = lambda a, v: jvp(grad(lambda z: np.sum(z**3)), (a,), (v,))[1]
+    np.testing.assert_allclose(trace(hvp)(np.array([1.0, 2.0]), np.ones(2)), [6.0, 12.0])
+    np.testing.assert_allclose(jacobian(lambda a: hvp(a, np.ones(2)))(x[:2]), np.diag([6.0, 6.0]))
+
+
 def _tanh_derivative_polys(n_max):
     """p_n with d^n/dx^n tanh(x) = p_n(tanh x): p_0 = t, p_{n+1} = p_n' (1 - t^2)."""
     p, one_minus_t2 = Polynomial([0.0, 1.0]), Polynomial([1.0, 0.0, -1.0])
