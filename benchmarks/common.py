@@ -153,6 +153,12 @@ def check(ref, got, dtype) -> str:
 
 # ----- timing -----
 
+# Wall time by default. BENCH_CLOCK=cpu (``run.py --cpu-time``) counts this process's CPU
+# time instead: with one thread per library, that is what the wall time would be on an
+# idle core, whatever else the machine runs.
+CPU_CLOCK = os.environ.get("BENCH_CLOCK") == "cpu"
+clock = time.process_time if CPU_CLOCK else time.perf_counter
+
 
 def time_round_robin(
     fns: dict[str, Callable[[], object]], *, repeats: int, batch_seconds: float
@@ -167,9 +173,9 @@ def time_round_robin(
     numbers = {}
     for name, fn in fns.items():
         fn()
-        start = time.perf_counter()
+        start = clock()
         fn()
-        dt = time.perf_counter() - start
+        dt = clock() - start
         numbers[name] = max(1, min(10_000, int(batch_seconds / max(dt, 1e-7))))
     samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
@@ -177,10 +183,10 @@ def time_round_robin(
             gc.collect()
             gc.disable()
             try:
-                start = time.perf_counter()
+                start = clock()
                 for _ in range(numbers[name]):
                     fn()
-                dt = time.perf_counter() - start
+                dt = clock() - start
             finally:
                 gc.enable()
             samples[name].append(dt / numbers[name])
@@ -192,9 +198,9 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
     times = []
     for _ in range(repeats):
         gc.collect()
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
@@ -223,7 +229,7 @@ class PhaseProfiler:
 
         @functools.wraps(fn)
         def timed(*args, **kwargs):
-            now = time.perf_counter()
+            now = clock()
             if prof._stack:
                 parent = prof._stack[-1]
                 prof.seconds[parent[0]] += now - parent[1]
@@ -231,7 +237,7 @@ class PhaseProfiler:
             try:
                 return fn(*args, **kwargs)
             finally:
-                end = time.perf_counter()
+                end = clock()
                 ph, start = prof._stack.pop()
                 prof.seconds[ph] += end - start
                 if prof._stack:
@@ -270,9 +276,9 @@ class PhaseProfiler:
         self.seconds.clear()
         gc.collect()
         with self:
-            start = time.perf_counter()
+            start = clock()
             fn()
-            total = time.perf_counter() - start
+            total = clock() - start
         out = {ph: self.seconds.get(ph, 0.0) for ph in PHASES if ph != "other"}
         out["other"] = max(0.0, total - sum(out.values()))
         out["total"] = total
@@ -359,6 +365,6 @@ def measure_contestants(makers: dict[str, Callable], ref, dtype, cfg: Config) ->
 
 
 def timed_first_call(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
+    start = clock()
     fn()
-    return time.perf_counter() - start
+    return clock() - start

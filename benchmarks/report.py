@@ -55,7 +55,8 @@ def environment(env: dict) -> list[str]:
         ("machine", f"{env['cpu']}, {env['cores']} cores, {env['memory']}, {env['os']}"),
         ("load average (1/5/15 min) at start / end",
          f"{env['load_start']} / {env.get('load_end', '?')}"),
-        ("threads per library", env.get("threads", "default")),
+        ("threads per library; clock", f"{env.get('threads', 'default')}; "
+                                        f"{env.get('clock', 'wall time')}"),
         ("python", env["python"]),
         ("tracegrad", env["tracegrad"]),
         ("numpy", f"{env['numpy']}; {env['blas']}; {env['openblas_env']}"),

@@ -14,7 +14,15 @@ from __future__ import annotations
 import numpy as np
 from numpy.polynomial import Polynomial
 
-from benchmarks.common import Cell, Config, failed, load, measure_contestants, median_phases
+from benchmarks.common import (
+    Cell,
+    Config,
+    failed,
+    load,
+    measure_contestants,
+    median_phases,
+    timed_first_call,
+)
 
 ORDERS = range(1, 9)
 X = 0.5
@@ -48,11 +56,7 @@ def tracegrad_nth(n):
 def make_tracegrad(n):
     x = np.array(X)
     f = tracegrad_nth(n)
-    import time
-
-    start = time.perf_counter()
-    f(x)
-    compile_s = time.perf_counter() - start
+    compile_s = timed_first_call(lambda: f(x))
     return (lambda: [f(x)]), compile_s
 
 
@@ -109,13 +113,9 @@ def jax_nth(n):
 
 def make_jax(n):
     jax = load("jax")
-    import time
-
     f = jax.jit(jax_nth(n))
     x = jax.device_put(np.float64(X))
-    start = time.perf_counter()
-    f(x).block_until_ready()
-    compile_s = time.perf_counter() - start
+    compile_s = timed_first_call(lambda: f(x).block_until_ready())
     return (lambda: [f(x).block_until_ready()]), compile_s
 
 
