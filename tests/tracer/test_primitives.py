@@ -424,6 +424,22 @@ def test_promotion_follows_nep50(fn, x, dtype):
 
 
 @pytest.mark.parametrize(
+    "fn, dtype",
+    [
+        (lambda x: x < 1000, "int8"),  # NumPy compares Python ints by value
+        (lambda x: x == 1000, "int8"),
+        (lambda x: np.greater_equal(300, x), "uint8"),
+        (lambda x: x > -1, "uint8"),
+        (lambda x: np.not_equal(x, -(2**40)), "int32"),
+        (lambda x: x <= 2**40 + 0.5, "int8"),
+    ],
+)
+def test_comparison_with_out_of_range_python_int_is_by_value(fn, dtype):
+    x = make_array((5,), dtype, low=-3, high=3) if dtype[0] == "i" else np.arange(5, dtype=dtype)
+    check_traced(fn, x)
+
+
+@pytest.mark.parametrize(
     "value, dtype",
     [(2.0, np.float64), (3, np.int64), (True, np.bool_), (1.5j, np.complex128)],
 )

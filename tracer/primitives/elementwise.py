@@ -144,6 +144,8 @@ def promote(op: str, args: tuple) -> tuple:
             try:
                 a = np.asarray(a, dtype=target)
             except OverflowError:  # NumPy raises too: int8 array + 1000
+                if op in _COMPARISONS:  # ... but compares by value: int8 array < 1000
+                    return _widen(op, args, np.result_type(target, np.min_scalar_type(a)))
                 raise TracegradError(
                     f"{op}: Python integer {a} is out of bounds for {target} (at {user_location()})"
                 ) from None
@@ -151,6 +153,18 @@ def promote(op: str, args: tuple) -> tuple:
             a = bind(astype_p, a, weak=True, dtype=target.name)
         out.append(a)
     return tuple(out)
+
+
+_COMPARISONS = frozenset(("less", "less_equal", "greater", "greater_equal", "equal", "not_equal"))
+
+
+def _widen(op: str, args: tuple, dtype: np.dtype) -> tuple:
+    """All operands cast to ``dtype``, wide enough for a Python int the operands' type is not."""
+    if dtype.kind not in "iuf":
+        raise TracegradError(f"{op}: cannot compare with {args} exactly (at {user_location()})")
+    return tuple(
+        astype(a, dtype) if isinstance(a, TracedArray) else np.asarray(a, dtype=dtype) for a in args
+    )
 
 
 def apply(prim: Primitive, *args, **params):
