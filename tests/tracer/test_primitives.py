@@ -396,6 +396,13 @@ def test_composite_equals_numpy(fn, dtype):
     check_traced(fn, make_array((2, 3, 4), dtype, low=-3, high=3))
 
 
+@pytest.mark.parametrize("fn", [np.var, np.std, np.mean, np.sum])
+def test_complex_reductions_equal_numpy(fn):
+    x = make_array((3, 4), "float64") + 1j * make_array((3, 4), "float64", seed=1)
+    check_traced(lambda a: fn(a, axis=0), x)
+    check_traced(lambda a: fn(a.astype(np.complex64)), x)
+
+
 # ----- dtype promotion -----
 @pytest.mark.parametrize(
     "fn, x, dtype",

@@ -174,7 +174,8 @@ def var(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
         x = ew.astype(x, np.float64)
     axes = normalize_axes("var", axis, x.ndim)
     mu = ew.div(sum(x, axis=axes, keepdims=True), float(_count(x, axes)))
-    dev = ew.square(ew.sub(x, mu))
+    dev = ew.sub(x, mu)
+    dev = ew.square(ew.abs(dev) if dev.dtype.kind == "c" else dev)  # complex: |x - mu|^2, real
     # NumPy divides by max(n - ddof, 0): too large a ddof gives inf/nan, not a sign flip
     return ew.div(
         sum(dev, axis=axes, keepdims=keepdims), float(builtins.max(_count(x, axes) - ddof, 0))
