@@ -188,7 +188,7 @@ def _expr(op: str, a: list[str], p: dict) -> str:
     raise KeyError(op)
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     """One op of the schedule: ``target = op(*args[, out=out])``, then drop ``free``."""
 
@@ -241,51 +241,61 @@ def schedule(graph: Graph, name: str | None = None) -> Schedule:
 
     nodes = graph._node
     order = topo_order(graph)
-    for n in order:
-        op = nodes[n]["op"]
-        if op not in ("input", "const") and op not in PRIMITIVES:
-            raise CodegenError(f"node %{n} has unknown op {op!r}")
     inputs = list(graph.graph["inputs"])
     outputs = list(graph.graph["outputs"])
     var: dict[int, str] = {}
     for n in inputs:
         var[n] = fresh(sanitize(nodes[n].get("name") or f"arg{n}", "arg"))
     consts = []
+    ops = []
     for n in order:
-        if nodes[n]["op"] == "const":
+        op = nodes[n]["op"]
+        if op == "const":
             var[n] = fresh(f"c{n}")
             consts.append((var[n], n))
-    ops = [n for n in order if nodes[n]["op"] not in ("input", "const")]
-    args_of = {n: operands(graph, n) for n in ops}
+        elif op != "input":
+            if op not in PRIMITIVES:
+                raise CodegenError(f"node %{n} has unknown op {op!r}")
+            ops.append(n)
+    args_of = [operands(graph, n) for n in ops]
 
     end = len(ops)
     last: dict[int, int] = {}  # position of each value's last use; outputs live to the end
-    for i, n in enumerate(ops):
-        for u in args_of[n]:
+    for i, args in enumerate(args_of):
+        for u in args:
             last[u] = i
     for o in outputs:
         last[o] = end
-    owned = {n for n in ops if _owns(graph, n)}
+    # Only arrays (ndim >= 1) matter for out=: 0-d results are immutable NumPy scalars.
+    aval: dict[int, tuple] = {}
+    takes_out: set[int] = set()
+    owned: set[int] = set()
     allocs: dict[tuple, int] = {}  # remaining out=-capable results per (shape, dtype)
     for n in ops:
-        if _takes_out(graph, n):
-            key = _aval(nodes[n])
+        d = nodes[n]
+        if not d["shape"]:
+            continue
+        aval[n] = key = (tuple(d["shape"]), d["dtype"])
+        if d["op"] in UFUNCS:
+            takes_out.add(n)
             allocs[key] = allocs.get(key, 0) + 1
+        if _owns(graph, n):
+            owned.add(n)
+    plain = {n for n in inputs} | {n for _, n in consts}
 
     pool: dict[tuple, list[str]] = {}
     steps = []
     for i, n in enumerate(ops):
         d = nodes[n]
-        args = args_of[n]
-        distinct = list(dict.fromkeys(args))
-        key = _aval(d)
-        buf = None
-        consumed = None
-        if _takes_out(graph, n):
+        args = args_of[i]
+        distinct = args if len(args) == 1 else list(dict.fromkeys(args))
+        buf = consumed = None
+        if n in takes_out:
+            key = aval[n]
             allocs[key] -= 1
             if d["op"] in ELEMENTWISE:  # write into an operand that dies here
                 for u in distinct:
-                    if last[u] == i and u in owned and _aval(nodes[u]) == key:
+                    if last[u] == i and u in owned and aval[u] == key:
                         buf, consumed = var[u], u
                         break
             if buf is None and pool.get(key):
@@ -296,22 +306,21 @@ def schedule(graph: Graph, name: str | None = None) -> Schedule:
         elif buf is not None:
             target = buf
         else:
-            target = fresh(f"t{n}")
-        step = Step(n, target, [var[u] for u in args], buf)
-        if buf is not None and target != buf:
-            step.free.append(buf)
+            target = f"t{n}"  # cannot clash: sanitised names never look like t<digits>
+        free = [buf] if buf is not None and target != buf else []
         for u in distinct:
-            if u == consumed or last[u] != i or nodes[u]["op"] in ("input", "const"):
+            if u == consumed or last[u] != i or u in plain:
                 continue
-            ku = _aval(nodes[u])
-            if u in owned and allocs.get(ku, 0) > len(pool.get(ku, ())):
-                pool.setdefault(ku, []).append(var[u])  # dead, kept bound for reuse
-            else:
-                step.free.append(var[u])
+            if u in owned:
+                ku = aval[u]
+                if allocs.get(ku, 0) > len(pool.get(ku, ())):
+                    pool.setdefault(ku, []).append(var[u])  # dead, kept bound for reuse
+                    continue
+            free.append(var[u])
         var[n] = target
         if n not in last:  # never used (graph not optimised): free at once
-            step.free.append(target)
-        steps.append(step)
+            free.append(target)
+        steps.append(Step(n, target, [var[u] for u in args], buf, free))
     return Schedule(fn_name, [var[n] for n in inputs], consts, steps,
                     [var[o] for o in outputs], graph)  # fmt: skip
 

@@ -27,7 +27,12 @@ class CompiledFunction(TracedFunction):
 
     Attributes:
         passes: the pass names ``optimize`` runs (None: the default pipeline; ``()``: none).
+        owns_made_graphs: True when ``_make_graph`` returns a new graph nothing else
+            holds, so it is optimised in place (no copy). The default hook's traced
+            graphs qualify; a subclass overriding the hook sets it if its graphs do.
     """
+
+    owns_made_graphs = False
 
     def __init__(
         self,
@@ -54,7 +59,8 @@ class CompiledFunction(TracedFunction):
         graph = self._make_graph(args, kwargs, specs, tree, labels)
         if self.passes == ():
             return graph
-        return optimize(graph, passes=self.passes)
+        inplace = self.owns_made_graphs or type(self)._make_graph is CompiledFunction._make_graph
+        return optimize(graph, passes=self.passes, inplace=inplace)
 
     def _run(self, graph: Graph, leaves: list) -> list:
         if nans_enabled(self.debug_nans):  # node-by-node, to name the first bad node

@@ -24,6 +24,7 @@ from operator import itemgetter
 import numpy as np
 
 from compiler.codegen import UFUNCS, GeneratedCode, Schedule, render, returns_copy, schedule
+from compiler.passes._graph import gc_paused
 from tracer.errors import EvaluationError
 from tracer.graph import Graph, format_node
 from tracer.interpreter import check_inputs
@@ -53,6 +54,10 @@ class Executable:
     def __init__(self, graph: Graph, name: str | None = None, *, mode: str = "auto"):
         if mode not in ("auto", "source", "slots"):
             raise ValueError(f"mode must be 'auto', 'source' or 'slots', got {mode!r}")
+        with gc_paused():
+            self._build(graph, name, mode)
+
+    def _build(self, graph: Graph, name: str | None, mode: str) -> None:
         self.graph = graph
         self.schedule: Schedule = schedule(graph, name)
         if mode == "auto":

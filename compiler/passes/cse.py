@@ -9,7 +9,7 @@ so one sweep finds every repeat.
 
 from __future__ import annotations
 
-from compiler.passes._graph import OutputIndex, copy_graph, operands, replace_uses, topo_order
+from compiler.passes._graph import copy_graph
 from tracer.graph import Graph
 
 # Exactly commutative in IEEE arithmetic (maximum/minimum are not: signed zeros, NaN payloads).
@@ -33,32 +33,6 @@ def params_key(params: dict) -> str:
 
 def run_cse(g: Graph) -> dict[str, int]:
     """Merge repeated computations in ``g`` in place; return ``{"merged": count}``."""
-    outputs = OutputIndex(g)
-    seen: dict[tuple, int] = {}
-    merged = 0
-    nodes = g._node
-    for n in topo_order(g):
-        d = nodes.get(n)
-        if d is None:
-            continue
-        op = d["op"]
-        if op == "input":
-            continue
-        if op == "const":
-            value = d["value"]
-            if value.nbytes > CONST_BYTES_LIMIT:
-                continue
-            key = ("const", d["dtype"], tuple(d["shape"]), value.tobytes())
-        else:
-            args = operands(g, n)
-            if op in COMMUTATIVE:
-                args.sort()
-            params = d["params"]
-            key = (op, params_key(params) if params else "", tuple(args), d["dtype"])
-        first = seen.get(key)
-        if first is None:
-            seen[key] = n
-        else:
-            replace_uses(g, n, first, outputs)
-            merged += 1
-    return {"merged": merged}
+    from compiler.passes.sweep import run_sweep
+
+    return dict(run_sweep(g, ("cse",))["cse"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.passes._graph import clear_operands, copy_graph, operands, size_of, topo_order
+from compiler.passes._graph import clear_operands, copy_graph, operands, size_of
 from tracer.graph import Graph
 from tracer.primitives import PRIMITIVES
 
@@ -71,11 +71,6 @@ def make_const(g: Graph, n: int, value: np.ndarray) -> None:
 
 def run_fold(g: Graph) -> dict[str, int]:
     """Fold constant subexpressions of ``g`` in place; return ``{"folded": count}``."""
-    folded = 0
-    for n in topo_order(g):
-        if n in g._node and foldable(g, n):
-            value = evaluate_node(g, n)
-            if value is not None:
-                make_const(g, n, value)
-                folded += 1
-    return {"folded": folded}
+    from compiler.passes.sweep import run_sweep
+
+    return dict(run_sweep(g, ("fold",))["fold"])

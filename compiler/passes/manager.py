@@ -16,11 +16,12 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from compiler.passes._graph import copy_graph
+from compiler.passes._graph import copy_graph, gc_paused
 from compiler.passes.cse import run_cse
 from compiler.passes.dce import run_dce
 from compiler.passes.fold import run_fold
 from compiler.passes.simplify import run_simplify
+from compiler.passes.sweep import PARTS, Sweep
 from tracer.graph import Graph
 
 # name -> in-place runner returning {what: count}; the order is the order of a round.
@@ -55,21 +56,32 @@ class PassReport:
         ]
         for name, counts in self.changes.items():
             done = ", ".join(f"{k} {v}" for k, v in counts.most_common() if v) or "nothing"
-            secs = self.seconds.get(name, 0.0)
-            lines.append(f"  {name:<9} {done}  ({secs * 1e3:.0f} ms)")
+            lines.append(f"  {name:<9} {done}")
+        if self.seconds:
+            spent = ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in self.seconds.items())
+            lines.append(f"  time:     {spent}")
         return "\n".join(lines)
 
 
 def optimize(
-    graph: Graph, *, passes: Sequence[str] | None = None, report: bool = False
+    graph: Graph,
+    *,
+    passes: Sequence[str] | None = None,
+    report: bool = False,
+    inplace: bool = False,
 ) -> Graph | tuple[Graph, PassReport]:
     """Run ``passes`` on a copy of ``graph``, round after round, until nothing changes.
 
+    A round is one topological sweep doing the fold/simplify/cse parts node by
+    node (``compiler.passes.sweep``), then dead-code elimination; rounds after
+    the first revisit only the nodes that lost a user.
+
     Args:
         graph: the graph to optimise; it is not modified.
-        passes: names from ``PASSES``, run in this order each round (default: fold,
-            simplify, cse, dce).
+        passes: names from ``PASSES`` (default: fold, simplify, cse, dce).
         report: also return a ``PassReport``.
+        inplace: optimise ``graph`` itself instead of a copy; only for callers that
+            own it (a graph just traced, that nothing else holds).
 
     Returns:
         The optimised graph (same inputs, outputs and numbers), and the report if asked.
@@ -78,21 +90,38 @@ def optimize(
     for name in names:
         if name not in PASSES:
             raise ValueError(f"unknown pass {name!r}; known: {', '.join(PASSES)}")
+    with gc_paused():
+        return _optimize(graph, names, report, inplace)
+
+
+def _optimize(graph: Graph, names: tuple, report: bool, inplace: bool):
     start = time.perf_counter()
-    g = copy_graph(graph)
+    g = graph if inplace else copy_graph(graph)
     rep = PassReport(name=g.graph.get("name", "f"), nodes_before=len(g))
     rep.changes = {name: Counter() for name in names}
-    rep.seconds = {"copy": time.perf_counter() - start, **{name: 0.0 for name in names}}
-    for _ in range(MAX_ROUNDS):
-        rep.rounds += 1
-        changed = False
-        for name in names:
-            start = time.perf_counter()
-            counts = PASSES[name](g)
-            rep.seconds[name] += time.perf_counter() - start
-            rep.changes[name].update(counts)
-            changed = changed or any(counts.values())
-        if not changed:
-            break
+    rep.seconds = {"copy": time.perf_counter() - start, "sweep": 0.0, "dce": 0.0}
+    parts = tuple(p for p in PARTS if p in names)
+    sweep = Sweep(g, parts) if parts else None
+    try:
+        for round_no in range(MAX_ROUNDS):
+            rep.rounds += 1
+            changed = 0
+            if sweep is not None:
+                start = time.perf_counter()
+                changed += sweep.run(full=round_no == 0)
+                rep.seconds["sweep"] += time.perf_counter() - start
+            if "dce" in names:
+                start = time.perf_counter()
+                removed = run_dce(g)["removed"]
+                rep.seconds["dce"] += time.perf_counter() - start
+                rep.changes["dce"]["removed"] += removed
+                changed += removed
+            if not changed:
+                break
+    finally:
+        if sweep is not None:
+            sweep.close()
+            for part in parts:
+                rep.changes[part].update(sweep.counts[part])
     rep.nodes_after = len(g)
     return (g, rep) if report else g

@@ -34,11 +34,10 @@ operand is smaller it is broadcast):
 from __future__ import annotations
 
 import math
-from collections import Counter, deque
 
 import numpy as np
 
-from compiler.passes._graph import OutputIndex, add_node, copy_graph, operands, replace_uses
+from compiler.passes._graph import add_node, copy_graph, operands
 from tracer.graph import Graph
 
 _VIEW_CHAIN = ("broadcast_to", "reshape", "expand_dims", "squeeze", "transpose")
@@ -78,7 +77,7 @@ class _Ctx:
 
     def is_value(self, n: int, value) -> bool:
         u = self.uniform(n)
-        return u is not None and not isinstance(u, (str, bytes)) and u == value
+        return u is not None and u == value
 
     def op(self, n: int) -> str:
         return self.nodes[n]["op"]
@@ -165,27 +164,46 @@ def _pow2(k) -> bool:
     return math.frexp(abs(v))[0] == 0.5
 
 
+_KIND: dict[str, str] = {}
+
+
+def _kind(c: _Ctx, n: int) -> str:
+    name = c.nodes[n]["dtype"]
+    kind = _KIND.get(name)
+    if kind is None:
+        kind = _KIND[name] = np.dtype(name).kind
+    return kind
+
+
 def _float(c: _Ctx, n: int) -> bool:
-    return np.dtype(c.dtype(n)).kind in "fc"
+    return _kind(c, n) in "fc"
 
 
 def _numeric(c: _Ctx, n: int) -> bool:
-    return np.dtype(c.dtype(n)).kind in "iufc"
+    return _kind(c, n) in "iufc"
 
 
 # ----- arithmetic -----
 
 
+def _is(u, value) -> bool:
+    return u is not None and u == value
+
+
 def _add(c: _Ctx, n, a, b):
-    if c.is_value(b, 0):
+    ua, ub = c.uniform(a), c.uniform(b)
+    if _is(ub, 0):
         return c.fit(a, n), "x+0"
-    if c.is_value(a, 0):
+    if _is(ua, 0):
         return c.fit(b, n), "x+0"
-    if c.op(b) == "neg":
+    oa, ob = c.op(a), c.op(b)
+    if ob == "neg":
         return c.new("sub", [a, c.arg0(b)], {}, n), "x+neg(y)"
-    if c.op(a) == "neg":
+    if oa == "neg":
         return c.new("sub", [b, c.arg0(a)], {}, n), "x+neg(y)"
-    return _factor(c, n, a, b, "add")
+    if oa == ob == "mul":
+        return _factor(c, n, a, b, "add")
+    return None, None
 
 
 def _factor(c: _Ctx, n, a, b, op):
@@ -210,51 +228,60 @@ def _factor(c: _Ctx, n, a, b, op):
 
 
 def _sub(c: _Ctx, n, a, b):
-    if c.is_value(b, 0):
+    ua, ub = c.uniform(a), c.uniform(b)
+    if _is(ub, 0):
         return c.fit(a, n), "x-0"
     if a == b and _numeric(c, n):
         return c.filled(n, 0), "x-x"
-    if c.is_value(a, 0) and _numeric(c, n):
+    if _is(ua, 0) and _numeric(c, n):
         return c.unary("neg", b, n), "0-x"
-    if c.op(b) == "neg":
+    oa, ob = c.op(a), c.op(b)
+    if ob == "neg":
         return c.new("add", [a, c.arg0(b)], {}, n), "x-neg(y)"
-    if c.op(a) == "neg" and _float(c, n) and c.sole_use(a):
+    if oa == "neg" and _float(c, n) and c.sole_use(a):
         return c.new("neg", [c.new("add", [c.arg0(a), b], {}, n)], {}, n), "neg(x)-y"
-    return _factor(c, n, a, b, "sub")
+    if oa == ob == "mul":
+        return _factor(c, n, a, b, "sub")
+    return None, None
 
 
 def _mul(c: _Ctx, n, a, b):
-    if c.is_value(b, 1):
-        return c.fit(a, n), "x*1"
-    if c.is_value(a, 1):
-        return c.fit(b, n), "x*1"
-    if (c.is_value(a, 0) or c.is_value(b, 0)) and _numeric(c, n):
-        return c.filled(n, 0), "x*0"
-    if c.is_value(b, -1) and _numeric(c, n):
-        return c.unary("neg", a, n), "x*-1"
-    if c.is_value(a, -1) and _numeric(c, n):
-        return c.unary("neg", b, n), "x*-1"
+    ua, ub = c.uniform(a), c.uniform(b)
+    if ua is not None or ub is not None:
+        if _is(ub, 1):
+            return c.fit(a, n), "x*1"
+        if _is(ua, 1):
+            return c.fit(b, n), "x*1"
+        numeric = _numeric(c, n)
+        if (_is(ua, 0) or _is(ub, 0)) and numeric:
+            return c.filled(n, 0), "x*0"
+        if _is(ub, -1) and numeric:
+            return c.unary("neg", a, n), "x*-1"
+        if _is(ua, -1) and numeric:
+            return c.unary("neg", b, n), "x*-1"
     if a == b and _numeric(c, n):
         return c.unary("square", a, n), "x*x"
-    if c.op(a) == "neg" and c.op(b) == "neg":
+    oa, ob = c.op(a), c.op(b)
+    if oa == ob == "neg":
         return c.new("mul", [c.arg0(a), c.arg0(b)], {}, n), "neg*neg"
-    if _float(c, n):
-        for x, k in ((a, b), (b, a)):
-            kv = c.scalar(k)
-            if kv is None or c.dtype(x) != c.dtype(n):
-                continue
-            if c.op(x) == "neg":  # -x * k = x * -k, exactly
-                return c.new("mul", [c.arg0(x), c.const(-kv, n)], {}, n), "neg(x)*k"
-            inner = c.scaled(x)
-            if inner is not None and c.dtype(inner[0]) == c.dtype(n):
-                y, kv2 = inner
-                if _pow2(kv) or _pow2(kv2):  # exact: (y*k2)*k = y*(k2*k)
-                    k12 = c.const(np.multiply(kv2, kv, dtype=c.dtype(n)), n)
-                    return c.new("mul", [y, k12], {}, n), "(x*k1)*k2"
-        for x, y in ((a, b), (b, a)):
-            if c.op(x) == "neg" and c.sole_use(x) and c.scalar(y) is None:
-                m = c.new("mul", [c.arg0(x), y], {}, n)  # move the sign out, where +/- absorb it
-                return c.new("neg", [m], {}, n), "neg(x)*y"
+    if oa not in ("neg", "mul") and ob not in ("neg", "mul") or not _float(c, n):
+        return None, None
+    for x, k in ((a, b), (b, a)):
+        kv = c.scalar(k)
+        if kv is None or c.dtype(x) != c.dtype(n):
+            continue
+        if c.op(x) == "neg":  # -x * k = x * -k, exactly
+            return c.new("mul", [c.arg0(x), c.const(-kv, n)], {}, n), "neg(x)*k"
+        inner = c.scaled(x)
+        if inner is not None and c.dtype(inner[0]) == c.dtype(n):
+            y, kv2 = inner
+            if _pow2(kv) or _pow2(kv2):  # exact: (y*k2)*k = y*(k2*k)
+                k12 = c.const(np.multiply(kv2, kv, dtype=c.dtype(n)), n)
+                return c.new("mul", [y, k12], {}, n), "(x*k1)*k2"
+    for x, y in ((a, b), (b, a)):
+        if c.op(x) == "neg" and c.sole_use(x) and c.scalar(y) is None:
+            m = c.new("mul", [c.arg0(x), y], {}, n)  # move the sign out, where +/- absorb it
+            return c.new("neg", [m], {}, n), "neg(x)*y"
     return None, None
 
 
@@ -418,34 +445,6 @@ RULES = {
 
 def run_simplify(g: Graph) -> dict[str, int]:
     """Apply the rewrites to ``g`` in place; return a count per rule that fired."""
-    c = _Ctx(g)
-    outputs = OutputIndex(g)
-    nodes = g._node
-    work = deque(n for n in sorted(nodes) if nodes[n]["op"] in RULES)
-    queued = set(work)
-    fired: Counter = Counter()
-    budget = 20 * len(nodes) + 1000  # each rewrite shrinks or canonicalises; this is a backstop
-    while work and budget:
-        n = work.popleft()
-        queued.discard(n)
-        d = nodes.get(n)
-        if d is None:
-            continue
-        rules = RULES.get(d["op"])
-        if rules is None:
-            continue
-        args = operands(g, n)
-        for rule in rules:
-            new, label = rule(c, n, *args)
-            if new is not None:
-                break
-        if new is None or new == n:
-            continue
-        budget -= 1
-        fired[label] += 1
-        users = replace_uses(g, n, new, outputs)
-        for m in (new, *users):
-            if m not in queued and m in nodes:
-                queued.add(m)
-                work.append(m)
-    return dict(fired)
+    from compiler.passes.sweep import run_sweep
+
+    return dict(run_sweep(g, ("simplify",))["simplify"])

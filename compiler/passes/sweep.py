@@ -1,0 +1,155 @@
+"""One topological sweep that folds, simplifies and merges each node as it reaches it.
+
+Visiting nodes in topological order means a node's operands are final when it
+is visited, so constant folding, the algebraic rules and common-subexpression
+merging all reach their fixed point in one pass over the graph (a rewrite's new
+nodes are visited at once, before the users they now feed). Only rules that
+look at *users* (``sole_use``) can gain work afterwards, when a user disappears;
+the sweep records those spots and a later round visits just them. This keeps
+the whole pipeline linear in the graph size.
+
+``fold_constants``, ``simplify`` and ``cse`` are this sweep with one part
+switched on; the pass manager runs it with all three.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from compiler.passes._graph import OutputIndex, operands, replace_uses, topo_order
+from compiler.passes.cse import COMMUTATIVE, CONST_BYTES_LIMIT, params_key
+from compiler.passes.fold import evaluate_node, foldable, make_const
+from compiler.passes.simplify import RULES, _Ctx
+from tracer.graph import Graph
+
+PARTS = ("fold", "simplify", "cse")
+
+
+class Sweep:
+    """Sweep state kept across rounds: CSE table, the spots to revisit, counts per part."""
+
+    def __init__(self, g: Graph, parts=PARTS):
+        self.g = g
+        self.nodes = g._node
+        self.fold = "fold" in parts
+        self.simplify = "simplify" in parts
+        self.cse = "cse" in parts
+        self.ctx = _Ctx(g)
+        self.outputs = OutputIndex(g)
+        self.table: dict[tuple, int] = {}
+        self.key_of: dict[int, tuple] = {}
+        self.counts = {p: Counter() for p in PARTS}
+        self.revisit: set[int] = set()
+        self.budget = 20 * len(g) + 1000  # rewrites shrink or canonicalise; a backstop
+        g._lost_users = []  # remove_node records operands that lost a user
+
+    def close(self) -> None:
+        self.g.__dict__.pop("_lost_users", None)
+
+    def run(self, full: bool) -> int:
+        """Visit every node (``full``) or only the spots recorded since the last run."""
+        changes = sum(sum(c.values()) for c in self.counts.values())
+        lost = self.g._lost_users
+        if full:
+            lost.clear()
+        else:
+            # users of nodes that lost a user since their visit (sole_use may hold now)
+            succ = self.g._succ
+            for u in lost:
+                if u in succ:
+                    self.revisit.update(succ[u])
+            lost.clear()
+            if not self.revisit:
+                return 0
+        for n in topo_order(self.g):
+            if full or n in self.revisit:
+                self.visit(n)
+        self.revisit.clear()
+        return sum(sum(c.values()) for c in self.counts.values()) - changes
+
+    def _rewritten(self, n: int, new: int) -> None:
+        users = replace_uses(self.g, n, new, self.outputs)
+        self.revisit.update(users)
+
+    def visit(self, n: int) -> None:
+        nodes = self.nodes
+        d = nodes.get(n)
+        if d is None:
+            return
+        op = d["op"]
+        if op == "input":
+            return
+        args = None
+        if op != "const":
+            if self.fold and self._all_const(n) and foldable(self.g, n):
+                value = evaluate_node(self.g, n)
+                if value is not None:
+                    make_const(self.g, n, value)
+                    self.counts["fold"]["folded"] += 1
+                    self.revisit.update(self.g._succ[n])
+                    op = "const"
+            if op != "const" and self.simplify and self.budget > 0:
+                rules = RULES.get(op)
+                if rules is not None:
+                    first_new = self.g._next_id
+                    args = operands(self.g, n)
+                    new = label = None
+                    for rule in rules:
+                        new, label = rule(self.ctx, n, *args)
+                        if new is not None:
+                            break
+                    if new is not None and new != n:
+                        self.budget -= 1
+                        self.counts["simplify"][label] += 1
+                        self._rewritten(n, new)
+                        # the rule's new nodes, in creation (= dependency) order
+                        for m in range(first_new, self.g._next_id):
+                            self.visit(m)
+                        return
+        if self.cse:
+            key = self._key(n, d, args)
+            if key is None:
+                return
+            first = self.table.get(key)
+            if (
+                first is not None
+                and first != n
+                and self.key_of.get(first) == key
+                and first in nodes
+            ):
+                self.counts["cse"]["merged"] += 1
+                self._rewritten(n, first)
+                return
+            self.table[key] = n
+            self.key_of[n] = key
+
+    def _all_const(self, n: int) -> bool:
+        nodes = self.nodes
+        for u in self.g._pred[n]:  # noqa: SIM110  (a loop beats all() on this hot path)
+            if nodes[u]["op"] != "const":
+                return False
+        return True
+
+    def _key(self, n: int, d: dict, args: list[int] | None):
+        if d["op"] == "const":
+            value = d["value"]
+            if value.nbytes > CONST_BYTES_LIMIT:
+                return None
+            return ("const", d["dtype"], tuple(d["shape"]), value.tobytes())
+        args = operands(self.g, n) if args is None else list(args)
+        if d["op"] in COMMUTATIVE:
+            args.sort()
+        params = d["params"]
+        return (d["op"], params_key(params) if params else "", tuple(args), d["dtype"])
+
+
+def run_sweep(g: Graph, parts=PARTS) -> dict[str, Counter]:
+    """Run the sweep with ``parts`` switched on until it changes nothing; counts per part."""
+    sweep = Sweep(g, parts)
+    try:
+        full = True
+        while sweep.run(full):
+            full = False
+    finally:
+        sweep.close()
+    return sweep.counts
