@@ -47,8 +47,9 @@ class Transformed(CompiledFunction):
         self.inner = inner
 
     def _make_graph(self, args, kwargs, specs, tree, labels) -> Graph:
-        self.trace_count += 1
-        return self.transform(self.inner.trace(*args, **kwargs))
+        graph = self.transform(self.inner.trace(*args, **kwargs))
+        self.trace_count += 1  # after: a call that fails (grad of an int input) built nothing
+        return graph
 
     def transform(self, fwd: Graph) -> Graph:
         raise NotImplementedError
@@ -215,10 +216,11 @@ class _PairFunction(Transformed):
         self._signature = None
 
     def _make_graph(self, args, kwargs, specs, tree, labels) -> Graph:
-        self.trace_count += 1
         primals, _ = args
         fwd = self.inner.trace(*primals)
-        return self.transform_pair(fwd, tree)
+        graph = self.transform_pair(fwd, tree)
+        self.trace_count += 1
+        return graph
 
 
 class _VjpFunction(_PairFunction):
@@ -326,13 +328,15 @@ def _match_tangent(what: str, ref: str, primal, tangent):
     if p_tree != t_tree:
         raise TracegradError(
             f"{what} does not have the structure of {ref} ({_describe_tree(t_tree)} vs "
-            f"{_describe_tree(p_tree)})"
+            f"{_describe_tree(p_tree)}) (at {user_location()})"
         )
     out = []
     for p, t in zip(p_leaves, t_leaves):
         ps, ts = np.shape(p), np.shape(t)
         if ps != ts:
-            raise TracegradError(f"{what} has shape {ts}, {ref} has shape {ps}")
+            raise TracegradError(
+                f"{what} has shape {ts}, {ref} has shape {ps} (at {user_location()})"
+            )
         if not isinstance(t, TracedArray):  # a traced primal has a dtype, not a result_type
             t = np.asarray(t, dtype=p.dtype if isinstance(p, TracedArray) else np.result_type(p))
         out.append(t)
