@@ -13,6 +13,7 @@ import base64
 import json
 import math
 import os
+import stat
 
 import networkx as nx
 import numpy as np
@@ -263,14 +264,18 @@ def load(path: str | os.PathLike) -> Graph:
         GraphFormatError: the file is not a valid tracegrad graph (with the reason).
     """
     try:
-        size = os.path.getsize(path)
+        st = os.stat(path)
     except OSError as exc:
         raise GraphFormatError(f"cannot read graph file {os.fspath(path)!r}: {exc}") from None
-    if size > MAX_BYTES:
-        raise GraphFormatError(f"graph file {os.fspath(path)!r} is {size} bytes, over the limit")
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or /dev/zero would block or never end
+        raise GraphFormatError(f"cannot read graph file {os.fspath(path)!r}: not a regular file")
+    if st.st_size > MAX_BYTES:
+        raise GraphFormatError(
+            f"graph file {os.fspath(path)!r} is {st.st_size} bytes, over the limit"
+        )
     try:
         with open(path, encoding="utf-8") as f:
-            text = f.read()
+            text = f.read(MAX_BYTES + 1)  # bounded even if the file grows while we read
     except (OSError, UnicodeDecodeError) as exc:
         raise GraphFormatError(f"cannot read graph file {os.fspath(path)!r}: {exc}") from None
     return from_json(text)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
 
 import networkx as nx
 import numpy as np
@@ -347,6 +348,12 @@ def test_unreadable_files_are_rejected(tmp_path):
         load(tmp_path / "missing.json")
     with pytest.raises(GraphFormatError, match="cannot read"):
         load(tmp_path)  # a directory
+    with pytest.raises(GraphFormatError, match="not a regular file"):
+        load("/dev/zero")  # would never end
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    with pytest.raises(GraphFormatError, match="not a regular file"):
+        load(fifo)  # would block
     (tmp_path / "binary.json").write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(GraphFormatError):
         load(tmp_path / "binary.json")
