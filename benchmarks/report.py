@@ -35,13 +35,14 @@ def _ratio_cell(cell: Cell | None, base: Cell | None) -> str:
 def _phase_text(phases: dict | None) -> str:
     if not phases:
         return "—"
-    keys = [k for k in ("trace", "grad", "passes", "codegen", "jaxpr", "lower", "xla", "run")
+    keys = [k for k in ("trace", "grad", "passes", "codegen", "other", "jaxpr", "lower", "xla",
+                        "run")
             if k in phases]  # fmt: skip
     return ", ".join(f"{k} {fmt_seconds(phases[k])}" for k in keys)
 
 
 def slowest_compile_phase(phases: dict) -> str:
-    names = ("trace", "grad", "passes", "codegen")
+    names = ("trace", "grad", "passes", "codegen", "other")
     name = max(names, key=lambda k: phases.get(k, 0.0))
     return f"{name} ({fmt_seconds(phases[name])} of {fmt_seconds(phases['compile'])})"
 
@@ -88,7 +89,7 @@ def gradient_times(res: dict) -> list[str]:
 
 def compile_times(res: dict) -> list[str]:
     header = ("workload", "tracegrad compile", "trace", "grad graph", "passes", "codegen",
-              "first run", "JAX jit first call")  # fmt: skip
+              "other", "first run", "JAX jit first call")  # fmt: skip
     rows = []
     items = [("W1 chain-small", res.get("w1"))]
     for dt in ("float64", "float32"):
@@ -102,10 +103,11 @@ def compile_times(res: dict) -> list[str]:
         jax_text = fmt_seconds(jax.extra["compile"]) if jax and jax.extra.get("compile") else (
             jax.note if jax else "—")  # fmt: skip
         if not ph:
-            rows.append((name, w.get("phases_error", "—"), "", "", "", "", "", jax_text))
+            rows.append((name, w.get("phases_error", "—"), "", "", "", "", "", "", jax_text))
             continue
         rows.append((name, fmt_seconds(ph["compile"]),
-                     *(fmt_seconds(ph[k]) for k in ("trace", "grad", "passes", "codegen", "run")),
+                     *(fmt_seconds(ph[k]) for k in ("trace", "grad", "passes", "codegen", "other",
+                                                    "run")),
                      jax_text))  # fmt: skip
     return _table(header, rows)
 
@@ -267,7 +269,7 @@ def targets(res: dict) -> list[tuple[str, str, str]]:
                 why.append(f"superlinear (x{growth:.1f} for 10x ops)")
             if sizes[-1] >= 100_000 and big.value >= W4_SECONDS:
                 phases = big.extra.get("phases", {})
-                slow = max(("trace", "grad", "passes", "codegen", "run"),
+                slow = max(("trace", "grad", "passes", "codegen", "other", "run"),
                            key=lambda k: phases.get(k, 0.0))  # fmt: skip
                 why.append(f"{big.value / W4_SECONDS - 1:.0%} over {W4_SECONDS:.0f} s; slowest "
                            f"phase {slow} ({fmt_seconds(phases.get(slow, 0.0))})")  # fmt: skip
@@ -298,7 +300,10 @@ How it is measured:
   fails to import is reported as unavailable.
 - Compilation happens outside the timing. tracegrad compile = trace + gradient graph
   + optimisation passes + code generation, from fresh `grad(f)` objects (median of
-  the repeats), measured by timing tracegrad's entry points; JAX's is the first call
+  the repeats), measured by timing tracegrad's entry points (`trace_to_graph`,
+  `GradFunction.transform`, `optimize`, `Executable(...)`, exclusive of each other);
+  `other` is the rest of the first call (signature keys, caches, garbage collection);
+  freeing the compiled function afterwards is not counted. JAX's is the first call
   of a fresh `jax.jit`.
 - W3 graph sizes: tracegrad `grad(...(grad(np.tanh))).trace(x).number_of_nodes()` (all
   nodes, inputs and constants included; ops alone in parentheses); DeZero: Function

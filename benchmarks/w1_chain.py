@@ -130,7 +130,9 @@ def tracegrad_phases(x, repeats: int) -> dict[str, float]:
         def loss(y):
             return chain_loss(np, y)
 
-        compiler.grad(loss)(x)
+        df = compiler.grad(loss)
+        df(x)
+        return df
 
     return median_phases(build_and_call, repeats)
 

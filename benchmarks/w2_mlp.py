@@ -228,7 +228,9 @@ def tracegrad_phases(problem, repeats: int) -> dict[str, float]:
         def loss(params, x, onehot):
             return mlp_loss(np, params, x, onehot)
 
-        compiler.grad(loss)(params, x, onehot)
+        df = compiler.grad(loss)
+        df(params, x, onehot)
+        return df
 
     return median_phases(build_and_call, repeats)
 

@@ -53,6 +53,12 @@ def tracegrad_nth(n):
     return f
 
 
+def _build_and_call(n):
+    f = tracegrad_nth(n)
+    f(np.array(X))
+    return f
+
+
 def make_tracegrad(n):
     x = np.array(X)
     f = tracegrad_nth(n)
@@ -212,7 +218,7 @@ def run(cfg: Config) -> dict:
     makers = {name: (lambda m=m: m(n)) for name, m in MAKERS.items()}
     out = {"cells": measure_contestants(makers, ref, np.float64, cfg), "sizes": sizes()}
     try:
-        out["phases"] = median_phases(lambda: tracegrad_nth(n)(np.array(X)), cfg.compile_repeats)
+        out["phases"] = median_phases(lambda: _build_and_call(n), cfg.compile_repeats)
     except Exception as exc:
         out["phases_error"] = f"{type(exc).__name__}: {exc}"
     return out
