@@ -586,3 +586,67 @@ def test_mixed_indexing_matches_numpy(shape, data):
         return
     graph = check_traced(lambda a: a[index], x)
     assert "getitem" in ops_of(graph) or graph.outputs == graph.inputs
+
+
+# ----- hypothesis: random programs mixing dtypes and Python numbers -----
+_DTYPE_OPS = [
+    lambda a, b, s: a + b,
+    lambda a, b, s: a * s,
+    lambda a, b, s: s - a,
+    lambda a, b, s: a / (np.abs(b) + 1),
+    lambda a, b, s: np.maximum(a, s),
+    # abs(s): np.where wraps an out-of-range Python int (uint8 and -1 give 255) where
+    # ufuncs raise; tracegrad raises for both
+    lambda a, b, s: np.where(a > b, a, abs(s)),
+    lambda a, b, s: np.where(a > 0, abs(s), b),
+    lambda a, b, s: (a < s) & (b >= 0),
+    lambda a, b, s: a.astype(np.float32),
+    lambda a, b, s: a.astype(np.int16) if a.dtype.kind != "c" else a,
+    lambda a, b, s: np.sum(a, axis=-1, keepdims=True) if a.ndim else a,
+    lambda a, b, s: a.mean() * b,
+    lambda a, b, s: np.clip(a, -1, s) if a.dtype.kind not in "bc" else a,
+    lambda a, b, s: np.exp(np.tanh(a)) if a.dtype.kind != "b" else a,
+    lambda a, b, s: -a if a.dtype.kind != "b" else ~a,
+    lambda a, b, s: a.T @ b.T if a.ndim == 2 and b.ndim == 2 and a.shape[0] == b.shape[1] else a,
+    lambda a, b, s: np.concatenate([a.reshape(-1), b.reshape(-1)]),
+    lambda a, b, s: a[..., ::-1] if a.ndim else a,
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    dtypes=st.lists(
+        st.sampled_from(["float64", "float32", "int64", "int32", "int8", "uint8", "bool"]),
+        min_size=2,
+        max_size=2,
+    ),
+    shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2, max_side=3),
+    steps=st.lists(
+        st.tuples(
+            st.integers(0, len(_DTYPE_OPS) - 1),
+            st.integers(0, 7),
+            st.integers(0, 7),
+            st.sampled_from([2, 0.5, True, -1, 3.0]),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_random_mixed_dtype_programs_match_numpy(dtypes, shapes, steps):
+    (sa, sb), _ = shapes
+    x = make_array(sa, dtypes[0], low=-3, high=3, seed=1)
+    y = make_array(sb, dtypes[1], low=-3, high=3, seed=2)
+
+    def program(x, y):
+        values = [x, y]
+        for op, i, j, s in steps:
+            a, b = values[i % len(values)], values[j % len(values)]
+            values.append(_DTYPE_OPS[op](a, b, s))
+        return values[2:]
+
+    with np.errstate(all="ignore"):
+        try:
+            program(x, y)
+        except (TypeError, ValueError, OverflowError):  # NumPy rejects it: not our business
+            return
+        check_traced(program, x, y)

@@ -143,7 +143,7 @@ def promote(op: str, args: tuple) -> tuple:
         if isinstance(a, _PY_SCALARS):
             try:
                 a = np.asarray(a, dtype=target)
-            except OverflowError:  # NumPy raises too: int8 array + 1000
+            except OverflowError:  # NumPy ufuncs raise too (int8 + 1000); np.where would wrap
                 if op in _COMPARISONS:  # ... but compares by value: int8 array < 1000
                     return _widen(op, args, np.result_type(target, np.min_scalar_type(a)))
                 raise TracegradError(
