@@ -37,8 +37,10 @@ def gc_paused():
             # Hand what we built to the oldest generation (freeze + unfreeze moves it
             # there without a scan), so re-enabling does not trigger one long young-
             # generation collection over every new node; gen-2 runs still see it all.
-            gc.freeze()
-            gc.unfreeze()
+            # Not when the program froze objects itself: unfreeze would undo that.
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
