@@ -146,6 +146,8 @@ def from_json(text: str) -> Graph:
         shape = d.get("shape")
         if not isinstance(shape, tuple) or not all(_is_id(s) and s >= 0 for s in shape):
             raise GraphFormatError(f"{where}: 'shape' must be a list of non-negative ints")
+        if not isinstance(d.get("dtype"), str):
+            raise GraphFormatError(f"{where}: 'dtype' must be a dtype name")
         try:
             d["dtype"] = canonical_dtype(d.get("dtype")).name
         except (TracegradError, TypeError) as exc:

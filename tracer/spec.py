@@ -16,7 +16,7 @@ def canonical_dtype(dtype) -> np.dtype:
     """Return ``dtype`` as a NumPy dtype, rejecting object, string and structured dtypes."""
     try:
         dt = np.dtype(dtype)
-    except TypeError as exc:
+    except (TypeError, ValueError, SyntaxError, OverflowError) as exc:  # np.dtype({"": ""})
         raise TracegradError(f"not a NumPy dtype: {dtype!r}") from exc
     if dt.kind not in _ALLOWED_KINDS or dt.fields is not None:
         raise TracegradError(

@@ -14,6 +14,33 @@ from tracer.primitives.base import Primitive
 _REQUIRED = ("op", "params", "shape", "dtype")
 
 
+def _int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _ints(v) -> bool:
+    return isinstance(v, tuple) and all(_int(i) for i in v)
+
+
+def _number(v) -> bool:
+    return v is None or isinstance(v, (int, float, np.number, np.bool_))
+
+
+# Types of the params primitives take (the rules check values; a file could confuse types:
+# keepdims=[None] is truthy to a shape rule but not to NumPy).
+_PARAM_TYPES = {
+    "keepdims": lambda v: isinstance(v, (bool, np.bool_)),
+    "axis": lambda v: v is None or _int(v) or _ints(v),
+    "shape": _ints,
+    "axes": _ints,
+    "decimals": _int,
+    "lo": _number,
+    "hi": _number,
+    "dtype": lambda v: isinstance(v, str),
+    "index": lambda v: isinstance(v, tuple),
+}
+
+
 def validate(graph: nx.MultiDiGraph) -> None:
     """Raise ``GraphError`` unless ``graph`` is a valid IR graph.
 
@@ -84,6 +111,10 @@ def _check_node(graph, n, d, inputs):
         raise GraphError(
             f"{where}: {op} takes params {sorted(prim.params)}, has {sorted(d['params'])}"
         )
+    for key, value in d["params"].items():
+        check = _PARAM_TYPES.get(key)
+        if check is not None and not check(value):
+            raise GraphError(f"{where}: {op} param {key}={value!r:.60} has the wrong type")
     operands = Graph.operands(graph, n)
     avals = [aval(graph.nodes[u]["shape"], graph.nodes[u]["dtype"]) for u in operands]
     try:
