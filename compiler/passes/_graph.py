@@ -160,6 +160,9 @@ def replace_uses(g: Graph, old: int, new: int, outputs: OutputIndex) -> list[int
     """
     if old == new:
         return []
+    replaced = g.__dict__.get("_replaced")
+    if replaced is not None:  # the manager fixes ids held in attributes afterwards
+        replaced[old] = new
     users = list(g._succ[old])
     for v in users:
         for e in g._succ[old][v].values():
@@ -193,6 +196,39 @@ class OutputIndex:
         outs = self.g.graph["outputs"]
         self.g.graph["outputs"] = [new if o == old else o for o in outs]
         self.count[new] = self.count.get(new, 0) + self.count.pop(old)
+
+
+def fix_references(g: Graph, replaced: dict[int, int]) -> None:
+    """Point ``grad_of`` attributes and the ``grads`` graph attribute at surviving nodes.
+
+    ``replaced`` maps a removed node to the node that took its place (chains
+    allowed). ``grads`` pairs whose nodes no longer exist are dropped; a
+    ``grad_of`` that names a vanished forward node is removed.
+    """
+
+    def resolve(n):
+        seen = 0
+        while n in replaced and seen < 1000:
+            n, seen = replaced[n], seen + 1
+        return n
+
+    nodes = g._node
+    for d in nodes.values():
+        k = d.get("grad_of")
+        if k is not None and k not in nodes:
+            k = resolve(k)
+            if k in nodes:
+                d["grad_of"] = k
+            else:
+                del d["grad_of"]
+    pairs = g.graph.get("grads")
+    if isinstance(pairs, list):
+        fixed = []
+        for pair in pairs:
+            f, t = resolve(pair[0]), resolve(pair[1])
+            if f in nodes and t in nodes:
+                fixed.append([f, t])
+        g.graph["grads"] = fixed
 
 
 def topo_order(g: Graph) -> list[int]:

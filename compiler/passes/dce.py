@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compiler.passes._graph import copy_graph, live_nodes, remove_node
+from compiler.passes._graph import copy_graph, fix_references, live_nodes, remove_node
 from tracer.graph import Graph
 
 
@@ -13,6 +13,7 @@ def dce(graph: Graph) -> Graph:
     """
     g = copy_graph(graph)
     run_dce(g)
+    fix_references(g, {})
     return g
 
 

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from compiler.passes._graph import copy_graph, gc_paused
+from compiler.passes._graph import copy_graph, fix_references, gc_paused
 from compiler.passes.cse import run_cse
 from compiler.passes.dce import run_dce
 from compiler.passes.fold import run_fold
@@ -102,6 +102,7 @@ def _optimize(graph: Graph, names: tuple, report: bool, inplace: bool):
     rep.seconds = {"copy": time.perf_counter() - start, "sweep": 0.0, "dce": 0.0}
     parts = tuple(p for p in PARTS if p in names)
     sweep = Sweep(g, parts) if parts else None
+    g._replaced = {}
     try:
         for round_no in range(MAX_ROUNDS):
             rep.rounds += 1
@@ -119,6 +120,7 @@ def _optimize(graph: Graph, names: tuple, report: bool, inplace: bool):
             if not changed:
                 break
     finally:
+        fix_references(g, g.__dict__.pop("_replaced"))
         if sweep is not None:
             sweep.close()
             for part in parts:

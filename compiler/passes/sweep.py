@@ -16,7 +16,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from compiler.passes._graph import OutputIndex, operands, replace_uses, topo_order
+from compiler.passes._graph import (
+    OutputIndex,
+    fix_references,
+    operands,
+    replace_uses,
+    topo_order,
+)
 from compiler.passes.cse import COMMUTATIVE, CONST_BYTES_LIMIT, params_key
 from compiler.passes.fold import evaluate_node, foldable, make_const
 from compiler.passes.simplify import RULES, _Ctx
@@ -145,6 +151,9 @@ class Sweep:
 
 def run_sweep(g: Graph, parts=PARTS) -> dict[str, Counter]:
     """Run the sweep with ``parts`` switched on until it changes nothing; counts per part."""
+    own = "_replaced" not in g.__dict__
+    if own:
+        g._replaced = {}
     sweep = Sweep(g, parts)
     try:
         full = True
@@ -152,4 +161,6 @@ def run_sweep(g: Graph, parts=PARTS) -> dict[str, Counter]:
             full = False
     finally:
         sweep.close()
+        if own:
+            fix_references(g, g.__dict__.pop("_replaced"))
     return sweep.counts

@@ -279,7 +279,8 @@ def test_rewrites_keep_names_and_roles():
     (o,) = out.graph["outputs"]
     assert o == z
     assert out.nodes[o]["name"] == "grad_x"  # carried over: the replacement had none
-    assert out.nodes[o]["role"] == "backward" and out.nodes[o]["grad_of"] == y
+    # y (= x * 1) became x, and grad_of follows it
+    assert out.nodes[o]["role"] == "backward" and out.nodes[o]["grad_of"] == x
     assert out.nodes[x]["name"] == "x"  # an input keeps its own name
 
 
@@ -324,6 +325,21 @@ def test_every_pass_on_a_gradient_graph(name):
     g = grad(loss).inner.trace(w, x)  # the forward graph
     gg = grad(loss).transform(g)  # its unoptimised gradient graph
     check_pass(ALL_PASSES[name], gg, [w, x])
+
+
+def test_gradient_bookkeeping_points_at_surviving_nodes():
+    def loss(w, x):
+        return np.sum(np.tanh(x @ w) * 1.0 + 0.0)
+
+    w, x = np.ones((3, 2)) * 0.1, np.arange(12.0).reshape(4, 3) / 10
+    gg = grad(loss).transform(grad(loss).inner.trace(w, x))
+    assert gg.graph["grads"]
+    for p in (optimize, *ALL_PASSES.values()):
+        out = p(gg)
+        for f, t in out.graph["grads"]:
+            assert f in out and t in out
+        for _, d in out.nodes(data=True):
+            assert d.get("grad_of") is None or d["grad_of"] in out
 
 
 # ----- every primitive case of the tracer's table -----
