@@ -79,6 +79,10 @@ def load(peer: str):
             raise hit
         return hit
     try:
+        # BENCH_UNAVAILABLE=torch,jax pretends those peers are missing (to check the
+        # harness's handling of a failed install).
+        if peer in os.environ.get("BENCH_UNAVAILABLE", "").split(","):
+            raise ImportError(f"{peer} disabled by BENCH_UNAVAILABLE")
         if peer == "jax":
             os.environ.setdefault("JAX_PLATFORMS", "cpu")
             import jax

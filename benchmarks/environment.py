@@ -86,6 +86,14 @@ def jax_info() -> str:
     return f"{jax.__version__} / jaxlib {version('jaxlib')} ({jax.devices()[0].platform})"
 
 
+def peer_version(peer: str, dist: str) -> str:
+    try:
+        load(peer)
+    except Unavailable as exc:
+        return str(exc)
+    return version(dist)
+
+
 def collect() -> dict:
     env_blas = {k: os.environ.get(k, "unset") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     return {
@@ -102,7 +110,7 @@ def collect() -> dict:
         "openblas_env": ", ".join(f"{k}={v}" for k, v in env_blas.items()),
         "torch": torch_info(),
         "jax": jax_info(),
-        "autograd": version("autograd"),
-        "dezero": version("dezero"),
+        "autograd": peer_version("autograd", "autograd"),
+        "dezero": peer_version("dezero", "dezero"),
         "threadpoolctl": version("threadpoolctl"),
     }

@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     out_md.write_text(text)
     out_json.write_text(json.dumps(_jsonable(results), indent=1) + "\n")
     print(text)
-    print(f"written: {out_md.relative_to(ROOT)}, {out_json.relative_to(ROOT)}")
+    print(f"written: {out_md}, {out_json}")
     return 0
 
 
