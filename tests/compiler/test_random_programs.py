@@ -209,7 +209,7 @@ SETTINGS = dict(
 )
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=200, **SETTINGS)
 @given(programs())
 def test_gradient_matches_central_differences(prog):
     args = prog.inputs
