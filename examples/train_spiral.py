@@ -86,6 +86,8 @@ def train(x, t, seed: int = 0):
             params = {name: p - LR * grads[name] for name, p in params.items()}
             total += float(loss) * len(idx)
         losses.append(total / len(x))
+        if len(losses) % 100 == 0:
+            print(f"epoch {len(losses):3d}  loss {losses[-1]:.4f}")
     return params, losses, step
 
 
