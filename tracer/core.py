@@ -268,7 +268,10 @@ class TracedArray:
         self._concrete_error("complex()")
 
     def __array__(self, dtype=None, copy=None):
-        self._concrete_error("converting to a NumPy array (np.asarray / np.array)")
+        self._concrete_error(
+            "converting to a NumPy array (np.asarray / np.array, or indexing a NumPy array "
+            "with it: write tracer.ops.getitem(array, index) for that)"
+        )
 
     def tolist(self):
         self._concrete_error("tolist()")

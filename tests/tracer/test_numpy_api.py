@@ -156,3 +156,13 @@ def test_numpy_functions_still_work_outside_traces():
     np.testing.assert_array_equal(ops.reshape(np.arange(6), (2, 3)), np.arange(6).reshape(2, 3))
     np.testing.assert_array_equal(ops.getitem(np.arange(6), slice(1, 3)), np.array([1, 2]))
     np.testing.assert_array_equal(ops.where(np.array([True, False]), 1, 2), np.array([1, 2]))
+
+
+def test_constant_table_indexed_by_traced_index():
+    from tracer import TracingError, ops
+
+    table = np.arange(12.0).reshape(4, 3)
+    with pytest.raises(TracingError, match=r"ops\.getitem"):
+        trace(lambda i: table[i])(np.array([1, 3]))  # NumPy converts the index: no dispatch
+    check_traced(lambda i: ops.getitem(table, i), np.array([1, 3, 3]))
+    check_traced(lambda i: ops.getitem(table, (i, slice(None, None, -1))), np.array([[0], [2]]))

@@ -326,6 +326,11 @@ case("getitem", lambda x: x[None], A((), "int64"), label="0d-none")
 case("getitem", lambda x, i: x[i], X, np.array([3, 1, 1]), label="traced-int-array")
 case("getitem", lambda x, i: x[:, i, 0], X, np.array([[4], [0]]), label="traced-int-array-2d")
 case("getitem", lambda x: x[np.int64(2), np.int32(-1)], X, label="numpy-ints")
+case("getitem", lambda x: np.take(x, [3, 0, 3]), X, label="take-flat")
+case("getitem", lambda x: np.take(x, np.array([[1], [4]]), axis=1), X, label="take-axis")
+case("getitem", lambda x: np.take(x, -1, axis=-1), X, label="take-int")
+# A NumPy array indexed by a traced index: ndarray.__getitem__ and np.take's dispatcher never
+# see the index, so the traceable spelling is ops.getitem (see test_numpy_api.py).
 
 
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])

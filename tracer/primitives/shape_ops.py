@@ -479,6 +479,23 @@ def vstack(arrays, *, dtype=None, casting="same_kind"):
     return concatenate(xs, axis=0, dtype=dtype)
 
 
+def take(a, indices, axis=None, out=None, mode=None):
+    """``np.take``: ``getitem`` with one index array; also how a constant array (an
+    embedding table captured from a closure) is indexed by a traced index."""
+    if out is not None or mode not in (None, "raise"):
+        raise UnsupportedError(
+            f"np.take(out=..., mode=...) is not supported when tracing (at {user_location()})"
+        )
+    if find_trace((a, indices)) is None:
+        return np.take(a, indices, axis=axis)
+    if not isinstance(a, TracedArray):
+        a = np.asarray(a)
+    if axis is None:
+        return getitem(ravel(a), indices)
+    axis = normalize_axis("take", axis, a.ndim)
+    return getitem(a, (slice(None),) * axis + (indices,))
+
+
 def flip(x, axis=None):
     if find_trace((x,)) is None:
         return np.flip(x, axis)
@@ -522,6 +539,6 @@ FUNCTIONS = {
     np.broadcast_to: broadcast_to, np.squeeze: squeeze, np.expand_dims: expand_dims,
     np.ravel: ravel, np.concatenate: concatenate, np.stack: stack, np.hstack: hstack,
     np.vstack: vstack, np.atleast_1d: atleast_1d, np.atleast_2d: atleast_2d, np.flip: flip,
-    np.shape: shape, np.ndim: ndim, np.size: size, np.zeros_like: _like(0),
+    np.take: take, np.shape: shape, np.ndim: ndim, np.size: size, np.zeros_like: _like(0),
     np.ones_like: _like(1), np.empty_like: _like(0), np.full_like: full_like, np.copy: copy,
 }  # fmt: skip
