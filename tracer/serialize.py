@@ -235,6 +235,14 @@ def _has_array(obj) -> bool:
     return False
 
 
+def _dict_key(k, key, depth=0):
+    if isinstance(k, (str, int, float, bool)) or k is None:
+        return k
+    if isinstance(k, list) and depth < 8:
+        return tuple(_dict_key(x, key, depth + 1) for x in k)
+    raise GraphFormatError(f"graph attribute {key!r}: a dict key must be a scalar or a tuple")
+
+
 def _check_tree(tree, key, depth=0) -> int:
     """Check a treedef read from a file; return its number of leaves."""
     if (
@@ -251,10 +259,8 @@ def _check_tree(tree, key, depth=0) -> int:
             not isinstance(tree.get("keys"), list) or len(tree["keys"]) != len(children)
         ):
             raise GraphFormatError(f"graph attribute {key!r}: dict keys do not match children")
-        if tree["type"] == "dict" and not all(
-            isinstance(k, (str, int, float, bool)) or k is None for k in tree["keys"]
-        ):
-            raise GraphFormatError(f"graph attribute {key!r}: dict keys must be JSON scalars")
+        if tree["type"] == "dict":  # tuple keys were written as lists: make them hashable again
+            tree["keys"] = [_dict_key(k, key) for k in tree["keys"]]
         return sum(_check_tree(c, key, depth + 1) for c in children)
     return 1 if tree["type"] == "leaf" else 0
 

@@ -112,6 +112,20 @@ def test_round_trip_gradient_attributes():
     assert_same_graph(g, back)
 
 
+def test_round_trip_dict_keys_of_every_kind():
+    def f(d, e):
+        return {(1, "a"): d[(0, 1)] * 2, (0, "b"): d[(2, 0)]}, {0.5: e[3], 1.5: e[-1]}
+
+    d, e = {(0, 1): np.ones(2), (2, 0): np.zeros(2)}, {3: np.ones(1), -1: np.zeros(1)}
+    g = trace(f).trace(d, e)
+    back = from_json(to_json(g))
+    assert back.graph["in_tree"] == g.graph["in_tree"]
+    assert back.graph["out_tree"] == g.graph["out_tree"]
+    out, out_e = evaluate(back, d, e)
+    assert set(out) == {(1, "a"), (0, "b")} and set(out_e) == {0.5, 1.5}
+    assert_same(out[(1, "a")], np.full(2, 2.0))
+
+
 def test_saved_file_is_plain_versioned_json(tmp_path):
     g = trace(mlp).trace(Spec((2, 4)), params())
     save(g, tmp_path / "f.json")
@@ -286,7 +300,7 @@ MALFORMED = {
     ),
     "out-tree-dict-unhashable-key": _set(
         ["graph", "graph", "out_tree"],
-        {"type": "dict", "keys": [[1]], "children": [{"type": "leaf"}]},
+        {"type": "dict", "keys": [{"a": 1}], "children": [{"type": "leaf"}]},
     ),
     "role-garbage": _node("exp", "role", {"evil": 1}),
     "grad-of-string": _node("exp", "grad_of", "%1"),
