@@ -11,6 +11,7 @@ import functools
 import gc
 import importlib
 import os
+import resource
 import statistics
 import time
 from collections import defaultdict
@@ -164,15 +165,25 @@ CPU_CLOCK = os.environ.get("BENCH_CLOCK") == "cpu"
 clock = time.process_time if CPU_CLOCK else time.perf_counter
 
 
+def _minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def time_round_robin(
-    fns: dict[str, Callable[[], object]], *, repeats: int, batch_seconds: float
+    fns: dict[str, Callable[[], object]],
+    *,
+    repeats: int,
+    batch_seconds: float,
+    faults: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """Median seconds per call of each function, measured side by side.
 
     Each function is warmed up, then called in batches long enough to time reliably;
     the batches of all functions alternate (round robin), so a change in machine load
     hits every contestant alike. The garbage collector is paused within a batch, as
-    ``timeit`` does.
+    ``timeit`` does. If ``faults`` is given, it receives the median number of minor
+    page faults per call (fresh memory the kernel had to map: a cost of allocating
+    big arrays anew that buffer reuse avoids).
     """
     numbers = {}
     for name, fn in fns.items():
@@ -182,18 +193,24 @@ def time_round_robin(
         dt = clock() - start
         numbers[name] = max(1, min(10_000, int(batch_seconds / max(dt, 1e-7))))
     samples: dict[str, list[float]] = {name: [] for name in fns}
+    fault_samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             gc.collect()
             gc.disable()
             try:
+                f0 = _minor_faults()
                 start = clock()
                 for _ in range(numbers[name]):
                     fn()
                 dt = clock() - start
+                f1 = _minor_faults()
             finally:
                 gc.enable()
             samples[name].append(dt / numbers[name])
+            fault_samples[name].append((f1 - f0) / numbers[name])
+    if faults is not None:
+        faults.update({name: statistics.median(s) for name, s in fault_samples.items()})
     return {name: statistics.median(s) for name, s in samples.items()}
 
 
@@ -367,9 +384,12 @@ def prepare(makers: dict[str, Callable], ref, dtype) -> tuple[dict, dict[str, Ce
 def measure_contestants(makers: dict[str, Callable], ref, dtype, cfg: Config) -> dict[str, Cell]:
     """``prepare`` then time the matching contestants side by side (seconds per call)."""
     fns, cells = prepare(makers, ref, dtype)
-    times = time_round_robin(fns, repeats=cfg.repeats, batch_seconds=cfg.batch_seconds)
+    faults: dict[str, float] = {}
+    times = time_round_robin(fns, repeats=cfg.repeats, batch_seconds=cfg.batch_seconds,
+                             faults=faults)  # fmt: skip
     for name, t in times.items():
         cells[name].value = t
+        cells[name].extra["faults"] = faults[name]
     return cells
 
 

@@ -87,6 +87,28 @@ def gradient_times(res: dict) -> list[str]:
     return _table(header, rows)
 
 
+def page_faults(res: dict) -> list[str]:
+    """Minor page faults per call: memory freshly mapped (and zeroed) by the kernel."""
+    cols = ("numpy", "numpy_plain", *PEERS)
+    rows = []
+    items = [("W1 chain-small", res.get("w1"))]
+    items += [(f"W2 mlp {dt}", _cell(res, "w2", dt)) for dt in ("float64", "float32")]
+    for name, w in items:
+        if not w:
+            continue
+        vals = []
+        for c in cols:
+            cell = w["cells"].get(c)
+            f = cell.extra.get("faults") if cell is not None and cell.ok else None
+            vals.append("—" if f is None else f"{f:,.0f}")
+        rows.append((name, *vals))
+    if not rows:
+        return []
+    head = ["Minor page faults per call (fresh memory the kernel maps and zeroes; buffers "
+            "kept across calls avoid them):", ""]  # fmt: skip
+    return head + _table(("workload", *(LABELS[c] for c in cols)), rows)
+
+
 def compile_times(res: dict) -> list[str]:
     header = ("workload", "tracegrad compile", "trace", "grad graph", "passes", "codegen",
               "other", "first run", "JAX jit first call")  # fmt: skip
@@ -346,6 +368,7 @@ def render(res: dict, cfg) -> str:
     lines += _table(("target", "measured", "verdict"), targets(res)) + [""]
     lines += ["### Gradient time (median per call; ratio to numpy-hand, time in parentheses)", ""]
     lines += gradient_times(res) + [""]
+    lines += page_faults(res) + [""]
     w2 = _cell(res, "w2", "float64", "ops")
     if w2:
         ops = ", ".join(f"{k} {v}" for k, v in w2.items())
