@@ -305,6 +305,16 @@ def targets(res: dict) -> list[tuple[str, str, str]]:
     return out
 
 
+FILES = """\
+Files: `run.py` (entry point: `--quick`, `--only w1 w3`, `--threads N`, `--cpu-time`,
+`--output FILE`), `common.py` (peer loading, round-robin timing, gradient checks,
+tracegrad phase timing), one module per workload (`w1_chain.py`, `w2_mlp.py`,
+`w3_tanh.py`, `w4_scale.py`, `w5_memory.py`; each holds the hand-written NumPy
+version and every peer's version side by side), `environment.py`, `report.py` (this
+page), `requirements.txt` (pinned peers). `results.json` holds the raw numbers of the
+run below.
+"""
+
 METHOD = """\
 How it is measured:
 
@@ -387,5 +397,5 @@ def render(res: dict, cfg) -> str:
         batch = res["w5"]["batch"]
         lines += [f"### W5 memory: peak of one W2 gradient (float64, batch {batch:,})", ""]
         lines += memory(res["w5"]) + [""]
-    lines += ["## Method", "", METHOD]
+    lines += ["## Method", "", METHOD, FILES]
     return "\n".join(lines).rstrip() + "\n"
