@@ -439,6 +439,12 @@ class TracedArray:
     def dot(self, other):
         return _ops.dot(self, other)
 
+    def round(self, decimals=0):
+        return _ops.round(self, decimals)
+
+    def copy(self, order="C"):
+        return self  # traced values are immutable: a copy is the value itself
+
     # ----- NumPy protocols -----
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         return _numpy_api.dispatch_ufunc(ufunc, method, inputs, kwargs)

@@ -83,6 +83,7 @@ case("abs", lambda x: abs(x), A((3,), "float64"), label="builtin")
 case("abs", np.fabs, A((3,), "float32"), label="fabs")
 case("round", lambda x: np.round(x, 2), A((4,), "float64", high=10), label="decimals")
 case("round", lambda x: np.around(x, -1), A((4,), "float64", high=100), label="around")
+case("round", lambda x: x.round(1).copy(), A((4,), "float64", high=10), label="method")
 case("logical_not", lambda x: ~x, A((2, 3), "bool"), label="invert")
 
 # ----- binary elementwise -----
