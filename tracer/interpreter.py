@@ -6,11 +6,12 @@ recursion); each value is dropped after its last use.
 
 from __future__ import annotations
 
+import networkx as nx
 import numpy as np
 
 from tracer.debug import bad_values, nan_error
-from tracer.errors import EvaluationError, TracegradError
-from tracer.graph import format_node
+from tracer.errors import EvaluationError, GraphError, TracegradError
+from tracer.graph import Graph, format_node
 from tracer.primitives import get_primitive
 from tracer.pytree import flatten, unflatten
 from tracer.spec import format_aval
@@ -110,7 +111,10 @@ def evaluate_flat(graph, flat: list, *, check_nans: bool = False) -> list:
         for n, arr in env.items():
             if bad_values(arr):
                 raise nan_error(graph, n, arr, [])
-    order = graph.topo_order()
+    try:  # Graph's methods as functions: any networkx.MultiDiGraph in the IR schema runs
+        order = Graph.topo_order(graph)
+    except nx.NetworkXUnfeasible:
+        raise GraphError("cannot evaluate a graph with a cycle (see validate(graph))") from None
     outputs = graph.graph["outputs"]
     # last use of each value, so intermediates are dropped early
     last: dict[int, int] = {}
@@ -127,7 +131,13 @@ def evaluate_flat(graph, flat: list, *, check_nans: bool = False) -> list:
         if op == "const":
             env[n] = d["value"]
             continue
-        args = [env[u] for u in graph.operands(n)]
+        try:
+            args = [env[u] for u in Graph.operands(graph, n)]
+        except KeyError as exc:
+            raise GraphError(
+                f"node %{n} reads %{exc.args[0]}, which has no value: an input node not listed "
+                "in the graph's inputs? (see validate(graph))"
+            ) from None
         try:
             with np.errstate(all="ignore"):
                 env[n] = get_primitive(op).impl(*args, **d["params"])
@@ -137,7 +147,7 @@ def evaluate_flat(graph, flat: list, *, check_nans: bool = False) -> list:
                 f"(from {d.get('source') or 'unknown source'}): {type(exc).__name__}: {exc}"
             ) from exc
         if check_nans and bad_values(env[n]):
-            raise nan_error(graph, n, env[n], list(zip(graph.operands(n), args)))
+            raise nan_error(graph, n, env[n], list(zip(Graph.operands(graph, n), args)))
         for u in graph._pred[n]:
             if last.get(u) == pos and u not in keep:
                 env.pop(u, None)

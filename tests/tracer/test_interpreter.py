@@ -172,3 +172,32 @@ def test_python_number_inputs_cast_only_without_loss(traced_with, value, ok):
     else:
         with pytest.raises(TracegradError, match="input s: expected"):
             evaluate(g, np.ones(2), value)
+
+
+def test_evaluate_plain_networkx_graph():
+    import networkx as nx
+
+    g = trace(net).trace({"W": np.ones((4, 3)), "b": np.ones(3)}, np.ones((2, 4)))
+    plain = nx.node_link_graph(nx.node_link_data(g, edges="edges"), edges="edges")
+    assert type(plain) is nx.MultiDiGraph
+    p, x = {"W": np.ones((4, 3)), "b": np.ones(3)}, np.ones((2, 4))
+    assert_same(evaluate(plain, p, x)["loss"], net(p, x)["loss"])
+
+
+def test_evaluate_rejects_broken_graphs_clearly():
+    from tracer import GraphError
+
+    g = Graph()
+    a = g.add_op("input", (), {}, (), "float64")
+    b = g.add_op("neg", [a], {}, (), "float64")
+    c = g.add_op("exp", [b], {}, (), "float64")
+    g.add_edge(c, b, arg=1)  # a cycle
+    g.graph.update(inputs=[a], outputs=[c])
+    with pytest.raises(GraphError, match="cycle"):
+        evaluate(g, 1.0)
+    h = Graph()
+    a = h.add_op("input", (), {}, (), "float64")
+    b = h.add_op("neg", [a], {}, (), "float64")
+    h.graph.update(inputs=[], outputs=[b])  # a is not listed as an input
+    with pytest.raises(GraphError, match="%1 reads %0, which has no value"):
+        evaluate(h)
