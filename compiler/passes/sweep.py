@@ -23,6 +23,7 @@ from compiler.passes._graph import (
     replace_uses,
     topo_order,
 )
+from compiler.passes.algebra import MAX_NODES, PolyTable
 from compiler.passes.cse import COMMUTATIVE, CONST_BYTES_LIMIT, params_key
 from compiler.passes.fold import evaluate_node, foldable, make_const
 from compiler.passes.simplify import RULES, _Ctx
@@ -46,6 +47,9 @@ class Sweep:
         self.key_of: dict[int, tuple] = {}
         self.counts = {p: Counter() for p in PARTS}
         self.revisit: set[int] = set()
+        self.full = True
+        self.pos: dict[int, int] = {}
+        self.algebra = PolyTable(g) if self.cse and len(g) <= MAX_NODES else None
         self.budget = 20 * len(g) + 1000  # rewrites shrink or canonicalise; a backstop
         g._lost_users = []  # remove_node records operands that lost a user
 
@@ -55,6 +59,7 @@ class Sweep:
     def run(self, full: bool) -> int:
         """Visit every node (``full``) or only the spots recorded since the last run."""
         changes = sum(sum(c.values()) for c in self.counts.values())
+        self.full = full
         lost = self.g._lost_users
         if full:
             lost.clear()
@@ -67,7 +72,10 @@ class Sweep:
             lost.clear()
             if not self.revisit:
                 return 0
-        for n in topo_order(self.g):
+        order = topo_order(self.g)
+        if not full and self.algebra is not None:
+            self.pos = {m: i for i, m in enumerate(order)}
+        for n in order:
             if full or n in self.revisit:
                 self.visit(n)
         self.revisit.clear()
@@ -128,6 +136,30 @@ class Sweep:
                 return
             self.table[key] = n
             self.key_of[n] = key
+            if self.algebra is not None:
+                self._value_number(n, d, args)
+
+    def _value_number(self, n: int, d: dict, args) -> None:
+        """Merge ``n`` into an earlier node computing the same polynomial.
+
+        In a full round every node in the table was visited before ``n``, so it cannot
+        depend on ``n``; later rounds check the order explicitly (no cycles).
+        """
+        if args is None and d["op"] != "const":
+            args = operands(self.g, n)
+        key = self.algebra.key(n, d, args)
+        if key is None:
+            return
+        first = self.algebra.first.get(key)
+        if first is not None and not self.full:
+            pos = self.pos
+            if first not in pos or n not in pos or pos[first] >= pos[n]:
+                first = None
+        if first is not None and first != n and first in self.nodes:
+            self.counts["cse"]["merged by value"] += 1
+            self._rewritten(n, first)
+            return
+        self.algebra.first[key] = n
 
     def _all_const(self, n: int) -> bool:
         nodes = self.nodes

@@ -253,6 +253,35 @@ def test_common_factor_is_pulled_out():
     assert ops(out)["mul"] == 1 and ops(out)["add"] == 1
 
 
+def test_value_numbering_merges_one_polynomial_written_two_ways():
+    @trace
+    def f(x, y):
+        t = np.tanh(x)
+        a = (t + y) * t  # t*t + y*t
+        b = t * y + np.square(t)
+        return a - b * 0.5, (t * 4.0) + ((t * 2.0) * 2.0)
+
+    x, y = X3, X3[::-1].copy()
+    g = f.trace(x, y)
+    out, rep = optimize(g, report=True)
+    assert rep.changes["cse"]["merged by value"] >= 1
+    assert_same_numbers(evaluate_flat(out, [x, y]), evaluate_flat(g, [x, y]))
+    # one of the two ways is left: a single multiplication builds the second output
+    assert ops(out)["mul"] <= 3
+
+
+def test_value_numbering_keeps_rounding_tricks():
+    big = 2.0**52
+
+    @trace
+    def f(x):
+        return (x + big) - big, x * 1.5
+
+    x = np.array([0.3, 1.7, -2.5])
+    out = optimize(f.trace(x))
+    np.testing.assert_array_equal(evaluate_flat(out, [x])[0], (x + big) - big)
+
+
 def test_simplify_collapses_broadcast_chain_to_one():
     g = trace(lambda x: np.broadcast_to(np.broadcast_to(x, (2, 3)), (4, 2, 3))).trace(X3)
     out = optimize(g)

@@ -1,0 +1,118 @@
+"""Algebraic value numbering: merge nodes that compute the same polynomial of the same values.
+
+``(a + b) + a`` and ``2 * a + b``, or ``t * 4`` and ``(t * 2) * 2``, are one
+value written two ways; plain CSE cannot see it. Each float node built from
+``add``, ``sub``, ``mul``, ``neg``, ``square`` and 0-d constants gets a
+polynomial over its *leaves* (every other node) with exact rational
+coefficients; two nodes with the same polynomial, shape and dtype are merged
+(the first in topological order stays, so numbers change only by rounding).
+Higher-order derivatives are full of such repeats.
+
+Never merged: polynomials in which a coefficient cancelled to zero on the way
+(``(x + 2**52) - 2**52`` is a rounding trick, not ``x``), zero polynomials, and
+anything too big to be worth it (``MAX_TERMS``, ``MAX_WORK``). The sweep only
+runs this on graphs up to ``MAX_NODES`` nodes: it costs a few microseconds a
+node and pays off on small, repetitive graphs.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+MAX_NODES = 20_000
+MAX_TERMS = 32
+MAX_WORK = 256  # term products per multiplication
+MAX_DEGREE = 16
+
+_OPS = frozenset({"add", "sub", "mul", "neg", "square"})
+
+
+class Poly:
+    """A polynomial: {monomial (sorted tuple of leaf ids): coefficient}, and a taint flag."""
+
+    __slots__ = ("terms", "tainted")
+
+    def __init__(self, terms: dict, tainted: bool = False):
+        self.terms = terms
+        self.tainted = tainted
+
+
+def _add(p: Poly, q: Poly, sign: int) -> Poly | None:
+    terms = dict(p.terms)
+    tainted = p.tainted or q.tainted
+    for m, c in q.terms.items():
+        v = terms.get(m, 0) + sign * c
+        if v == 0:
+            terms.pop(m, None)
+            tainted = True
+        else:
+            terms[m] = v
+    return Poly(terms, tainted) if len(terms) <= MAX_TERMS else None
+
+
+def _mul(p: Poly, q: Poly) -> Poly | None:
+    if len(p.terms) * len(q.terms) > MAX_WORK:
+        return None
+    terms: dict = {}
+    tainted = p.tainted or q.tainted
+    for m1, c1 in p.terms.items():
+        for m2, c2 in q.terms.items():
+            m = tuple(sorted(m1 + m2)) if m1 and m2 else m1 or m2
+            if len(m) > MAX_DEGREE:
+                return None
+            v = terms.get(m, 0) + c1 * c2
+            if v == 0:
+                terms.pop(m, None)
+                tainted = True
+            else:
+                terms[m] = v
+    return Poly(terms, tainted) if len(terms) <= MAX_TERMS else None
+
+
+class PolyTable:
+    """Polynomials of the nodes seen so far, and the first node of each polynomial."""
+
+    def __init__(self, g):
+        self.g = g
+        self.poly: dict[int, Poly] = {}
+        self.first: dict[tuple, int] = {}
+
+    def leaf(self, n: int) -> Poly:
+        p = self.poly.get(n)
+        if p is None:
+            p = self.poly[n] = Poly({(n,): 1})
+        return p
+
+    def key(self, n: int, d: dict, args: list[int] | None) -> tuple | None:
+        """The merge key of ``n`` (None when it must not be merged by value)."""
+        op = d["op"]
+        p = None
+        if d["dtype"][0] != "f" and not d["dtype"].startswith("complex"):
+            return None
+        if op == "const":
+            if d["shape"]:
+                return None
+            v = d["value"].item()
+            if v != v or v in (float("inf"), float("-inf")):
+                return None
+            c = int(v) if float(v).is_integer() else Fraction(v)
+            p = Poly({(): c} if c else {}, not c)
+        elif op in _OPS and args is not None:
+            ps = [self.poly.get(u) or self.leaf(u) for u in args]
+            if op == "add":
+                p = _add(ps[0], ps[1], 1)
+            elif op == "sub":
+                p = _add(ps[0], ps[1], -1)
+            elif op == "mul":
+                p = _mul(ps[0], ps[1])
+            elif op == "square":
+                p = _mul(ps[0], ps[0])
+            else:
+                p = Poly({m: -c for m, c in ps[0].terms.items()}, ps[0].tainted)
+        if p is None:
+            self.leaf(n)
+            return None
+        self.poly[n] = p
+        if p.tainted or not p.terms:
+            return None
+        return (d["dtype"], tuple(d["shape"]), frozenset(p.terms.items()))
