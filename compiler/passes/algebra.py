@@ -3,9 +3,10 @@
 ``(a + b) + a`` and ``2 * a + b``, or ``t * 4`` and ``(t * 2) * 2``, are one
 value written two ways; plain CSE cannot see it. Each float node built from
 ``add``, ``sub``, ``mul``, ``neg``, ``square`` and 0-d constants gets a
-polynomial over its *leaves* (every other node) with exact rational
-coefficients; two nodes with the same polynomial, shape and dtype are merged
-(the first in topological order stays, so numbers change only by rounding).
+polynomial over its *leaves* (every other node, and constants that are not
+integers) with exact integer coefficients; two nodes with the same
+polynomial, shape and dtype are merged (the first in topological order stays,
+so numbers change only by rounding).
 Higher-order derivatives are full of such repeats.
 
 Never merged: polynomials in which a coefficient cancelled to zero on the way
@@ -17,9 +18,7 @@ node and pays off on small, repetitive graphs.
 
 from __future__ import annotations
 
-from fractions import Fraction
-
-MAX_NODES = 20_000
+MAX_NODES = 10_000
 MAX_TERMS = 32
 MAX_WORK = 256  # term products per multiplication
 MAX_DEGREE = 16
@@ -93,9 +92,10 @@ class PolyTable:
             if d["shape"]:
                 return None
             v = d["value"].item()
-            if v != v or v in (float("inf"), float("-inf")):
+            if not (isinstance(v, float) and v.is_integer() and abs(v) < 2.0**53):
+                self.leaf(n)  # other constants are symbols: integer arithmetic stays fast
                 return None
-            c = int(v) if float(v).is_integer() else Fraction(v)
+            c = int(v)
             p = Poly({(): c} if c else {}, not c)
         elif op in _OPS and args is not None:
             ps = [self.poly.get(u) or self.leaf(u) for u in args]
