@@ -11,6 +11,9 @@ import os
 import networkx as nx
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_primitives import _DTYPE_OPS  # the random-program building blocks
 from tracer_testing import assert_same, make_array
 
 from tracer import GraphFormatError, Spec, evaluate, load, save, trace, validate
@@ -388,3 +391,36 @@ def test_loading_never_executes_code(tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "exec", forbidden)
     g = load(path)
     assert g.nodes[node_of(doc, "exp")["id"]]["name"].startswith("__import__")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    dtypes=st.lists(st.sampled_from(["float64", "float32", "int32", "bool"]), min_size=2),
+    steps=st.lists(
+        st.tuples(
+            st.integers(0, 30), st.integers(0, 7), st.integers(0, 7), st.sampled_from([2, 0.5])
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_round_trip_random_programs(dtypes, steps):
+    x, y = make_array((2, 3), dtypes[0], seed=1), make_array((3,), dtypes[1], seed=2)
+
+    def program(x, y):
+        values = [x, y]
+        for op, i, j, s in steps:
+            fn = _DTYPE_OPS[op % len(_DTYPE_OPS)]
+            values.append(fn(values[i % len(values)], values[j % len(values)], s))
+        return values[2:]
+
+    try:
+        with np.errstate(all="ignore"):
+            expected = program(x, y)
+    except (TypeError, ValueError, OverflowError):
+        return
+    g = trace(program).trace(x, y)
+    back = from_json(to_json(g))
+    assert_same_graph(g, back)
+    for got, want in zip(evaluate(back, x, y), expected):
+        assert_same(got, want)
