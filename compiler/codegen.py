@@ -80,7 +80,7 @@ class CodegenError(TracegradError):
 def sanitize(name: str, fallback: str = "v") -> str:
     """A plain ASCII identifier derived from ``name`` that cannot be a keyword or collide
     with generated names (``t12``, ``c3``, ``np``, anything starting with ``_``)."""
-    s = re.sub(r"[^A-Za-z0-9_]+", "_", str(name)).strip("_")[:40].rstrip("_")
+    s = re.sub(r"[^A-Za-z0-9]+", "_", str(name)).strip("_")[:40].rstrip("_")
     if not s or not s[0].isalpha():
         s = f"{fallback}_{s}" if s else fallback
     if keyword.iskeyword(s) or _GENERATED.match(s) or s in _BUILTINS:
