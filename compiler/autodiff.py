@@ -19,7 +19,7 @@ import numpy as np
 
 from compiler.rules import rule_for
 from tracer import ops
-from tracer.core import _SCOPE, _SOURCE, _TRACE, TracedArray, TraceState
+from tracer.core import _SCOPE, _SOURCE, _TRACE, TracedArray, TraceState, gc_paused
 from tracer.errors import TracegradError
 from tracer.graph import Graph, as_dtype, subgraph_nodes
 from tracer.spec import format_aval
@@ -238,21 +238,23 @@ def build_grad_graph(
         )
     if wrt is None:
         wrt = [n for n in graph.graph["inputs"] if _inexact(graph.nodes[n]["dtype"])]
-    g = copy_forward(graph)
-    b = _Builder(g)
-    start = g._next_id
-    with b.in_context(y):
-        seed = b.wrap(b.state.const(np.ones((), dtype=yd["dtype"])))
-    b.tag(start, y, seed=True)
-    g.nodes[seed.node]["name"] = "1"
-    return finish_grad_graph(b, [(y, seed)], wrt, [y] if keep_value else [], extra_outputs)
+    with gc_paused():
+        g = copy_forward(graph)
+        b = _Builder(g)
+        start = g._next_id
+        with b.in_context(y):
+            seed = b.wrap(b.state.const(np.ones((), dtype=yd["dtype"])))
+        b.tag(start, y, seed=True)
+        g.nodes[seed.node]["name"] = "1"
+        return finish_grad_graph(b, [(y, seed)], wrt, [y] if keep_value else [], extra_outputs)
 
 
 def finish_grad_graph(b: _Builder, seeds, wrt, value_outputs, extra_outputs=()) -> Graph:
     """Run the backward pass from ``seeds``, name the gradients, set outputs, prune."""
     g = b.graph
-    active = active_nodes(g, wrt)
-    totals = backward_pass(b, seeds, wrt, active)
+    with gc_paused():  # millions of small objects, no cycles: collector passes are quadratic
+        active = active_nodes(g, wrt)
+        totals = backward_pass(b, seeds, wrt, active)
     out_ids = []
     for w in wrt:
         gw = totals.get(w)
