@@ -30,7 +30,7 @@ from tracer.graph import Graph, format_node
 from tracer.interpreter import check_inputs
 from tracer.primitives import PRIMITIVES
 
-COMPILE_LIMIT = 20_000
+COMPILE_LIMIT = 10_000
 
 _counter = itertools.count()
 
