@@ -6,7 +6,9 @@ value written two ways; plain CSE cannot see it. Each float node built from
 polynomial over its *leaves* (every other node, and constants that are not
 integers) with exact integer coefficients; two nodes with the same
 polynomial, shape and dtype are merged (the first in topological order stays,
-so numbers change only by rounding).
+so numbers change only by rounding), and a node that is a constant multiple
+``r`` of an earlier one becomes ``neg(first)`` or ``first * r`` (when ``r`` is
+a float exactly), which frees the subgraph that computed it.
 Higher-order derivatives are full of such repeats.
 
 Never merged: polynomials in which a coefficient cancelled to zero on the way
@@ -18,9 +20,11 @@ node and pays off on small, repetitive graphs.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 MAX_NODES = 10_000
-MAX_TERMS = 32
-MAX_WORK = 256  # term products per multiplication
+MAX_TERMS = 16
+MAX_WORK = 64  # term products per multiplication
 MAX_DEGREE = 16
 
 _OPS = frozenset({"add", "sub", "mul", "neg", "square"})
@@ -82,8 +86,9 @@ class PolyTable:
             p = self.poly[n] = Poly({(n,): 1})
         return p
 
-    def key(self, n: int, d: dict, args: list[int] | None) -> tuple | None:
-        """The merge key of ``n`` (None when it must not be merged by value)."""
+    def key(self, n: int, d: dict, args: list[int] | None):
+        """``(key, scale)`` of ``n``: nodes with one key are scalar multiples of each other
+        (in the ratio of their scales); None when ``n`` must not be merged by value."""
         op = d["op"]
         p = None
         if d["dtype"][0] != "f" and not d["dtype"].startswith("complex"):
@@ -113,6 +118,12 @@ class PolyTable:
             self.leaf(n)
             return None
         self.poly[n] = p
-        if p.tainted or not p.terms:
-            return None
-        return (d["dtype"], tuple(d["shape"]), frozenset(p.terms.items()))
+        if p.tainted or not p.terms or op == "const":
+            return None  # constants are only coefficients (CSE merges equal ones)
+        # normalised by the coefficient of the largest monomial: k*p and p share a key
+        lead = p.terms[max(p.terms)] if len(p.terms) > 1 else next(iter(p.terms.values()))
+        if lead == 1:
+            terms = frozenset(p.terms.items())
+        else:
+            terms = frozenset((m, Fraction(c, lead)) for m, c in p.terms.items())
+        return (d["dtype"], tuple(d["shape"]), terms), lead

@@ -15,6 +15,7 @@ switched on; the pass manager runs it with all three.
 from __future__ import annotations
 
 from collections import Counter
+from fractions import Fraction
 
 from compiler.passes._graph import (
     OutputIndex,
@@ -48,6 +49,7 @@ class Sweep:
         self.counts = {p: Counter() for p in PARTS}
         self.revisit: set[int] = set()
         self.full = True
+        self.scaling = False
         self.pos: dict[int, int] = {}
         self.algebra = PolyTable(g) if self.cse and len(g) <= MAX_NODES else None
         self.budget = 20 * len(g) + 1000  # rewrites shrink or canonicalise; a backstop
@@ -140,26 +142,51 @@ class Sweep:
                 self._value_number(n, d, args)
 
     def _value_number(self, n: int, d: dict, args) -> None:
-        """Merge ``n`` into an earlier node computing the same polynomial.
+        """Merge ``n`` into an earlier node computing the same polynomial (or a multiple).
 
         In a full round every node in the table was visited before ``n``, so it cannot
         depend on ``n``; later rounds check the order explicitly (no cycles).
         """
         if args is None and d["op"] != "const":
             args = operands(self.g, n)
-        key = self.algebra.key(n, d, args)
-        if key is None:
+        found = self.algebra.key(n, d, args)
+        if found is None:
             return
-        first = self.algebra.first.get(key)
+        key, scale = found
+        entry = self.algebra.first.get(key)
+        first = None if entry is None else entry[0]
         if first is not None and not self.full:
             pos = self.pos
             if first not in pos or n not in pos or pos[first] >= pos[n]:
                 first = None
-        if first is not None and first != n and first in self.nodes:
+        if first is None or first == n or first not in self.nodes:
+            self.algebra.first[key] = (n, scale)
+            return
+        ratio = Fraction(scale, entry[1])
+        if ratio == 1:
             self.counts["cse"]["merged by value"] += 1
             self._rewritten(n, first)
             return
-        self.algebra.first[key] = n
+        if d["op"] == "neg" or self.ctx.scaled(n) is not None or (args and first in args):
+            return  # n is one op on a value already: rewriting it gains nothing (and loops)
+        if self.scaling:
+            return  # inside another scaled rewrite: its new nodes are not rewritten again
+        r = float(ratio)
+        if Fraction(r) != ratio:
+            return
+        first_new = self.g._next_id
+        if r == -1:
+            new = self.ctx.new("neg", [first], {}, n)
+        else:
+            new = self.ctx.new("mul", [first, self.ctx.const(r, n)], {}, n)
+        self.counts["cse"]["scaled copy of an earlier value"] += 1
+        self._rewritten(n, new)
+        self.scaling = True
+        try:
+            for m in range(first_new, self.g._next_id):
+                self.visit(m)
+        finally:
+            self.scaling = False
 
     def _all_const(self, n: int) -> bool:
         nodes = self.nodes

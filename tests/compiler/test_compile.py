@@ -173,6 +173,17 @@ def test_fourth_derivative_of_tanh():
     np.testing.assert_allclose(d(x), evaluate(raw, x), rtol=1e-12)
 
 
+def test_eighth_derivative_of_tanh_is_small_and_right():
+    d = np.tanh
+    for _ in range(8):
+        d = grad(d)
+    g = d.trace(0.3)
+    assert len(g) <= 200  # issue 5, W3 (the unoptimised graph of the last step alone: ~230)
+    raw = d.transform(d.inner.trace(0.3))
+    for x in (0.3, -1.2, 2.5):
+        np.testing.assert_allclose(d(x), evaluate(raw, x), rtol=1e-10)
+
+
 # ----- random programs: compiled == interpreted unoptimised -----
 
 OPS = ["sin", "mul", "add", "sub", "neg", "square", "tanh", "scale", "sum", "bcast"]
