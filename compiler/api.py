@@ -45,6 +45,7 @@ class Transformed(CompiledFunction):
         super().__init__(inner.fn, static_argnums=inner.static_argnums,
                          name=f"{prefix}_{inner.name}")  # fmt: skip
         self.inner = inner
+        self.debug_nans = inner.debug_nans  # grad(trace(f, debug_nans=True)) checks too
 
     def _make_graph(self, args, kwargs, specs, tree, labels) -> Graph:
         graph = self.transform(self.inner.trace(*args, **kwargs))

@@ -112,9 +112,12 @@ def compile(  # noqa: A001  (the public name in DESIGN.md)
     """
     if fn is None:
         return lambda f: compile(f, static_argnums=static_argnums, name=name, passes=passes)
+    debug = None
     if isinstance(fn, TracedFunction):
         if not static_argnums:
             static_argnums = fn.static_argnums
         name = name or fn.name
-        fn = fn.fn
-    return CompiledFunction(fn, static_argnums=static_argnums, name=name, passes=passes)
+        fn, debug = fn.fn, fn.debug_nans
+    compiled = CompiledFunction(fn, static_argnums=static_argnums, name=name, passes=passes)
+    compiled.debug_nans = debug  # compile(trace(f, debug_nans=True)) keeps checking
+    return compiled

@@ -37,12 +37,14 @@ class debug_nans:  # noqa: N801  (used like a function and as a context manager)
         _GLOBAL["on"] = self.enabled
 
     def __enter__(self):
+        # Used as a context manager: undo the global switch made by __init__ at once, so
+        # other threads never see it; the setting lives in this context only.
+        _GLOBAL["on"] = self._previous
         self._token = _CONTEXT.set(self.enabled)
         return self
 
     def __exit__(self, *exc):
         _CONTEXT.reset(self._token)
-        _GLOBAL["on"] = self._previous
         return False
 
 

@@ -68,3 +68,45 @@ def test_gradient_functions_check_backward_nodes():
     assert "produced Inf" in msg
     assert "derivative of" in msg and "sqrt" in msg
     np.testing.assert_array_equal(g(np.array([1.0, 0.0])), [0.5, np.inf])
+
+
+def test_decorator_form():
+    @trace(debug_nans=True)
+    def f(x):
+        return np.sqrt(x - 1.0)
+
+    with pytest.raises(NaNError, match="sqrt produced NaN"):
+        f(np.array([2.0, 0.5]))
+
+
+def test_transformations_keep_the_function_flag():
+    from compiler import compile, grad
+
+    f = trace(lambda x: np.sum(np.sqrt(x)), debug_nans=True)
+    with pytest.raises(NaNError, match="derivative of"):
+        grad(f)(np.array([1.0, 0.0]))  # the backward node 0.5 / sqrt(0) is Inf
+    with pytest.raises(NaNError, match="sqrt produced NaN"):
+        compile(f)(np.array([-1.0]))
+
+
+def test_context_manager_does_not_leak_into_other_threads():
+    import threading
+
+    f = trace(_log_twice)
+    inside, checked = threading.Event(), threading.Event()
+    seen = []
+
+    def other():
+        inside.wait(10)
+        seen.append(f(np.array([-1.0]))[0])  # the other thread's block must not apply
+        checked.set()
+
+    t = threading.Thread(target=other)
+    t.start()
+    with debug_nans():
+        inside.set()
+        checked.wait(10)
+        with pytest.raises(NaNError):
+            f(np.array([-1.0]))
+    t.join(10)
+    assert len(seen) == 1 and np.isnan(seen[0])

@@ -77,3 +77,29 @@ def test_error_during_trace_leaves_cache_usable():
     assert f(np.ones(3), np.ones(3)).tolist() == [2.0, 2.0, 2.0]
     assert f(np.ones(3), np.ones(3)).tolist() == [2.0, 2.0, 2.0]
     assert f.trace_count == 1 and len(calls) == 2
+
+
+def test_explain_names_pytree_leaves_keywords_and_transformations(caplog):
+    from compiler import grad
+
+    @trace(explain_retrace=True)
+    def f(params, x, *, scale):
+        return np.sum(params["w"] * x) * scale
+
+    with caplog.at_level(logging.WARNING, logger="tracegrad"):
+        f({"w": np.ones(3)}, np.ones(3), scale=np.ones(3))
+        f({"w": np.ones((2, 3))}, np.ones(3), scale=np.ones(3))
+        f({"w": np.ones((2, 3))}, np.ones(3), scale=np.ones(2, np.float32))
+        df = grad(f)  # differentiating traces the inner function: it explains too
+        df({"w": np.ones(3)}, np.ones(3), scale=1.0)
+        df({"w": np.ones(4)}, np.ones(4), scale=1.0)
+    assert _reasons(caplog) == [
+        "tracing f again: argument params['w']: shape (3,) -> (2, 3)",
+        "tracing f again: argument scale: shape (3,) -> (2,); "
+        "argument scale: dtype float64 -> float32",
+        "tracing f again: argument params['w']: shape (2, 3) -> (3,); "
+        "argument scale: shape (2,) -> (); "
+        "argument scale: dtype float32 -> float64 (Python number)",
+        "tracing f again: argument params['w']: shape (3,) -> (4,); argument x: shape (3,) -> (4,)",
+    ]
+    assert f.trace_count == 5 and df.trace_count == 2
