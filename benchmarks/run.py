@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
 import warnings
@@ -46,6 +48,66 @@ def _jsonable(obj):
     return obj
 
 
+# glibc serves big blocks with mmap below a threshold that adapts to what the process
+# freed before: whether a fresh array costs page faults would then depend on which
+# contestant ran first. The run fixes it, the same for every contestant:
+# - heap: blocks up to 32 MiB come from the heap and freed memory is kept (no trimming),
+#   so a gradient called again reuses memory: the steady state of a training loop;
+# - fresh: every block of 64 KiB or more is mapped fresh and unmapped when freed, so
+#   each new array costs page faults (the kernel maps and zeroes it), as in a short
+#   NumPy program. W5's children always use this one.
+MALLOC = {
+    "heap": {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(2**40)},
+    "fresh": {"MALLOC_MMAP_THRESHOLD_": "65536"},
+    "default": {},
+}
+
+
+def restart_with_malloc(mode: str) -> None:
+    """Re-run this command with glibc's settings for ``mode`` (they are read at start-up)."""
+    if os.environ.get("BENCH_MALLOC") == mode:
+        return
+    os.environ["BENCH_MALLOC"] = mode
+    for var in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
+        os.environ.pop(var, None)
+    os.environ.update(MALLOC[mode])
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+
+
+def _cells(obj):
+    """Results read back from JSON, with ``Cell``s where they were."""
+    from benchmarks.common import Cell
+
+    if isinstance(obj, dict):
+        if "value" in obj and "note" in obj:
+            extra = {k: v for k, v in obj.items() if k not in ("value", "note")}
+            return Cell(obj["value"], obj["note"], extra)
+        return {(int(k) if k.isdigit() else k): _cells(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_cells(v) for v in obj]
+    return obj
+
+
+def w2_other_regime(args, mode: str) -> dict:
+    """W2 again, all contestants in one child process run with glibc set to ``mode``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "w2.md"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--only", "w2", "--malloc", mode,
+               "--no-second-regime", "--output", str(out)]  # fmt: skip
+        if args.quick:
+            cmd.append("--quick")
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
+        if args.cpu_time:
+            cmd.append("--cpu-time")
+        env = {k: v for k, v in os.environ.items() if k != "BENCH_MALLOC"}
+        subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        data = json.loads(out.with_suffix(".json").read_text())
+    if data.get("errors", {}).get("w2"):
+        raise RuntimeError(data["errors"]["w2"])
+    return _cells(data["w2"])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="tracegrad vs hand-written NumPy and peers")
     parser.add_argument("--quick", action="store_true", help="smoke run: fewer repeats, small W4")
@@ -56,8 +118,13 @@ def main(argv=None) -> int:
         action="store_true",
         help="time with this process's CPU time (use with --threads 1)",
     )
+    parser.add_argument("--malloc", choices=tuple(MALLOC), default="heap",
+                        help="glibc's memory regime for the run (see MALLOC)")  # fmt: skip
+    parser.add_argument("--no-second-regime", action="store_true",
+                        help="skip W2's second run with fresh pages")  # fmt: skip
     parser.add_argument("--output", type=Path, help="markdown file to write")
     args = parser.parse_args(argv)
+    restart_with_malloc(args.malloc)
     if args.threads:
         limit_threads(args.threads)
     if args.cpu_time:
@@ -79,6 +146,7 @@ def main(argv=None) -> int:
     results: dict = {"env": environment.collect(), "errors": {}}
     results["env"]["threads"] = str(args.threads or "default (all cores)")
     results["env"]["clock"] = "process CPU time" if args.cpu_time else "wall time"
+    results["env"]["malloc"] = args.malloc
     for name in args.only or WORKLOADS:
         start = time.perf_counter()
         print(f"== {name}", flush=True)
@@ -88,6 +156,13 @@ def main(argv=None) -> int:
             traceback.print_exc()
             results["errors"][name] = f"{type(exc).__name__}: {exc}"
         print(f"   {time.perf_counter() - start:.0f} s", flush=True)
+    if "w2" in (args.only or WORKLOADS) and args.malloc == "heap" and not args.no_second_regime:
+        print("== w2 with fresh pages", flush=True)
+        try:
+            results["w2_fresh"] = w2_other_regime(args, "fresh")
+        except Exception as exc:
+            traceback.print_exc()
+            results["errors"]["w2 with fresh pages"] = f"{type(exc).__name__}: {exc}"
     results["env"]["load_end"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
 
     text = report.render(results, cfg)
