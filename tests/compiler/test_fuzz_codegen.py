@@ -157,7 +157,7 @@ def graphs(draw):
     return prog, graph
 
 
-@settings(max_examples=120, **SETTINGS)
+@settings(max_examples=250, **SETTINGS)
 @given(graphs(), st.data())
 def test_hostile_names_cannot_change_generated_code(case, data):
     prog, graph = case
@@ -179,7 +179,7 @@ def test_hostile_names_cannot_change_generated_code(case, data):
     assert not hasattr(builtins, "PWNED")
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=100, **SETTINGS)
 @given(graphs(), st.data())
 def test_hostile_names_cannot_change_dot(case, data):
     prog, graph = case
@@ -193,7 +193,7 @@ def test_hostile_names_cannot_change_dot(case, data):
     assert not hasattr(builtins, "PWNED")
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=250, **SETTINGS)
 @given(programs(max_steps=8))
 def test_random_programs_compile_alike_in_every_mode(prog):
     """Interpreter, generated source (whole and in parts) and slot machine agree exactly."""

@@ -218,13 +218,13 @@ def edited_documents(draw):
     return doc
 
 
-@settings(max_examples=600, **SETTINGS)
+@settings(max_examples=1500, **SETTINGS)
 @given(edited_documents())
 def test_random_json_edits_load_cleanly_or_run_alike(doc):
     event(check_loaded(json.dumps(doc)))
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=300, **SETTINGS)
 @given(st.sampled_from(sorted(BASE)), st.data())
 def test_truncated_and_byte_edited_text(name, data):
     text = BASE[name]
@@ -279,7 +279,7 @@ def hostile_documents(draw):
     return doc
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=500, **SETTINGS)
 @given(hostile_documents())
 def test_hostile_names_and_params_never_execute(doc):
     assert not hasattr(builtins, "PWNED")
