@@ -29,7 +29,9 @@ from hypothesis import strategies as st
 from compiler import build_grad_graph
 from compiler.executor import Executable
 from tracer import EvaluationError, GraphFormatError, Spec, load, serialize, trace, validate
+from tracer.core import aval
 from tracer.interpreter import evaluate_flat
+from tracer.primitives import PRIMITIVES
 from tracer.serialize import from_json, to_json
 
 SETTINGS = dict(
@@ -233,6 +235,63 @@ def test_truncated_and_byte_edited_text(name, data):
     pos = data.draw(st.integers(0, len(text) - 1))
     ch = data.draw(st.sampled_from(list('{}[]",:0123456789-.eEtfn \\x')))
     event(check_loaded(text[:pos] + ch + text[pos + 1 :]))
+
+
+@st.composite
+def param_edits(draw):
+    """Plausible params (ints, negative axes, int lists, bools, None) on nodes that take them."""
+    name = draw(st.sampled_from(sorted(BASE)))
+    doc = Doc(json.loads(BASE[name]))
+    doc.base, doc.edits = name, []
+    nodes = [n for n in doc["graph"]["nodes"] if n.get("params")]
+    value = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-4, 6),
+        st.lists(st.integers(-4, 6), max_size=4),
+        st.lists(st.one_of(st.integers(-4, 6), st.none(), st.lists(st.integers(-3, 4), max_size=4)),
+                 max_size=4),
+        st.floats(-3, 3),
+    )  # fmt: skip
+    for _ in range(draw(st.integers(1, 2))):
+        node = draw(st.sampled_from(nodes))
+        key = draw(st.sampled_from(sorted(node["params"])))
+        node["params"][key] = draw(value)
+        doc.edits.append((node["op"], key, node["params"][key]))
+    if draw(st.booleans()):
+        _rederive_avals(doc)  # so that a change of shape travels down the graph
+        doc.edits.append("avals re-derived")
+    return doc
+
+
+def _tuples(v):
+    return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
+
+
+def _rederive_avals(doc) -> None:
+    """Recompute every node's shape and dtype with the shape rules, in id (creation) order."""
+    nodes = {n["id"]: n for n in doc["graph"]["nodes"]}
+    operands: dict[int, list] = {}
+    for e in doc["graph"]["edges"]:
+        operands.setdefault(e["target"], []).append((e["arg"], e["source"]))
+    for nid in sorted(nodes):
+        node = nodes[nid]
+        if node["op"] in ("input", "const"):
+            continue
+        args = [nodes[u] for _, u in sorted(operands.get(nid, []))]
+        try:
+            avals = [aval(tuple(a["shape"]), a["dtype"]) for a in args]
+            params = {k: _tuples(v) for k, v in node["params"].items()}
+            shape, dtype = PRIMITIVES[node["op"]].abstract_eval(*avals, **params)
+        except Exception:  # the rule rejects the edit: validation will too
+            continue
+        node["shape"], node["dtype"] = [int(d) for d in shape], np.dtype(dtype).name
+
+
+@settings(max_examples=500, **SETTINGS)
+@given(param_edits())
+def test_random_params_load_cleanly_or_run_alike(doc):
+    event(check_loaded(json.dumps(doc)))
 
 
 # ----- hostile strings never run -----
