@@ -27,6 +27,7 @@ import pytest
 
 from compiler import compile, grad, jvp, value_and_grad  # noqa: F401  (used by Case.make)
 from tracer import (
+    EvaluationError,
     ShapeError,
     TracegradError,
     TracingError,
@@ -227,6 +228,10 @@ def f_argmax(x):
     return np.argmax(x)  # <-
 
 
+def f_gather(x, idx):
+    return x[idx]  # <-
+
+
 def f_log(x):
     return np.log(x)
 
@@ -366,6 +371,10 @@ def call_wrong_tangent(f):
     return f((X,), (np.ones(4),))  # <-
 
 
+def call_bad_index(f):
+    return f(X, np.array([0, 5]))
+
+
 def call_nan_inf(f):
     return f(np.array([np.nan, np.inf, -np.inf, 0.0, -1.0]))
 
@@ -490,6 +499,13 @@ CASES = [
          name="complex_traces_and_evaluates",
          note="Complex arrays trace and evaluate with NumPy's numbers; only differentiation "
               "rejects them (above)."),
+    # ----- failures only the numbers reveal -----
+    Case("Run time", f_gather, call_bad_index, EvaluationError,
+         ("while evaluating node", "getitem", "float64[2]", "index 5 is out of bounds", "{line}"),
+         good=(X, np.array([0, 2])), name="index_out_of_bounds_interpreted"),
+    Case("Run time", f_gather, call_bad_index, EvaluationError,
+         ("while executing node", "getitem", "generated line", "index 5", "{line}"),
+         make="compile({fn})", good=(X, np.array([0, 2])), name="index_out_of_bounds_compiled"),
     # ----- NaN and Inf: NumPy's numbers -----
     Case("NaN and Inf", f_log, call_nan_inf, None,
          value=LOG_NAN_INF, name="log_of_nan_inf_zero_negative",
@@ -580,7 +596,7 @@ def test_catalogue_covers_the_issue():
     topics = {c.topic for c in CASES}
     assert topics == {
         "Arguments", "Mismatched shapes", "Unsupported NumPy", "In-place writes",
-        "Control flow", "Gradients", "NaN and Inf",
+        "Control flow", "Gradients", "Run time", "NaN and Inf",
     }  # fmt: skip
     binary_ops = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "less", "less_equal",
                   "greater", "greater_equal", "equal", "not_equal", "logical_and", "logical_or",
