@@ -9,6 +9,7 @@ so ``grad(grad(f))`` is the gradient graph of the gradient graph.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 
@@ -266,11 +267,17 @@ _vjp_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _jvp_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+_cache_lock = threading.Lock()  # threads making the same first call share one transformed fn
+
+
 def _cached(cache, cls, fun):
     try:
         hit = cache.get(fun)
         if hit is None:
-            hit = cache[fun] = cls(fun)
+            with _cache_lock:
+                hit = cache.get(fun)
+                if hit is None:
+                    hit = cache[fun] = cls(fun)
         return hit
     except TypeError:  # not weak-referenceable
         return cls(fun)
@@ -291,16 +298,17 @@ def _bind_static(fun, primals: tuple):
     if not static:
         return fun, primals, ()
     values = tuple(primals[i] for i in static)
-    per_fun = _static_cache.setdefault(fun, {})
-    bound = per_fun.get((tuple(static), values))
-    if bound is None:
+    with _cache_lock:
+        per_fun = _static_cache.setdefault(fun, {})
+        bound = per_fun.get((tuple(static), values))
+        if bound is None:
 
-        def call(*dyn):
-            it = iter(dyn)
-            return fun.fn(*[values[static.index(i)] if i in static else next(it)
-                            for i in range(n)])  # fmt: skip
+            def call(*dyn):
+                it = iter(dyn)
+                return fun.fn(*[values[static.index(i)] if i in static else next(it)
+                                for i in range(n)])  # fmt: skip
 
-        bound = per_fun[tuple(static), values] = TracedFunction(call, name=fun.name)
+            bound = per_fun[tuple(static), values] = TracedFunction(call, name=fun.name)
     return bound, tuple(p for i, p in enumerate(primals) if i not in static), tuple(static)
 
 

@@ -217,3 +217,28 @@ def test_slot_machine_and_source_modes_from_many_threads():
             expected = evaluate(graph, x)
             np.testing.assert_allclose(a, expected, rtol=1e-12)
             np.testing.assert_allclose(b, expected, rtol=1e-12)
+
+
+def test_jvp_and_vjp_first_calls_from_many_threads_trace_once():
+    from compiler import api, vjp
+
+    x, w = inputs(3)
+    gx, gw = model_grad(x, w)
+    for _ in range(5):
+        f = trace(model)  # one traced function; jvp and vjp cache their transforms per function
+
+        def work(i, barrier, f=f):
+            barrier.wait()
+            value, tangent = jvp(f, (x, w), (np.ones_like(x), np.zeros_like(w)))
+            value2, back = vjp(f, x, w)
+            return value, tangent, value2, back(1.0)
+
+        for value, tangent, value2, (dx, dw) in run_threads(work):
+            np.testing.assert_allclose(value, model(x, w), rtol=1e-12)
+            np.testing.assert_allclose(value2, model(x, w), rtol=1e-12)
+            np.testing.assert_allclose(tangent, np.sum(gx), rtol=1e-10)
+            np.testing.assert_allclose(dx, gx, rtol=1e-10)
+            np.testing.assert_allclose(dw, gw, rtol=1e-10)
+        assert f.trace_count == 1
+        # one transformed function each, traced once (not one per racing thread)
+        assert api._jvp_cache[f].trace_count == 1 and api._vjp_cache[f].trace_count == 1
