@@ -6,7 +6,7 @@
         c4 = _k[4]  # 0.9
         def f(x):
             t2 = np.sin(x)  # %2 @ model.py:7
-            t2 = np.multiply(t2, c4, out=t2)  # %5 @ model.py:7
+            t2 = np.multiply(t2, c4, t2)  # %5 @ model.py:7
             ...
             return (t9,)
         return f
@@ -18,6 +18,9 @@
   recycled: a dead array the function owns (made by a ufunc, matmul, ``where``,
   ... ; never an input, a constant, a view or anything a view was taken of)
   becomes the ``out=`` of the next ufunc/matmul producing the same shape and dtype.
+  Most ufuncs take it as their last positional argument (``np.multiply(a, b,
+  t5)`` writes into ``t5``): NumPy parses that faster than ``out=t5``, which
+  counts on 16-element arrays.
 - Safety: identifiers are sanitised (ASCII, no keywords, no leading ``_``,
   uniquified); params are emitted with ``repr`` only after checking they are
   plain ints, floats, bools, None, tuples of those or NumPy dtype names; any
@@ -61,6 +64,9 @@ UFUNCS = {
 }
 # Elementwise ufuncs may write into the buffer of an operand that dies here.
 ELEMENTWISE = frozenset(UFUNCS) - {"matmul"}
+# ... given as the last positional argument (faster to parse than out=; NumPy 2
+# deprecates that form for maximum/minimum, and matmul reads better with out=).
+POSITIONAL_OUT = ELEMENTWISE - {"maximum", "minimum"}
 # Ops that return a fresh array the function owns (so its buffer may be recycled).
 # (Not ``round``: NumPy returns integer input itself.)
 _FRESH = frozenset(UFUNCS) | {"where", "clip", "astype", "concatenate", "stack", "scatter_add"}
@@ -448,7 +454,10 @@ def _emit_step(em: _Emitter, graph: Graph, st: Step) -> None:
         em.closure(kw, dict(d["params"]), "", st.node)
         expr = f"{impl}({', '.join(st.args)}, **{kw})"
     if st.out is not None:
-        expr = expr[:-1] + f", out={st.out})"
+        if graph._node[st.node]["op"] in POSITIONAL_OUT:
+            expr = expr[:-1] + f", {st.out})"  # a ufunc's last positional argument is out=
+        else:
+            expr = expr[:-1] + f", out={st.out})"
     em.emit(f"{st.target} = {expr}{em.comment(st.node)}", st.node, 2)
     if st.free:
         em.emit(f"del {', '.join(st.free)}", st.node, 2)

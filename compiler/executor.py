@@ -23,7 +23,15 @@ from operator import itemgetter
 
 import numpy as np
 
-from compiler.codegen import UFUNCS, GeneratedCode, Schedule, render, returns_copy, schedule
+from compiler.codegen import (
+    POSITIONAL_OUT,
+    UFUNCS,
+    GeneratedCode,
+    Schedule,
+    render,
+    returns_copy,
+    schedule,
+)
 from compiler.passes._graph import gc_paused
 from tracer.errors import EvaluationError
 from tracer.graph import Graph, format_node
@@ -159,7 +167,8 @@ class _SlotMachine:
             many = len(idx) != 1
             out = -1 if st.out is None else slot[st.out]
             free = tuple(slot[v] for v in st.free)
-            prog.append((fn, get, many, slot[st.target], out, free, st.node))
+            positional = op in POSITIONAL_OUT
+            prog.append((fn, get, many, positional, slot[st.target], out, free, st.node))
         self.template = template
         self.prog = prog
         outs = graph.graph["outputs"]
@@ -171,12 +180,17 @@ class _SlotMachine:
         step = None
         try:
             for step in self.prog:
-                fn, get, many, target, out, free, _ = step
+                fn, get, many, positional, target, out, free, _ = step
                 args = get(env)
                 if many:
-                    env[target] = fn(*args) if out < 0 else fn(*args, out=env[out])
+                    if out < 0:
+                        env[target] = fn(*args)
+                    elif positional:
+                        env[target] = fn(*args, env[out])
+                    else:
+                        env[target] = fn(*args, out=env[out])
                 else:
-                    env[target] = fn(args) if out < 0 else fn(args, out=env[out])
+                    env[target] = fn(args) if out < 0 else fn(args, env[out])  # unary ufunc
                 for i in free:
                     env[i] = None
         except Exception as exc:
