@@ -44,7 +44,7 @@ from tracer.errors import TracegradError
 from tracer.graph import Graph, format_value
 from tracer.primitives import PRIMITIVES
 
-CHUNK = 2000  # ops per generated function, well inside what CPython compiles quickly
+CHUNK = 10_000  # ops per generated function; bigger graphs run on slots unless forced
 
 _UFUNC_NAMES = {
     "neg": "negative", "exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan",
