@@ -124,20 +124,20 @@ def _split_aux(fwd: Graph, has_aux: bool, fname: str):
         if tree["type"] not in ("tuple", "list") or len(tree["children"]) != 2:
             raise TracegradError(
                 f"{fname}(has_aux=True): the function must return a pair (output, aux), "
-                f"it returned {_describe_tree(tree)}"
+                f"it returned {_describe_tree(tree)} (at {user_location()})"
             )
         main, aux = tree["children"]
         if main["type"] != "leaf":
             raise TracegradError(
                 f"{fname}(has_aux=True): the first element of the returned pair must be one "
-                f"scalar array, got {_describe_tree(main)}"
+                f"scalar array, got {_describe_tree(main)} (at {user_location()})"
             )
         return outs[0], list(outs[1:]), aux
     if tree["type"] != "leaf":
         raise TracegradError(
             f"{fname} needs a function returning one scalar array, but it returns "
-            f"{_describe_tree(tree)}; use has_aux=True to return extra values, or "
-            "jacobian/vjp for several outputs"
+            f"{_describe_tree(tree)} (at {user_location()}); use has_aux=True to return extra "
+            "values, or jacobian/vjp for several outputs"
         )
     return outs[0], [], None
 

@@ -169,7 +169,7 @@ class TracedFunction:
             except TypeError:
                 raise TypeError(
                     f"{self.name}: static argument {i} must be hashable, got "
-                    f"{type(args[i]).__name__}"
+                    f"{type(args[i]).__name__} (at {user_location()})"
                 ) from None
             tree["children"][0]["children"][i] = {"type": "static", "repr": repr(args[i])}
             statics.append(args[i])
