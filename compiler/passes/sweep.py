@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections import Counter
 from fractions import Fraction
 
+import numpy as np
+
 from compiler.passes._graph import (
     OutputIndex,
     fix_references,
@@ -172,8 +174,8 @@ class Sweep:
         if self.scaling:
             return  # inside another scaled rewrite: its new nodes are not rewritten again
         r = float(ratio)
-        if Fraction(r) != ratio:
-            return
+        if Fraction(r) != ratio or complex(np.array(r, dtype=d["dtype"])) != r:
+            return  # the ratio must be exact in the node's own dtype
         first_new = self.g._next_id
         if r == -1:
             new = self.ctx.new("neg", [first], {}, n)
