@@ -163,15 +163,15 @@ def backward_pass(
     return totals
 
 
-def zeros_for(b: _Builder, n: int, grad_of: int) -> TracedArray:
-    """A zero gradient for node ``n`` (its output does not depend on it)."""
+def zeros_for(b: _Builder, n: int, grad_of: int, role: str = "backward") -> TracedArray:
+    """Zeros shaped like node ``n`` (a gradient or tangent where nothing flows)."""
     d = b.graph.nodes[n]
     start = b.graph._next_id
     with b.in_context(n):
         z = ops.broadcast_to(np.zeros((), dtype=d["dtype"]), tuple(d["shape"]))
         if not isinstance(z, TracedArray):
             z = b.wrap(b.state.const(np.zeros(tuple(d["shape"]), dtype=d["dtype"])))
-    b.tag(start, grad_of)
+    b.tag(start, grad_of, role=role)
     return z
 
 

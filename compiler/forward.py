@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from compiler.autodiff import _Builder, _inexact, copy_forward, flat_tree, prune
+from compiler.autodiff import _Builder, _inexact, copy_forward, flat_tree, prune, zeros_for
 from compiler.rules import rule_for
 from tracer import ops
 from tracer.core import TracedArray
@@ -52,17 +52,6 @@ def forward_pass(b: _Builder, tangents: dict[int, TracedArray]) -> dict[int, Tra
                 out[n] = _fit(t, d["shape"], d["dtype"])
             b.tag(start, n, role="tangent")
     return out
-
-
-def zeros_like_node(b: _Builder, n: int) -> TracedArray:
-    d = b.graph.nodes[n]
-    start = b.graph._next_id
-    with b.in_context(n):
-        z = ops.broadcast_to(np.zeros((), dtype=d["dtype"]), tuple(d["shape"]))
-        if not isinstance(z, TracedArray):
-            z = b.wrap(b.state.const(np.zeros(tuple(d["shape"]), dtype=d["dtype"])))
-    b.tag(start, n, role="tangent")
-    return z
 
 
 def _jvp_in_tree(graph: Graph, primal_inputs: list[int]) -> dict | None:
@@ -110,7 +99,7 @@ def build_jvp_graph(graph: Graph, primal_inputs: Sequence[int] | None = None) ->
     touts = []
     for o in outs:
         t = tangents.get(o)
-        touts.append((t if t is not None else zeros_like_node(b, o)).node)
+        touts.append((t if t is not None else zeros_for(b, o, o, role="tangent")).node)
     g.graph["inputs"] = list(graph.graph["inputs"]) + tangent_inputs
     g.graph["in_tree"] = _jvp_in_tree(graph, primal_inputs)
     g.graph["outputs"] = outs + touts

@@ -20,7 +20,7 @@ from compiler.autodiff import (
     prune,
     zeros_for,
 )
-from compiler.forward import forward_pass, zeros_like_node
+from compiler.forward import forward_pass
 from tracer import ops
 from tracer.errors import TracegradError
 from tracer.graph import Graph
@@ -94,7 +94,7 @@ def build_jacobian_graph(graph: Graph, wrt: Sequence[int], mode: str | None = No
                 for oi, y in enumerate(outs):
                     t = tangents.get(y)
                     cols.setdefault((oi, wi), []).append(
-                        t if t is not None else zeros_like_node(b, y)
+                        t if t is not None else zeros_for(b, y, y, role="tangent")
                     )
         for oi, y in enumerate(outs):
             for wi, w in enumerate(wrt):
