@@ -217,6 +217,28 @@ def memory(w5: dict) -> list[str]:
     return _table(header, rows)
 
 
+def _warnings(res: dict) -> list[str]:
+    """Say so when the numbers cannot be trusted: a busy machine, a floor above the ceiling."""
+    out = []
+    env = res["env"]
+    try:
+        load = float(env["load_start"].split()[0])
+    except (KeyError, ValueError, IndexError):
+        load = 0.0
+    multi = not str(env.get("threads", "")).strip().isdigit() or int(env["threads"]) > 1
+    if load > 0.5 and multi:
+        out.append(f"**Warning**: the machine was busy when the run started (load {load:.2f}); "
+                   "multi-threaded libraries lose most of their time to contention then, so "
+                   "wall-time ratios are unreliable. `--threads 1 --cpu-time` is the robust "
+                   "setting on a shared machine.")  # fmt: skip
+    disturbed = [name for name, w in _w2_runs(res) if w.get("blas_floor_ratio", 0) > 1.0]
+    if disturbed:
+        out.append(f"**Warning**: the BLAS floor measured slower than numpy-hand, which does the "
+                   f"same products and more, in {', '.join(disturbed)}: those timings were "
+                   "disturbed.")  # fmt: skip
+    return [w for line in out for w in (line, "")]
+
+
 # ----- targets -----
 
 
@@ -404,6 +426,7 @@ def render(res: dict, cfg) -> str:
              "`out/bench-quick.md` instead of this file.", "",
              f"## Results{' (quick run)' if cfg.quick else ''}", ""]  # fmt: skip
     lines += environment(env) + [""]
+    lines += _warnings(res)
     for name, err in res.get("errors", {}).items():
         lines.append(f"**{name} failed**: {err}")
         lines.append("")
