@@ -187,7 +187,8 @@ def chain_with_buffers(x):
 def test_compiled_code_shares_no_buffers_between_calls():
     fast = compile(chain_with_buffers)
     probe = np.zeros(64)
-    assert "out=" in fast.source(probe)  # the test exercises buffer reuse
+    # the test exercises buffer reuse (ufuncs take out as a positional argument)
+    assert any(st.out for st in fast.executable(probe).schedule.steps)
 
     def work(i, barrier):
         rng = np.random.default_rng(i)
@@ -204,7 +205,7 @@ def test_compiled_code_shares_no_buffers_between_calls():
 def test_slot_machine_and_source_modes_from_many_threads():
     graph = grad(lambda x: np.sum(chain_with_buffers(x) ** 2)).trace(np.zeros(32))
     exes = [Executable(graph, mode="source"), Executable(graph, mode="slots")]
-    assert "out=" in exes[0].source
+    assert any(st.out for st in exes[0].schedule.steps)
 
     def work(i, barrier):
         rng = np.random.default_rng(100 + i)
