@@ -4,7 +4,7 @@ Each test starts its threads on a barrier so they really overlap, runs many
 iterations, and checks every result against NumPy. The active trace lives in a
 ``ContextVar`` (per thread), caches fill under a lock (one trace per signature
 even when 8 threads make the same first call together), and generated code keeps
-its ``out=`` buffers per call.
+its recycled (``out``) buffers per call.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def test_transformations_from_many_threads():
 
 
 def chain_with_buffers(x):
-    # elementwise ops on dying temporaries: the generated code recycles them with out=
+    # elementwise ops on dying temporaries: the generated code recycles their buffers
     y = np.exp(x) * 0.5
     y = np.sin(y) + x
     y = np.tanh(y) * y
