@@ -164,7 +164,7 @@ def build_drawing(
             gid = f"g{k}"
             if gid not in items:
                 operands = graph.operands(k)
-                args = ", ".join(names.get(u) or L.const_text(graph, u) for u in operands)
+                args = ", ".join(names.get(u) or _operand_text(graph, u) for u in operands)
                 title = f"{nodes[k]['op']}'({args})"
                 items[gid] = Item(gid, "group", "backward", title, [], scope_of(n), [])
             items[gid].nodes.append(n)
@@ -257,6 +257,14 @@ def build_drawing(
 
 
 # ----- collapsing scopes -----
+def _operand_text(graph, u) -> str:
+    """An unnamed operand in a derivative's title: a constant's value, else its id.
+
+    (A loaded file's ``grad_of`` may point at any node, whose operands need not be named.)
+    """
+    return L.const_text(graph, u) if graph.nodes[u]["op"] == "const" else f"%{u}"
+
+
 def scope_sizes(drawing: Drawing) -> Counter:
     """Number of items under each scope path (every prefix counts its descendants)."""
     sizes: Counter = Counter()

@@ -26,9 +26,18 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from compiler import build_grad_graph
+from compiler import build_grad_graph, render
 from compiler.executor import Executable
-from tracer import EvaluationError, GraphFormatError, Spec, load, serialize, trace, validate
+from tracer import (
+    EvaluationError,
+    GraphFormatError,
+    Spec,
+    TracegradError,
+    load,
+    serialize,
+    trace,
+    validate,
+)
 from tracer.core import aval
 from tracer.interpreter import evaluate_flat
 from tracer.primitives import PRIMITIVES
@@ -94,6 +103,12 @@ def check_loaded(text: str) -> str:
     except GraphFormatError:
         return "rejected"
     validate(g)
+    # the drawing copes with whatever passed validation (backward: if it can differentiate)
+    assert render(g, max_nodes=None).source.startswith("digraph")
+    try:
+        assert render(g, backward=True, max_nodes=None).source.startswith("digraph")
+    except TracegradError as exc:
+        assert "grad needs" in str(exc), exc
     sizes = [int(np.prod(d["shape"], dtype=object)) for d in g.nodes.values()]
     if max(sizes, default=0) > MAX_RUN_ELEMENTS:
         return "loaded (too big to run)"
@@ -329,6 +344,9 @@ def hostile_documents(draw):
             node["source"] = draw(hostile_text)
         if draw(st.booleans()):
             node["scope"] = draw(st.lists(hostile_text, max_size=3))
+        if draw(st.integers(0, 3)) == 0:  # gradient bookkeeping pointing anywhere
+            node["role"] = draw(st.sampled_from(["forward", "backward", "tangent", "x"]))
+            node["grad_of"] = draw(st.integers(-2, 200))
     doc["graph"]["graph"]["name"] = draw(hostile_text)
     # and a param or two replaced by a hostile value
     ops = [n for n in nodes if n.get("params")]
