@@ -41,6 +41,8 @@ class Transformed(CompiledFunction):
     The transformed graph is optimised and compiled like any ``compile``-d function.
     """
 
+    owns_made_graphs = True  # transform() always returns a new graph: optimise it in place
+
     def __init__(self, fun: Callable, prefix: str):
         inner = _as_traced(fun)
         super().__init__(inner.fn, static_argnums=inner.static_argnums,

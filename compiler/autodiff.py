@@ -34,11 +34,14 @@ class _Builder:
 
     def __init__(self, graph: Graph):
         self.graph = graph
-        self.state = TraceState(graph)
+        # each local derivative keeps its own constants (the book view draws them
+        # inside their derivative's node); the optimiser merges equal ones later
+        self.state = TraceState(graph, share_scalars=False)
         # forward consts are shared: a rule reusing a forward array reuses its node
         for n, d in graph.nodes(data=True):
             if d["op"] == "const":
-                self.state.consts[id(d["value"])] = (d["value"], n)
+                value = d["value"]
+                self.state.consts[id(value)] = (value, n)
 
     def wrap(self, n: int) -> TracedArray:
         d = self.graph._node[n]

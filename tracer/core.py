@@ -82,12 +82,21 @@ class TraceState:
 
     graph: Graph
     consts: dict[int, tuple[Any, int]] = field(default_factory=dict)
+    scalars: dict[tuple, int] = field(default_factory=dict)
+    share_scalars: bool = True
 
     def const(self, value: np.ndarray) -> int:
-        """The node holding constant ``value``; one node per array object."""
+        """The node holding constant ``value``: one node per array object, and one per
+        scalar value (``x * 2.0`` in a loop makes one ``const 2.0``, not thousands)."""
         hit = self.consts.get(id(value))
         if hit is not None and hit[0] is value:
             return hit[1]
+        small = None
+        if self.share_scalars and isinstance(value, np.ndarray) and value.ndim == 0:
+            small = ("scalar", value.dtype.str, value.tobytes())
+            nid = self.scalars.get(small)
+            if nid is not None:
+                return nid
         arr = np.array(value, copy=True)
         dt = canonical_dtype(arr.dtype)
         arr = arr.astype(dt, copy=False)
@@ -96,6 +105,8 @@ class TraceState:
             "const", (), {}, arr.shape, dt, value=arr, source=user_source(), scope=_SCOPE.get()
         )
         self.consts[id(value)] = (value, nid)
+        if small is not None:
+            self.scalars[small] = nid
         return nid
 
 
@@ -170,7 +181,9 @@ def gc_paused():
     """Pause the cyclic garbage collector while a large graph is built.
 
     Building a graph allocates millions of small dicts and no cycles; CPython's
-    collector would rescan them all again and again, making tracing superlinear.
+    collector would rescan them all again and again, making tracing, autodiff,
+    passes and code generation superlinear. Nested and concurrent uses share one
+    pause: the collector comes back when the last one ends.
     """
     global _gc_depth, _gc_was_enabled
     with _gc_lock:
@@ -184,6 +197,13 @@ def gc_paused():
         with _gc_lock:
             _gc_depth -= 1
             if _gc_depth == 0 and _gc_was_enabled:
+                # Hand what was built to the oldest generation (freeze + unfreeze moves
+                # it there without a scan), so re-enabling does not start one long
+                # young-generation collection over every new node. Not when the
+                # program froze objects itself: unfreeze would undo that.
+                if gc.get_freeze_count() == 0:
+                    gc.freeze()
+                    gc.unfreeze()
                 gc.enable()
 
 

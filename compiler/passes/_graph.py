@@ -7,41 +7,19 @@ its view objects, and every one of them is linear in what it touches.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import heapq
 
 import numpy as np
 
+from tracer.core import gc_paused as _gc_paused
 from tracer.graph import Graph
 
 # Attributes a replacement inherits from the node it replaces when it has none.
 _CARRIED = ("name", "source", "scope", "role", "grad_of")
 
 
-@contextlib.contextmanager
-def gc_paused():
-    """Pause the cyclic garbage collector while building big graphs.
-
-    Passes and code generation allocate hundreds of thousands of small dicts and
-    no cycles that need collecting; with the collector running, each generation-2
-    collection rescans every live node, which makes graph building quadratic-ish
-    (2-4x slower at 100,000 nodes).
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            # Hand what we built to the oldest generation (freeze + unfreeze moves it
-            # there without a scan), so re-enabling does not trigger one long young-
-            # generation collection over every new node; gen-2 runs still see it all.
-            # Not when the program froze objects itself: unfreeze would undo that.
-            if gc.get_freeze_count() == 0:
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()
+# one pause for the tracer, autodiff, passes and code generation
+gc_paused = _gc_paused
 
 
 def copy_graph(graph: Graph) -> Graph:
