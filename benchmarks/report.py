@@ -15,7 +15,7 @@ W4_SECONDS, W4_GROWTH = 5.0, 13.0  # 10x more ops may cost at most 13x the time
 
 
 MALLOC_TEXT = {
-    "heap": "glibc keeps freed memory (W2 also run with fresh pages)",
+    "heap": "glibc keeps freed memory (W2 also run with fresh pages, the worst case)",
     "fresh": "glibc maps every array of 64 KiB or more fresh",
     "default": "glibc's adaptive default",
 }
@@ -398,11 +398,13 @@ How it is measured:
   alone, its mmap threshold adapts to what the process freed before, and whether a
   fresh big array costs page faults would depend on which contestant ran first):
   the main run keeps freed memory in the heap (`MALLOC_MMAP_THRESHOLD_=32 MiB`, no
-  trimming), the steady state of a training loop; W2 runs a second time, all its
-  contestants in one child process, with every array of 64 KiB or more mapped
-  fresh (`MALLOC_MMAP_THRESHOLD_=65536`), as in a short NumPy program, where each
-  new array costs page faults (the kernel maps and zeroes it). The page-fault table
-  shows what each contestant pays; buffers kept across calls avoid it.
+  trimming), the steady state of a training loop. W2 runs a second time, all its
+  contestants in one child process, in the worst case ("fresh pages"): every array
+  of 64 KiB or more mapped fresh and unmapped when freed
+  (`MALLOC_MMAP_THRESHOLD_=65536`), so each new array costs page faults (the kernel
+  maps and zeroes it) and, with several BLAS threads, each unmap costs a TLB
+  shootdown across cores, which is slow in this virtual machine. The page-fault
+  table shows what each contestant pays; buffers kept across calls avoid it.
 - W5: every contestant in a fresh subprocess; peak resident-set growth during one
   gradient call (VmHWM reset via /proc/self/clear_refs, glibc mmap threshold fixed
   at 64 KiB so freed arrays leave the resident set), median of 5 calls after warm-up,
