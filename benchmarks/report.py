@@ -402,9 +402,11 @@ How it is measured:
   contestants in one child process, in the worst case ("fresh pages"): every array
   of 64 KiB or more mapped fresh and unmapped when freed
   (`MALLOC_MMAP_THRESHOLD_=65536`), so each new array costs page faults (the kernel
-  maps and zeroes it) and, with several BLAS threads, each unmap costs a TLB
-  shootdown across cores, which is slow in this virtual machine. The page-fault
-  table shows what each contestant pays; buffers kept across calls avoid it.
+  maps and zeroes it). The page-fault table shows what each contestant pays;
+  buffers kept across calls avoid it. With several threads per library and every
+  peer loaded, this regime was erratic here (numpy-hand about 117 ms per call
+  against 5 ms with heap reuse; 8.7 ms in a NumPy-only process), so on a multi-
+  threaded run read its rows for the page faults, not the times.
 - W5: every contestant in a fresh subprocess; peak resident-set growth during one
   gradient call (VmHWM reset via /proc/self/clear_refs, glibc mmap threshold fixed
   at 64 KiB so freed arrays leave the resident set), median of 5 calls after warm-up,
