@@ -123,7 +123,18 @@ def main(argv=None) -> int:
     parser.add_argument("--no-second-regime", action="store_true",
                         help="skip W2's second run with fresh pages")  # fmt: skip
     parser.add_argument("--output", type=Path, help="markdown file to write")
+    parser.add_argument("--render", type=Path, metavar="JSON",
+                        help="only rewrite the markdown from an earlier run's results")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.render:
+        from benchmarks import report
+        from benchmarks.common import Config
+
+        results = _cells(json.loads(args.render.read_text()))
+        out_md = args.output or args.render.with_name("README.md")
+        out_md.write_text(report.render(results, Config.make(args.quick)))
+        print(f"written: {out_md}")
+        return 0
     restart_with_malloc(args.malloc)
     if args.threads:
         limit_threads(args.threads)
