@@ -403,10 +403,10 @@ How it is measured:
   of 64 KiB or more mapped fresh and unmapped when freed
   (`MALLOC_MMAP_THRESHOLD_=65536`), so each new array costs page faults (the kernel
   maps and zeroes it). The page-fault table shows what each contestant pays;
-  buffers kept across calls avoid it. With several threads per library and every
-  peer loaded, this regime was erratic here (numpy-hand about 117 ms per call
-  against 5 ms with heap reuse; 8.7 ms in a NumPy-only process), so on a multi-
-  threaded run read its rows for the page faults, not the times.
+  buffers kept across calls avoid it. With several threads per library this regime
+  has been erratic on this machine (in one rehearsal numpy-hand took 117 ms per
+  call against 5 ms with heap reuse, and 8.7 ms in a NumPy-only process; not in the
+  run above): read its times with care; its page-fault counts are stable.
 - W5: every contestant in a fresh subprocess; peak resident-set growth during one
   gradient call (VmHWM reset via /proc/self/clear_refs, glibc mmap threshold fixed
   at 64 KiB so freed arrays leave the resident set), median of 5 calls after warm-up,
