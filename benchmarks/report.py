@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from benchmarks.common import LABELS, PEERS, Cell, fmt_ratio, fmt_seconds
 
 COLUMNS = ("numpy", *PEERS)
@@ -457,5 +459,8 @@ def render(res: dict, cfg) -> str:
         batch = res["w5"]["batch"]
         lines += [f"### W5 memory: peak of one W2 gradient (float64, batch {batch:,})", ""]
         lines += memory(res["w5"]) + [""]
+    scale_md = Path(__file__).with_name("scale.md")  # 1,000,000-op figures (benchmarks/scale.py)
+    if scale_md.exists() and not cfg.quick:
+        lines += [scale_md.read_text().rstrip(), ""]
     lines += ["## Method", "", METHOD, FILES]
     return "\n".join(lines).rstrip() + "\n"
