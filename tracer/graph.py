@@ -115,13 +115,16 @@ class Graph(nx.MultiDiGraph):
         return nid
 
     def copy(self, as_view: bool = False) -> Graph:
-        """An independent copy (attribute dicts copied one level deep, arrays shared)."""
+        """An independent copy: attribute dicts and the graph's lists (``inputs``,
+        ``outputs``, ``grads`` pairs) are private; arrays and ``params`` are shared
+        (transformations replace them, never mutate them)."""
         if as_view:
             return super().copy(as_view=True)
         out = Graph(name=self.graph.get("name", "f"))
-        out.graph.update(
-            {k: (list(v) if isinstance(v, list) else v) for k, v in self.graph.items()}
-        )
+        out.graph.update(self.graph)
+        for key, val in self.graph.items():
+            if isinstance(val, list):
+                out.graph[key] = [list(v) if isinstance(v, list) else v for v in val]
         out._node.update((n, dict(d)) for n, d in self._node.items())
         osucc, opred = out._succ, out._pred
         for n in self._node:
@@ -132,7 +135,7 @@ class Graph(nx.MultiDiGraph):
                 kd = {k: dict(d) for k, d in keydict.items()}
                 osucc[u][v] = kd
                 opred[v][u] = kd
-        out._next_id = self._next_id
+        out._next_id = max(self._next_id, max(self._node, default=-1) + 1)
         return out
 
     def new_id(self) -> int:

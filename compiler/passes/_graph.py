@@ -23,29 +23,9 @@ gc_paused = _gc_paused
 
 
 def copy_graph(graph: Graph) -> Graph:
-    """A copy whose node/edge attribute dicts and ``inputs``/``outputs`` lists are private.
-
-    Arrays (``value``) and ``params`` dicts are shared: passes replace them, never
-    mutate them.
-    """
-    h = Graph(name=graph.graph.get("name", "f"))
-    h.graph.update(graph.graph)
-    for key, val in graph.graph.items():
-        if isinstance(val, list):
-            h.graph[key] = [list(v) if isinstance(v, list) else v for v in val]
-    h._node.update((n, dict(d)) for n, d in graph._node.items())
-    succ, pred = h._succ, h._pred
-    for n in graph._node:
-        succ[n] = {}
-        pred[n] = {}
-    for u, nbrs in graph._succ.items():
-        su = succ[u]
-        for v, keyed in nbrs.items():
-            kd = {k: dict(e) for k, e in keyed.items()}
-            su[v] = kd
-            pred[v][u] = kd
-    h._next_id = max(h._node, default=-1) + 1
-    return h
+    """A private copy for a pass to rewrite (``Graph.copy``: attribute dicts and lists are
+    private, arrays and ``params`` dicts shared: passes replace them, never mutate them)."""
+    return Graph.copy(graph if isinstance(graph, Graph) else Graph(graph))
 
 
 def operands(g: Graph, n: int) -> list[int]:
