@@ -147,26 +147,6 @@ def name_scope(name: str):
         _SCOPE.reset(token)
 
 
-@contextlib.contextmanager
-def source_override(source: str | None):
-    """Record ``source`` on the nodes created in the body (when one graph is built from another)."""
-    token = _SOURCE.set(source)
-    try:
-        yield
-    finally:
-        _SOURCE.reset(token)
-
-
-@contextlib.contextmanager
-def scope_override(scope: tuple):
-    """Record ``scope`` (replacing the enclosing one) on the nodes created in the body."""
-    token = _SCOPE.set(tuple(scope))
-    try:
-        yield
-    finally:
-        _SCOPE.reset(token)
-
-
 def current_scope() -> tuple:
     return _SCOPE.get()
 
@@ -473,10 +453,6 @@ class TracedArray:
         return _numpy_api.dispatch_function(func, args, kwargs)
 
 
-def is_traced(x) -> bool:
-    return isinstance(x, TracedArray)
-
-
 # ----- staging primitives -----
 
 
@@ -574,11 +550,6 @@ class _Aval:
 
 def aval(shape, dtype) -> _Aval:
     return _Aval(shape, dtype)
-
-
-def stage_node(trace: TraceState, op: str, operands, params, shape, dtype, **attrs) -> int:
-    """Append an already-checked node (used when one graph is inlined into another)."""
-    return trace.graph.add_op(op, operands, params, shape, dtype, **attrs)
 
 
 from tracer import numpy_api as _numpy_api  # noqa: E402  (operators dispatch through these)

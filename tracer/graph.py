@@ -183,15 +183,11 @@ def format_value(value) -> str:
     return "<" + format_aval(arr.shape, arr.dtype) + ">"
 
 
-def _format_param(v) -> str:
-    return repr(v)
-
-
 def format_node(graph: nx.MultiDiGraph, n: int, *, source: bool = False) -> str:
     """One listing line: ``%4 = exp(%3) : float64[3]``."""
     d = graph.nodes[n]
     ops = ", ".join(f"%{u}" for u in Graph.operands(graph, n))
-    params = ", ".join(f"{k}={_format_param(v)}" for k, v in d["params"].items())
+    params = ", ".join(f"{k}={v!r}" for k, v in d["params"].items())
     args = ", ".join(s for s in (ops, params) if s)
     if d["op"] == "input":
         rhs = "input"

@@ -40,16 +40,21 @@ class Poly:
         self.tainted = tainted
 
 
+def _accumulate(terms: dict, m: tuple, c) -> bool:
+    """Add ``c`` to the coefficient of monomial ``m``; True when it cancels to 0."""
+    v = terms.get(m, 0) + c
+    if v == 0:
+        terms.pop(m, None)
+        return True
+    terms[m] = v
+    return False
+
+
 def _add(p: Poly, q: Poly, sign: int) -> Poly | None:
     terms = dict(p.terms)
     tainted = p.tainted or q.tainted
     for m, c in q.terms.items():
-        v = terms.get(m, 0) + sign * c
-        if v == 0:
-            terms.pop(m, None)
-            tainted = True
-        else:
-            terms[m] = v
+        tainted |= _accumulate(terms, m, sign * c)
     return Poly(terms, tainted) if len(terms) <= MAX_TERMS else None
 
 
@@ -63,12 +68,7 @@ def _mul(p: Poly, q: Poly) -> Poly | None:
             m = tuple(sorted(m1 + m2)) if m1 and m2 else m1 or m2
             if len(m) > MAX_DEGREE:
                 return None
-            v = terms.get(m, 0) + c1 * c2
-            if v == 0:
-                terms.pop(m, None)
-                tainted = True
-            else:
-                terms[m] = v
+            tainted |= _accumulate(terms, m, c1 * c2)
     return Poly(terms, tainted) if len(terms) <= MAX_TERMS else None
 
 
