@@ -19,12 +19,13 @@ from compiler.autodiff import _Builder, build_grad_graph, copy_forward, finish_g
 from compiler.compile import CompiledFunction
 from compiler.forward import build_jvp_graph
 from compiler.jacobian import build_jacobian_graph
+from tracer.captures import capture_nodes, explicit_inputs
 from tracer.core import TracedArray, user_location
 from tracer.errors import TracegradError
 from tracer.graph import Graph
 from tracer.pytree import flatten, num_leaves, unflatten
 from tracer.spec import format_aval
-from tracer.tracing import TracedFunction
+from tracer.tracing import Call, TracedFunction
 
 
 def _as_traced(fun) -> TracedFunction:
@@ -38,24 +39,26 @@ def _as_traced(fun) -> TracedFunction:
 class Transformed(CompiledFunction):
     """A compiled function whose graph is a transformation of another traced function's graph.
 
-    The transformed graph is optimised and compiled like any ``compile``-d function.
+    Its graph maker traces the inner function and calls ``transform`` on that graph
+    (a new graph, optimised in place); the result is compiled like any ``compile``-d
+    function. The inner graph's capture inputs (``tracer.captures``) stay the last
+    inputs of the transformed graph and are never differentiated.
     """
-
-    owns_made_graphs = True  # transform() always returns a new graph: optimise it in place
 
     def __init__(self, fun: Callable, prefix: str):
         inner = _as_traced(fun)
-        super().__init__(inner.fn, static_argnums=inner.static_argnums,
-                         name=f"{prefix}_{inner.name}")  # fmt: skip
         self.inner = inner
-        self.debug_nans = inner.debug_nans  # grad(trace(f, debug_nans=True)) checks too
+        super().__init__(inner.fn, static_argnums=inner.static_argnums,
+                         name=f"{prefix}_{inner.name}", make_graph=self._transformed,
+                         debug_nans=inner.debug_nans)  # fmt: skip
 
-    def _make_graph(self, args, kwargs, specs, tree, labels) -> Graph:
-        graph = self.transform(self.inner.trace(*args, **kwargs))
+    def _transformed(self, call: Call) -> Graph:
+        graph = self.transform(self.inner.trace(*call.args, **call.kwargs))
         self.trace_count += 1  # after: a call that fails (grad of an int input) built nothing
         return graph
 
     def transform(self, fwd: Graph) -> Graph:
+        """The transformed graph of forward graph ``fwd`` (each transformation defines it)."""
         raise NotImplementedError
 
 
@@ -219,10 +222,10 @@ class _PairFunction(Transformed):
         self.static_argnums = ()
         self._signature = None
 
-    def _make_graph(self, args, kwargs, specs, tree, labels) -> Graph:
-        primals, _ = args
+    def _transformed(self, call: Call) -> Graph:
+        primals, _ = call.args
         fwd = self.inner.trace(*primals)
-        graph = self.transform_pair(fwd, tree)
+        graph = self.transform_pair(fwd, call.tree)
         self.trace_count += 1
         return graph
 
@@ -243,8 +246,8 @@ class _VjpFunction(_PairFunction):
             ct_inputs.append(tid)
             if np.dtype(d["dtype"]).kind in "fc":
                 seeds.append((o, b.wrap(tid)))
-        wrt = list(fwd.graph["inputs"])
-        g.graph["inputs"] = wrt + ct_inputs
+        wrt = explicit_inputs(fwd)
+        g.graph["inputs"] = wrt + ct_inputs + capture_nodes(fwd)
         g = finish_grad_graph(b, seeds, wrt, [])
         g.graph["out_tree"] = {"type": "tuple", "children": _arg_trees(fwd)}
         g.graph["in_tree"] = tree

@@ -19,6 +19,7 @@ import numpy as np
 
 from compiler.rules import rule_for
 from tracer import ops
+from tracer.captures import explicit_inputs
 from tracer.core import _SCOPE, _SOURCE, _TRACE, TracedArray, TraceState, gc_paused
 from tracer.errors import TracegradError
 from tracer.graph import Graph, as_dtype, subgraph_nodes
@@ -27,6 +28,35 @@ from tracer.spec import format_aval
 
 def _inexact(dtype) -> bool:
     return np.dtype(dtype).kind in "fc"
+
+
+# Operands a rule reads as indices or conditions, not as values: they keep their dtype.
+_STRUCTURAL_OPERANDS = {
+    "where": lambda i: i == 0,
+    "getitem": lambda i: i > 0,
+    "scatter_add": lambda i: i > 0,
+}
+
+
+def rule_operands(b: _Builder, n: int, operands: Sequence[int]) -> list[TracedArray]:
+    """The operands of forward node ``n`` as its local derivative reads them.
+
+    A local derivative is computed in the floating dtype of the value it
+    differentiates: ``x / k`` with an integer ``k`` has d/dx = 1/k, which NumPy
+    would compute as an integer (0) from ``k`` itself. So integer and boolean
+    operands of a floating-point node are cast to the node's dtype here, once,
+    for every rule (index arrays and ``where``'s condition keep theirs).
+    """
+    nodes = b.graph._node
+    y_dtype = nodes[n]["dtype"]
+    xs = [b.wrap(u) for u in operands]
+    if not _inexact(y_dtype):
+        return xs
+    structural = _STRUCTURAL_OPERANDS.get(nodes[n]["op"])
+    for i, x in enumerate(xs):
+        if x.dtype.kind not in "fc" and not (structural is not None and structural(i)):
+            xs[i] = ops.astype(x, y_dtype)
+    return xs
 
 
 class _Builder:
@@ -149,7 +179,7 @@ def backward_pass(
             operands = graph.operands(n)
             start = graph._next_id
             rule = rule_for(d["op"])
-            xs = [b.wrap(u) for u in operands]
+            xs = rule_operands(b, n, operands)
             grads = rule.vjp(g, *xs, y=b.wrap(n), **d["params"])
             if len(grads) != len(operands):
                 raise TracegradError(
@@ -161,7 +191,8 @@ def backward_pass(
                     continue
                 if not isinstance(gu, TracedArray):
                     raise TracegradError(f"internal: vjp rule of {d['op']} returned a constant")
-                contributions.setdefault(u, []).append(unbroadcast(gu, x.shape, x.dtype))
+                ud = nodes[u]
+                contributions.setdefault(u, []).append(unbroadcast(gu, ud["shape"], ud["dtype"]))
             b.tag(start, n)
     return totals
 
@@ -239,8 +270,8 @@ def build_grad_graph(
             f"grad needs a floating-point output, got {yd['dtype']}{_at(yd)}: the function is "
             "piecewise constant"
         )
-    if wrt is None:
-        wrt = [n for n in graph.graph["inputs"] if _inexact(graph.nodes[n]["dtype"])]
+    if wrt is None:  # every float argument (captured values are not arguments)
+        wrt = [n for n in explicit_inputs(graph) if _inexact(graph.nodes[n]["dtype"])]
     with gc_paused():
         g = copy_forward(graph)
         b = _Builder(g)

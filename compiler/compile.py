@@ -4,10 +4,10 @@
 >>> fast(x)                  # runs generated NumPy code
 >>> print(fast.source(x))    # the straight-line source for that signature
 
-``CompiledFunction`` is a ``TracedFunction`` whose graph is optimised and
-whose calls run an ``Executable``. Subclasses (``grad``, ``jacobian``, ...)
-override one hook, ``_make_graph(args, kwargs, specs, tree, labels) -> Graph``,
-to supply the graph to optimise and compile.
+``CompiledFunction`` is a ``TracedFunction`` whose graph maker ends in the
+optimiser and whose runner is an ``Executable``. Transformations (``grad``,
+``jacobian``, ...) are compiled functions whose graph maker transforms another
+function's graph.
 """
 
 from __future__ import annotations
@@ -16,23 +16,23 @@ from collections.abc import Callable, Sequence
 
 from compiler.executor import Executable
 from compiler.passes import optimize
+from tracer.captures import has_outer_captures
 from tracer.debug import nans_enabled
 from tracer.graph import Graph
 from tracer.interpreter import evaluate_flat
-from tracer.tracing import TracedFunction
+from tracer.tracing import Call, TracedFunction
 
 
 class CompiledFunction(TracedFunction):
     """A function traced, optimised and compiled to NumPy source per input signature.
 
+    It is a ``TracedFunction`` assembled from two parts: a graph maker (trace the
+    function, or the ``make_graph`` given: a transformation's) followed by the
+    optimiser, and a runner that calls the ``Executable`` compiled for the graph.
+
     Attributes:
         passes: the pass names ``optimize`` runs (None: the default pipeline; ``()``: none).
-        owns_made_graphs: True when ``_make_graph`` returns a new graph nothing else
-            holds, so it is optimised in place (no copy). The default hook's traced
-            graphs qualify; a subclass overriding the hook sets it if its graphs do.
     """
-
-    owns_made_graphs = False
 
     def __init__(
         self,
@@ -41,28 +41,36 @@ class CompiledFunction(TracedFunction):
         static_argnums: int | Sequence[int] = (),
         name: str | None = None,
         passes: Sequence[str] | None = None,
+        make_graph: Callable[[Call], Graph] | None = None,
+        owns_graphs: bool = True,
+        debug_nans: bool | None = None,
     ):
-        super().__init__(fn, static_argnums=static_argnums, name=name)
+        """
+        Args:
+            fn: the function (its captured globals and closure values are read from it).
+            static_argnums, name: as for ``trace``.
+            passes: optimisation passes (None: the default pipeline; ``()``: none).
+            make_graph: the graph maker (default: trace ``fn``).
+            owns_graphs: the maker returns fresh graphs nothing else holds, which are
+                then optimised in place (no copy).
+            debug_nans: as for ``trace``.
+        """
         self.passes = None if passes is None else tuple(passes)
         self._executables: dict[int, tuple[Graph, Executable]] = {}
+        self._source_maker = make_graph
+        self._owns_graphs = owns_graphs
+        super().__init__(fn, static_argnums=static_argnums, name=name, debug_nans=debug_nans,
+                         make_graph=self._optimized_graph, run=self._run_compiled)  # fmt: skip
 
-    # ----- hooks -----
-    def _make_graph(self, args, kwargs, specs, tree, labels) -> Graph:
-        """The graph to compile for one signature (default: trace the function).
-
-        Subclasses return another graph (e.g. a gradient graph) for the same
-        arguments; it is then optimised and compiled. Called once per signature.
-        """
-        return TracedFunction._build(self, args, kwargs, specs, tree, labels)
-
-    def _build(self, args, kwargs, specs, tree, labels) -> Graph:
-        graph = self._make_graph(args, kwargs, specs, tree, labels)
+    def _optimized_graph(self, call: Call) -> Graph:
+        maker = self._source_maker or self.trace_function
+        graph = maker(call)
         if self.passes == ():
             return graph
-        inplace = self.owns_made_graphs or type(self)._make_graph is CompiledFunction._make_graph
+        inplace = self._owns_graphs or self._source_maker is None
         return optimize(graph, passes=self.passes, inplace=inplace)
 
-    def _run(self, graph: Graph, leaves: list) -> list:
+    def _run_compiled(self, graph: Graph, leaves: list) -> list:
         if nans_enabled(self.debug_nans):  # node-by-node, to name the first bad node
             return evaluate_flat(graph, leaves, check_nans=True)
         return self._executable(graph)(leaves)
@@ -76,7 +84,8 @@ class CompiledFunction(TracedFunction):
             hit = self._executables.get(id(graph))
             if hit is None or hit[0] is not graph:
                 exe = Executable(graph, self.name)
-                self._executables[id(graph)] = (graph, exe)
+                if not has_outer_captures(graph):  # a graph bound to one trace is not kept
+                    self._executables[id(graph)] = (graph, exe)
                 return exe
             return hit[1]
 
@@ -101,23 +110,43 @@ def compile(  # noqa: A001  (the public name in DESIGN.md)
 ):
     """Compile a NumPy function: trace it, optimise the graph, generate and run NumPy source.
 
+    ``compile`` of a transformed function (``compile(grad(f))``, ``compile(jacobian(f))``,
+    ...) compiles the transformed graph: it computes what the transformed function
+    computes (transformations already run compiled code; this gives the same).
+
     Args:
-        fn: the function (plain NumPy code, or a ``TracedFunction``).
+        fn: the function (plain NumPy code, a ``@trace``d function, or a transformed one).
         static_argnums: positions of arguments baked into the graph (hashable).
         name: the graph's and generated function's name (default: the function's).
         passes: optimisation passes to run (default: all; ``()`` for none).
 
     Returns:
         A ``CompiledFunction``; works as ``@compile`` or ``@compile(static_argnums=1)``.
+
+    Example:
+        >>> fast = compile(lambda x: np.sum(np.sin(x) ** 2))
+        >>> print(fast.source(np.ones(3)))        # doctest: +SKIP
     """
     if fn is None:
         return lambda f: compile(f, static_argnums=static_argnums, name=name, passes=passes)
-    debug = None
-    if isinstance(fn, TracedFunction):
-        if not static_argnums:
-            static_argnums = fn.static_argnums
-        name = name or fn.name
-        fn, debug = fn.fn, fn.debug_nans
-    compiled = CompiledFunction(fn, static_argnums=static_argnums, name=name, passes=passes)
-    compiled.debug_nans = debug  # compile(trace(f, debug_nans=True)) keeps checking
-    return compiled
+    if not isinstance(fn, TracedFunction):
+        return CompiledFunction(fn, static_argnums=static_argnums, name=name, passes=passes)
+    if fn.make_graph == fn.trace_function or (
+        isinstance(fn, CompiledFunction) and fn._source_maker is None
+    ):
+        # a traced (or compiled) plain function: trace it afresh, with these options
+        return CompiledFunction(fn.fn, static_argnums=static_argnums or fn.static_argnums,
+                                name=name or fn.name, passes=passes,
+                                debug_nans=fn.debug_nans)  # fmt: skip
+    if static_argnums and tuple(static_argnums) != fn.static_argnums:
+        raise TypeError(
+            f"compile({fn.name}): static_argnums of a transformed function are its own "
+            f"({fn.static_argnums}); they cannot be changed here"
+        )
+    # a transformed function: compile the graph it makes (already optimised, unless
+    # passes are asked for explicitly); its cached graphs are shared, so never in place
+    return CompiledFunction(
+        fn.fn, static_argnums=fn.static_argnums, name=name or fn.name,
+        passes=() if passes is None else passes, debug_nans=fn.debug_nans,
+        make_graph=lambda call: fn.trace(*call.args, **call.kwargs), owns_graphs=False,
+    )  # fmt: skip

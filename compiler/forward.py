@@ -12,9 +12,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from compiler.autodiff import _Builder, _inexact, copy_forward, flat_tree, prune, zeros_for
+from compiler.autodiff import (
+    _Builder,
+    _inexact,
+    copy_forward,
+    flat_tree,
+    prune,
+    rule_operands,
+    zeros_for,
+)
 from compiler.rules import rule_for
 from tracer import ops
+from tracer.captures import capture_nodes, explicit_inputs
 from tracer.core import TracedArray
 from tracer.graph import Graph
 
@@ -47,7 +56,7 @@ def forward_pass(b: _Builder, tangents: dict[int, TracedArray]) -> dict[int, Tra
             continue
         with b.in_context(n):
             start = graph._next_id
-            t = rule.jvp(ts, *[b.wrap(u) for u in operands], y=b.wrap(n), **d["params"])
+            t = rule.jvp(ts, *rule_operands(b, n, operands), y=b.wrap(n), **d["params"])
             if t is not None:
                 out[n] = _fit(t, d["shape"], d["dtype"])
             b.tag(start, n, role="tangent")
@@ -61,7 +70,7 @@ def _jvp_in_tree(graph: Graph, primal_inputs: list[int]) -> dict | None:
     if in_tree is None:
         return None
     args = in_tree["children"][0]["children"]
-    if primal_inputs == list(graph.graph["inputs"]):
+    if primal_inputs == explicit_inputs(graph):
         tangents = list(args)
     else:
         tangents = [{"type": "leaf"} for _ in primal_inputs]
@@ -79,12 +88,14 @@ def build_jvp_graph(graph: Graph, primal_inputs: Sequence[int] | None = None) ->
 
     Returns:
         Inputs: the forward inputs, then one tangent input per primal input (named
-        ``t_<name>``), so ``evaluate(g, *primals, *tangents)`` runs it. Outputs: the
+        ``t_<name>``), then the forward graph's capture inputs, so
+        ``evaluate(g, *primals, *tangents)`` runs it. Outputs: the
         forward outputs, then their tangents.
     """
     g = copy_forward(graph)
     b = _Builder(g)
-    primal_inputs = list(graph.graph["inputs"] if primal_inputs is None else primal_inputs)
+    explicit = explicit_inputs(graph)
+    primal_inputs = list(explicit if primal_inputs is None else primal_inputs)
     seeds, tangent_inputs = {}, []
     for n in primal_inputs:
         d = g.nodes[n]
@@ -100,7 +111,7 @@ def build_jvp_graph(graph: Graph, primal_inputs: Sequence[int] | None = None) ->
     for o in outs:
         t = tangents.get(o)
         touts.append((t if t is not None else zeros_for(b, o, o, role="tangent")).node)
-    g.graph["inputs"] = list(graph.graph["inputs"]) + tangent_inputs
+    g.graph["inputs"] = explicit + tangent_inputs + capture_nodes(graph)
     g.graph["in_tree"] = _jvp_in_tree(graph, primal_inputs)
     g.graph["outputs"] = outs + touts
     g.graph["out_tree"] = flat_tree(len(outs) * 2)

@@ -84,6 +84,45 @@ class TraceState:
     consts: dict[int, tuple[Any, int]] = field(default_factory=dict)
     scalars: dict[tuple, int] = field(default_factory=dict)
     share_scalars: bool = True
+    parent: TraceState | None = None  # the trace that was active when this one started
+    fn: Any = None  # the function being traced (to name captured variables in messages)
+    # captured values (tracer.captures): id of the object -> its capture input node, and
+    # the objects themselves (kept alive so that their ids stay theirs)
+    capture_ids: dict[int, int] = field(default_factory=dict)
+    captured: list = field(default_factory=list)
+    lifted: dict[int, int] = field(default_factory=dict)  # id(outer traced value) -> input
+    blamed: set[int] = field(default_factory=set)  # capture inputs a concrete value was asked of
+
+    def encloses(self, other: TraceState) -> bool:
+        """True when ``other`` is this trace or one it was started inside."""
+        t = self
+        while t is not None:
+            if t is other:
+                return True
+            t = t.parent
+        return False
+
+    def lift(self, x: TracedArray) -> int:
+        """The input node standing for ``x``, a traced value of an enclosing trace.
+
+        A function traced inside another trace (``grad`` of a closure) may read the
+        outer trace's values; they become inputs of the inner graph, bound to the
+        outer value when the inner graph is inlined back (``Bound``).
+        """
+        nid = self.lifted.get(id(x))
+        if nid is not None:
+            return nid
+        from tracer.captures import Bound  # captures builds on this module
+
+        label = _variable_name(self.fn, x) or x.name or f"%{x.node}"
+        nid = self.graph.add_op(
+            "input", (), {}, x.shape, x.dtype, name=label, scope=(),
+            capture=f"outer {label}", fetch=Bound(x),
+        )  # fmt: skip
+        self.lifted[id(x)] = nid
+        self.captured.append(x)
+        self.graph.graph.setdefault("captures", []).append(nid)
+        return nid
 
     def const(self, value: np.ndarray) -> int:
         """The node holding constant ``value``: one node per array object, and one per
@@ -120,10 +159,22 @@ def current_trace() -> TraceState | None:
     return _TRACE.get()
 
 
+def _variable_name(fn, x) -> str | None:
+    """The name under which ``fn`` holds ``x`` in its closure, if it does."""
+    code = getattr(fn, "__code__", None)
+    for name, cell in zip(getattr(code, "co_freevars", ()), getattr(fn, "__closure__", None) or ()):
+        try:
+            if cell.cell_contents is x:
+                return name
+        except ValueError:
+            continue
+    return None
+
+
 @contextlib.contextmanager
-def new_trace(graph: Graph):
+def new_trace(graph: Graph, fn=None):
     """Make a fresh trace (building ``graph``) the active one for the ``with`` body."""
-    state = TraceState(graph)
+    state = TraceState(graph, parent=_TRACE.get(), fn=fn)
     token = _TRACE.set(state)
     # A graph starts outside every scope, wherever it is traced from: a traced function's
     # cached graph must not depend on its first caller (inlining adds the caller's scope).
@@ -245,6 +296,7 @@ class TracedArray:
 
     # ----- no concrete values at trace time -----
     def _concrete_error(self, what: str):
+        self._trace.blamed.add(self.node)  # a captured value asked for concretely: see captures
         raise TracingError(
             f"{what} needs a concrete value, but {self!r} is traced "
             f"(at {user_location()}). Python control flow on traced values cannot be "
@@ -282,6 +334,7 @@ class TracedArray:
     __hash__ = None  # like ndarray: traced values are not hashable
 
     def __setitem__(self, key, value):
+        self._trace.blamed.add(self.node)
         raise TracingError(
             f"in-place assignment to a traced array ({self!r}[...] = ...) at {user_location()}: "
             "traced arrays are immutable. Build a new array instead, e.g. "
@@ -457,31 +510,42 @@ class TracedArray:
 
 
 def find_trace(args) -> TraceState | None:
-    """The trace the traced operands belong to (None when no operand is traced)."""
-    found = None
+    """The trace to stage into: the active one when an operand is traced, else None.
+
+    Operands may belong to the active trace or to a trace it was started inside
+    (a closure's outer value, lifted by ``as_node``); any other traced value leaked
+    out of its trace and is an error.
+    """
+    current = None
     for a in args:
         if isinstance(a, TracedArray):
-            if found is None:
-                found = a._trace
-            elif a._trace is not found:
-                raise _foreign_error(a)
-    if found is not None and found is not _TRACE.get():
-        raise _foreign_error(next(a for a in args if isinstance(a, TracedArray)))
-    return found
+            if current is None:
+                current = _TRACE.get()
+            if a._trace is not current and (current is None or not current.encloses(a._trace)):
+                raise _foreign_error(a, current)
+    return current
 
 
-def _foreign_error(a: TracedArray) -> TracingError:
+def _foreign_error(a: TracedArray, current: TraceState | None) -> TracingError:
+    name = _variable_name(current.fn, a) if current is not None else None
+    what = f"the captured variable {name!r} ({a!r})" if name else repr(a)
     return TracingError(
-        f"{a!r} belongs to another trace (at {user_location()}): a traced value leaked out "
-        "of the function that traced it, or an inner traced function captured an outer "
-        "traced value from its closure. Pass it as an argument instead."
+        f"{what} belongs to a trace that has ended (at {user_location()}): a traced value "
+        "leaked out of the function that traced it (stored in a global, a list or an object "
+        "and read later). Return it from the traced function, or pass it as an argument."
     )
 
 
 def as_node(trace: TraceState, x) -> tuple[int, tuple, np.dtype]:
     """Node id, shape and dtype of operand ``x`` (constants become ``const`` nodes)."""
     if isinstance(x, TracedArray):
-        return x.node, x.shape, x.dtype
+        if x._trace is trace:
+            return x.node, x.shape, x.dtype
+        return trace.lift(x), x.shape, x.dtype
+    nid = trace.capture_ids.get(id(x))
+    if nid is not None:  # a captured value reached by a path the substitution missed
+        d = trace.graph.nodes[nid]
+        return nid, d["shape"], np.dtype(d["dtype"])
     arr = x if isinstance(x, np.ndarray) else _to_array(x)
     nid = trace.const(arr)
     d = trace.graph.nodes[nid]

@@ -197,7 +197,9 @@ def format_node(graph: nx.MultiDiGraph, n: int, *, source: bool = False) -> str:
         rhs = f"{d['op']}({args})"
     line = f"%{n} = {rhs} : {format_aval(d['shape'], d['dtype'])}"
     notes = []
-    if d.get("name"):
+    if d.get("capture"):  # an input read from a global or closure variable at call time
+        notes.append(str(d["capture"]))
+    elif d.get("name"):
         notes.append(str(d["name"]))
     if d.get("role") == "backward" and d.get("grad_of") is not None:
         notes.append(f"grad of %{d['grad_of']}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
+from tracer.captures import capture_leaves
 from tracer.debug import bad_values, nan_error
 from tracer.errors import EvaluationError, GraphError, TracegradError
 from tracer.graph import Graph, format_node
@@ -65,8 +66,15 @@ def _describe(tree: dict) -> str:
 
 
 def check_inputs(graph, flat: list) -> list[np.ndarray]:
-    """Convert ``flat`` to arrays matching the graph's input nodes, or raise a clear error."""
+    """Convert ``flat`` to arrays matching the graph's input nodes, or raise a clear error.
+
+    ``flat`` holds every input, or the arguments' leaves only: then the graph's
+    captured values (``tracer.captures``) are read and appended.
+    """
     ins = graph.graph["inputs"]
+    caps = graph.graph.get("captures")
+    if caps and len(flat) == len(ins) - len(caps):  # the arguments only: read the captures
+        flat = list(flat) + capture_leaves(graph)
     if len(flat) != len(ins):
         raise TypeError(f"graph takes {len(ins)} input arrays, got {len(flat)}")
     out = []
@@ -165,10 +173,12 @@ def evaluate(graph, *args, **kwargs):
     Args:
         graph: a traced graph (``f.trace(...)`` or ``load(...)``).
         *args: arrays, numbers and pytrees, as the traced function was called with.
+            Captured globals and closure values are read now (a loaded graph uses
+            the values saved with it).
 
     Returns:
         The outputs, rebuilt into the function's output structure.
     """
-    outs = evaluate_flat(graph, flatten_args(graph, args, kwargs))
+    outs = evaluate_flat(graph, flatten_args(graph, args, kwargs) + capture_leaves(graph))
     out_tree = graph.graph.get("out_tree")
     return unflatten(out_tree, outs) if out_tree is not None else tuple(outs)

@@ -40,8 +40,26 @@ def _strong(out):
     return out
 
 
+def _blame(args) -> None:
+    """Mark traced operands of a call that cannot be traced: a captured value among them
+    is then frozen and the function traced again (see ``tracer.captures``)."""
+    for a in args:
+        if isinstance(a, TracedArray):
+            a._trace.blamed.add(a.node)
+        elif isinstance(a, (tuple, list)):
+            _blame(a)
+
+
 def dispatch_ufunc(ufunc, method, inputs, kwargs):
     """Run NumPy ufunc ``ufunc`` on traced ``inputs`` through its tracegrad function."""
+    try:
+        return _dispatch_ufunc(ufunc, method, inputs, kwargs)
+    except UnsupportedError:
+        _blame(inputs)
+        raise
+
+
+def _dispatch_ufunc(ufunc, method, inputs, kwargs):
     name = f"np.{ufunc.__name__}"
     if method != "__call__":
         raise UnsupportedError(
@@ -75,6 +93,8 @@ def dispatch_function(func, args, kwargs):
     """Run NumPy function ``func`` on traced arguments through its tracegrad function."""
     fn = FUNCTIONS.get(func)
     if fn is None:
+        _blame(args)
+        _blame(kwargs.values())
         raise UnsupportedError(
             f"{_qualname(func)} has no tracegrad primitive (at {user_location()}); supported "
             "functions: " + ", ".join(sorted(_qualname(f) for f in FUNCTIONS))

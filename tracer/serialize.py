@@ -18,6 +18,7 @@ import stat
 import networkx as nx
 import numpy as np
 
+from tracer.captures import Bound
 from tracer.errors import GraphError, GraphFormatError, TracegradError
 from tracer.graph import Graph
 from tracer.spec import canonical_dtype
@@ -27,6 +28,7 @@ FORMAT = "tracegrad-graph"
 VERSION = 1
 MAX_BYTES = 512 * 1024 * 1024  # refuse files larger than this before parsing
 _NODE_KEYS = {"op", "params", "shape", "dtype", "value", "name", "source", "scope", "role",
+              "capture",
               "grad_of", "seed", "accum", "id"}  # fmt: skip
 _MAX_DEPTH = 64  # nesting allowed inside an attribute value (params are shallow)
 
@@ -48,6 +50,15 @@ def _encode(obj):
 def to_json(graph: nx.MultiDiGraph) -> str:
     """The JSON text of ``graph``."""
     data = nx.node_link_data(graph, edges="edges")
+    for node in data["nodes"]:
+        # how a capture input is read at call time is the running program's, not the
+        # file's: the file keeps the value it has now (outer traced values have none)
+        fetch = node.pop("fetch", None)
+        if fetch is not None and "value" not in node and not isinstance(fetch, Bound):
+            try:
+                node["value"] = np.asarray(fetch({}))
+            except (NameError, TypeError, ValueError):
+                pass
     return json.dumps({"format": FORMAT, "version": VERSION, "graph": _encode(data)})
 
 
@@ -160,8 +171,12 @@ def from_json(text: str) -> Graph:
             raise GraphFormatError(f"{where}: 'scope' must be a list of strings")
         if "value" in d and not isinstance(d["value"], np.ndarray):
             raise GraphFormatError(f"{where}: 'value' must be an encoded array")
-        if "value" in d and d["op"] != "const":
-            raise GraphFormatError(f"{where}: only const nodes carry a 'value'")
+        if d.get("capture") is not None and not (
+            isinstance(d["capture"], str) and d["op"] == "input"
+        ):
+            raise GraphFormatError(f"{where}: 'capture' must be a string on an input node")
+        if "value" in d and d["op"] != "const" and d.get("capture") is None:
+            raise GraphFormatError(f"{where}: only const nodes and capture inputs carry a 'value'")
         if _has_array(d["params"]):
             raise GraphFormatError(f"{where}: params must be plain JSON values, not arrays")
         if d.get("role") is not None and not isinstance(d["role"], str):
@@ -188,7 +203,11 @@ def from_json(text: str) -> Graph:
         if not isinstance(ids, list) or not all(_is_id(x) for x in ids):
             raise GraphFormatError(f"graph attribute {key!r} must be a list of node ids")
         g.graph[key] = ids
-    for key, ids in (("in_tree", g.graph["inputs"]), ("out_tree", g.graph["outputs"])):
+    captures = attrs.get("captures") or []
+    if not isinstance(captures, list) or not all(_is_id(c) for c in captures):
+        raise GraphFormatError("graph attribute 'captures' must be a list of node ids")
+    arguments = g.graph["inputs"][: len(g.graph["inputs"]) - len(captures)]
+    for key, ids in (("in_tree", arguments), ("out_tree", g.graph["outputs"])):
         tree = attrs.get(key)
         if tree is not None:
             leaves = _check_tree(tree, key)
@@ -215,6 +234,8 @@ def from_json(text: str) -> Graph:
     for key, value in attrs.items():  # other annotations (jacobian_mode, ...): scalars only
         if key not in g.graph and isinstance(value, (str, int, float, bool)):
             g.graph[key] = value
+    if captures:
+        g.graph["captures"] = list(captures)
     name = attrs.get("name", "loaded")
     g.graph["name"] = name if isinstance(name, str) else "loaded"
     g._next_id = max(g.nodes, default=-1) + 1

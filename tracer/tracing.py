@@ -15,15 +15,19 @@ import json
 import logging
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from tracer.captures import Captures, Fetch, capture_leaves, has_outer_captures, rebuild
 from tracer.core import (
     TracedArray,
     TraceState,
     _is_internal,
+    as_node,
     current_scope,
     current_trace,
     gc_paused,
@@ -33,7 +37,7 @@ from tracer.core import (
 )
 from tracer.debug import nans_enabled
 from tracer.errors import TracegradError
-from tracer.graph import Graph
+from tracer.graph import Graph, subgraph_nodes
 from tracer.interpreter import evaluate_flat
 from tracer.pytree import flatten, leaf_paths, unflatten
 from tracer.spec import Spec, canonical_dtype
@@ -65,6 +69,46 @@ def leaf_spec(leaf, where: str) -> tuple[tuple, np.dtype, bool]:
     )
 
 
+@dataclass
+class Call:
+    """One call's arguments as a graph maker sees them.
+
+    Attributes:
+        args, kwargs: the arguments as given (arrays, numbers, ``Spec``, pytrees).
+        specs: ``(shape, dtype, weak)`` of each dynamic leaf, in flatten order.
+        tree: the arguments' treedef (static arguments marked ``"static"``).
+        labels: the leaves' names (``x``, ``w['W']``).
+        captured: the current values of the function's captured slots
+            (``tracer.captures``), read once for this call.
+    """
+
+    args: tuple
+    kwargs: dict
+    specs: list
+    tree: dict
+    labels: list
+    captured: list
+
+
+_captures_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_captures_lock = threading.Lock()
+
+
+def captures_of(fn) -> Captures:
+    """The captured slots of ``fn``, found once and shared by every traced function of ``fn``
+    (``grad(f)`` and ``f`` must agree on which captured values are frozen)."""
+    try:
+        hit = _captures_cache.get(fn)
+    except TypeError:  # not weak-referenceable: found anew for each traced function
+        return Captures(fn)
+    if hit is None:
+        with _captures_lock:
+            hit = _captures_cache.get(fn)
+            if hit is None:
+                hit = _captures_cache[fn] = Captures(fn)
+    return hit
+
+
 class RetraceWarning(UserWarning):
     """A traced function has been traced for many different input signatures."""
 
@@ -92,10 +136,17 @@ class TracedFunction:
 
     Call it like the original function; ``.trace(*args)`` returns the graph for
     those arguments (arrays or ``Spec``); ``.trace_count`` counts actual traces.
-    A new signature (shapes, dtypes, pytree structure, static values) traces anew;
-    with ``explain_retrace=True`` the reason is logged as a warning on the
-    ``"tracegrad"`` logger (always at DEBUG level), and a ``RetraceWarning`` is
-    issued once the function has been traced ``MAX_TRACES`` times.
+    A new signature (shapes, dtypes, pytree structure, static values, and the
+    shapes/dtypes or static values of captured globals and closure variables)
+    traces anew; with ``explain_retrace=True`` the reason is logged as a warning
+    on the ``"tracegrad"`` logger (always at DEBUG level), and a ``RetraceWarning``
+    is issued once the function has been traced ``MAX_TRACES`` times.
+
+    A traced function is made of two parts, both replaceable: ``make_graph(call)``
+    builds the graph for a new signature (default: trace ``fn``; transformations
+    pass one that transforms another function's graph) and ``run(graph, leaves)``
+    evaluates it on concrete leaves (default: the reference interpreter; ``compile``
+    passes generated code).
     """
 
     def __init__(
@@ -106,6 +157,8 @@ class TracedFunction:
         name=None,
         explain_retrace: bool = False,
         debug_nans: bool | None = None,
+        make_graph: Callable[[Call], Graph] | None = None,
+        run: Callable[[Graph, list], list] | None = None,
     ):
         if not callable(fn):
             raise TypeError(f"trace expects a callable, got {type(fn).__name__}")
@@ -124,9 +177,19 @@ class TracedFunction:
         self.explain_retrace = explain_retrace
         self.debug_nans = debug_nans
         self._cache: dict[Any, Graph] = {}
-        self._seen: list[tuple] = []  # (labels, specs, statics) of each traced signature
+        self._seen: list[tuple] = []  # (labels, specs, tree, statics, captures) per signature
         self._lock = threading.RLock()
+        self._captures: Captures | None = None
+        self.make_graph = make_graph if make_graph is not None else self.trace_function
+        self.run = run if run is not None else self.evaluate_graph
         self.trace_count = 0
+
+    @property
+    def captures(self) -> Captures:
+        """The globals and closure variables ``fn`` reads (``tracer.captures``)."""
+        if self._captures is None:
+            self._captures = captures_of(self.fn)
+        return self._captures
 
     # ----- signatures -----
     def _check_arity(self, args, kwargs):
@@ -157,7 +220,8 @@ class TracedFunction:
         return names
 
     def _key(self, args: tuple, kwargs: dict):
-        """(cache key, dynamic leaves, treedef, static positions): cheap, run on every call."""
+        """(cache key, dynamic leaves, treedef, static positions, captured values): cheap,
+        run on every call."""
         n = len(args)
         static = {i % n for i in self.static_argnums if -n <= i < n}
         dyn = tuple(None if i in static else a for i, a in enumerate(args)) if static else args
@@ -173,12 +237,15 @@ class TracedFunction:
                 ) from None
             tree["children"][0]["children"][i] = {"type": "static", "repr": repr(args[i])}
             statics.append(args[i])
+        captures = self.captures
+        captured = captures.read() if captures.slots else []
         key = (
             json.dumps(tree, sort_keys=True, default=str),
             tuple(_leaf_key(leaf) for leaf in leaves),
             tuple(statics),
+            captures.key(captured) if captured else (),
         )
-        return key, leaves, tree, static
+        return key, leaves, tree, static, captured
 
     def _describe(self, args, kwargs, leaves, static):
         """(specs, labels) of the leaves; raises a clear error for unusable arguments."""
@@ -203,19 +270,16 @@ class TracedFunction:
             raise TypeError(f"{exc} (at {user_location()})") from None
         return specs, labels
 
-    def flatten_call(self, args: tuple, kwargs: dict):
-        """(signature key, dynamic leaves, specs, in_tree, leaf labels) for a call."""
-        key, leaves, tree, static = self._key(args, kwargs)
-        specs, labels = self._describe(args, kwargs, leaves, static)
-        return key, leaves, specs, tree, labels
-
     # ----- graphs -----
     def trace(self, *args, **kwargs) -> Graph:
-        """The graph for these arguments (arrays, numbers, ``Spec`` or pytrees of them)."""
+        """The graph for these arguments (arrays, numbers, ``Spec`` or pytrees of them).
+
+        Its inputs are the arguments' leaves, then one input per captured value
+        (listed in the graph attribute ``captures``)."""
         return self._lookup(args, kwargs)[0]
 
     def _lookup(self, args, kwargs):
-        key, leaves, tree, static = self._key(args, kwargs)
+        key, leaves, tree, static, captured = self._key(args, kwargs)
         graph = self._cache.get(key)
         if graph is None:
             with self._lock:
@@ -223,20 +287,26 @@ class TracedFunction:
                 if graph is None:
                     specs, labels = self._describe(args, kwargs, leaves, static)
                     statics = [(i, args[i]) for i in sorted(static)]
-                    self._explain(labels, specs, _structure_key(tree), statics)
+                    described = self.captures.describe(captured) if captured else []
+                    seen = (labels, specs, _structure_key(tree), statics, described)
+                    self._explain(seen)
                     with gc_paused():
-                        graph = self._build(args, kwargs, specs, tree, labels)
+                        graph = self.make_graph(Call(args, kwargs, specs, tree, labels, captured))
+                    if has_outer_captures(graph):
+                        return graph, leaves  # bound to one enclosing trace: never reused
+                    if captured:  # tracing may have frozen a captured value: key it anew
+                        key = key[:3] + (self.captures.key(captured),)
                     self._cache[key] = graph
-                    self._seen.append((labels, specs, _structure_key(tree), statics))
+                    self._seen.append(seen)
         return graph, leaves
 
-    def _explain(self, labels, specs, tree_key, statics) -> None:
+    def _explain(self, seen: tuple) -> None:
         """Log why this call traces anew (what differs from the last signature traced)."""
         if not self._seen:
             return
         level = logging.WARNING if self.explain_retrace else logging.DEBUG
         if logger.isEnabledFor(level):
-            reasons = explain_difference(self._seen[-1], (labels, specs, tree_key, statics))
+            reasons = explain_difference(self._seen[-1], seen)
             logger.log(level, "tracing %s again: %s", self.name, "; ".join(reasons))
         if len(self._seen) + 1 == MAX_TRACES:
             warnings.warn(
@@ -247,25 +317,26 @@ class TracedFunction:
                 stacklevel=4,
             )
 
-    def _build(self, args, kwargs, specs, tree, labels) -> Graph:
-        """Trace the function for one signature. Subclasses transform the result."""
-        graph = trace_to_graph(self.fn, args, kwargs, specs, tree, labels, self.name,
-                               self.static_argnums)  # fmt: skip
+    def trace_function(self, call: Call) -> Graph:
+        """The default graph maker: trace ``fn`` for one signature."""
+        graph = trace_to_graph(self.fn, call, self.name, self.static_argnums, self.captures)
         self.trace_count += 1
         return graph
 
-    def _run(self, graph: Graph, leaves: list) -> list:
-        """Evaluate ``graph`` on concrete leaves. Subclasses run compiled code instead."""
+    def evaluate_graph(self, graph: Graph, leaves: list) -> list:
+        """The default runner: evaluate ``graph`` on concrete leaves with the interpreter."""
         return evaluate_flat(graph, leaves, check_nans=nans_enabled(self.debug_nans))
 
     # ----- calling -----
     def __call__(self, *args, **kwargs):
         graph, leaves = self._lookup(args, kwargs)
+        if graph.graph.get("captures"):
+            leaves = leaves + capture_leaves(graph)
         state = current_trace()
         if state is not None and any(isinstance(x, TracedArray) for x in leaves):
             outs = inline_graph(state, graph, leaves)
         else:
-            outs = self._run(graph, leaves)
+            outs = self.run(graph, leaves)
         return unflatten(graph.graph["out_tree"], outs)
 
     def __repr__(self) -> str:
@@ -284,8 +355,8 @@ def _structure_key(tree: dict) -> str:
 
 def explain_difference(old: tuple, new: tuple) -> list[str]:
     """What changed between two traced signatures, argument by argument."""
-    old_labels, old_specs, old_tree, old_statics = old
-    labels, specs, tree, statics = new
+    old_labels, old_specs, old_tree, old_statics, old_captured = old
+    labels, specs, tree, statics, captured = new
     reasons = []
     if old_tree != tree:
         reasons.append("the argument structure (pytree or number of arguments) changed")
@@ -299,24 +370,70 @@ def explain_difference(old: tuple, new: tuple) -> list[str]:
     for (i, v0), (_, v1) in zip(old_statics, statics):
         if v0 != v1:
             reasons.append(f"static argument {i}: {v0!r} -> {v1!r}")
+    for (label, k0), (_, k1) in zip(old_captured, captured):
+        if k0 != k1:
+            reasons.append(f"{label}: {_describe_capture(k0)} -> {_describe_capture(k1)}")
     return reasons or ["a new input signature"]
 
 
-def trace_to_graph(fn, args, kwargs, specs, in_tree, labels, name, static_argnums=()) -> Graph:
-    """Run ``fn`` once with traced inputs of ``specs``; return its graph."""
+def _describe_capture(key) -> str:
+    """A captured value's key item in words (see ``tracer.captures.leaf_key``)."""
+    kind = key[0] if key else ""
+    if kind == "a":
+        return f"array {np.dtype(key[2]).name}{list(key[1])}"
+    if kind == "v":
+        return repr(key[2])
+    if kind == "id":
+        return f"the object {key[1]!r}"
+    if kind == "missing":
+        return "no value"
+    if kind == "p":
+        return f"a Python {key[1]}"
+    return "a container" if isinstance(kind, str) and kind.startswith("{") else str(key)
+
+
+def trace_to_graph(fn, call: Call, name: str, static_argnums=(), captures=None) -> Graph:
+    """Run ``fn`` once with traced inputs of ``call.specs``; return its graph.
+
+    Captured values (``captures``, read in ``call.captured``) become trailing
+    inputs. When the code needs one of them concretely (``if lr > 0.1``), that
+    value is frozen (see ``tracer.captures``) and the function traced again.
+    """
+    while True:
+        try:
+            return _trace_once(fn, call, name, static_argnums, captures)
+        except _Freeze as again:
+            captures.frozen.update(again.slots)
+
+
+class _Freeze(Exception):
+    """Internal: trace again with these captured slots static."""
+
+    def __init__(self, slots):
+        super().__init__(slots)
+        self.slots = slots
+
+
+def _trace_once(fn, call: Call, name: str, static_argnums, captures) -> Graph:
+    args, specs = call.args, call.specs
     graph = Graph(name=name)
     static = {i % len(args) for i in static_argnums} if args else set()
-    with new_trace(graph) as state, name_scope(name):
+    with new_trace(graph, fn) as state, name_scope(name):
         scope = current_scope()
         tracers = []
-        for (shape, dtype, weak), label in zip(specs, labels):
+        for (shape, dtype, weak), label in zip(specs, call.labels):
             nid = graph.add_op("input", (), {}, shape, dtype, name=label, scope=scope)
             tracers.append(TracedArray(state, nid, tuple(shape), dtype, weak))
-        dyn_args, dyn_kwargs = unflatten(_static_as_none(in_tree), tracers)
+        slot_of, call_fn = _capture_inputs(state, fn, call.captured, captures, scope)
+        dyn_args, dyn_kwargs = unflatten(_static_as_none(call.tree), tracers)
         call_args = tuple(args[i] if i in static else a for i, a in enumerate(dyn_args))
         try:
-            out = fn(*call_args, **dyn_kwargs)
+            out = call_fn(*call_args, **dyn_kwargs)
         except TracegradError as exc:
+            if state.blamed and slot_of:  # captured values behind what was asked concretely
+                blamed = {slot_of[n] for n in subgraph_nodes(graph, state.blamed) if n in slot_of}
+                if blamed:
+                    raise _Freeze(blamed) from exc
             _add_user_location(exc)
             _add_argument_hint(exc, fn, call_args, dyn_kwargs, name)
             raise
@@ -325,10 +442,46 @@ def trace_to_graph(fn, args, kwargs, specs, in_tree, labels, name, static_argnum
             raise
         out_leaves, out_tree = flatten(out)
         outputs = [_output_node(state, leaf, name) for leaf in out_leaves]
-    graph.graph.update(
-        inputs=[t.node for t in tracers], outputs=outputs, in_tree=in_tree, out_tree=out_tree
-    )
+    caps = [n for n in graph.graph.get("captures", ()) if graph._succ[n] or n in outputs]
+    for n in slot_of:  # captured values the code did not use after all
+        if n not in caps:
+            graph.remove_node(n)
+    inputs = [t.node for t in tracers]
+    graph.graph.update(inputs=inputs + caps, outputs=outputs, in_tree=call.tree,
+                       out_tree=out_tree)  # fmt: skip
+    if caps:
+        graph.graph["captures"] = caps
+    else:
+        graph.graph.pop("captures", None)
     return graph
+
+
+def _capture_inputs(state: TraceState, fn, captured: list, captures, scope):
+    """Make an input node per dynamic captured leaf; return ``(node -> slot index, the
+    function to call)``: ``fn`` with those captured values swapped for traced ones."""
+    if captures is None or not captured:
+        return {}, fn
+    graph = state.graph
+    slot_of: dict[int, int] = {}
+    per_slot: dict[int, dict[int, TracedArray]] = {}
+    for i, k, leaf in captures.dynamic_leaves(captured):
+        shape, dtype, weak = leaf_spec(leaf, captures.slots[i].label)
+        slot = captures.slots[i]
+        label = (
+            slot.name
+            if k == 0 and not isinstance(captured[i], (tuple, list, dict))
+            else (f"{slot.name}[{k}]")
+        )
+        nid = graph.add_op("input", (), {}, shape, dtype, name=label, scope=scope,
+                           capture=slot.label, fetch=Fetch(slot, k))  # fmt: skip
+        graph.graph.setdefault("captures", []).append(nid)
+        slot_of[nid] = i
+        if isinstance(leaf, (np.ndarray, np.generic)):  # found again by identity elsewhere
+            state.capture_ids[id(leaf)] = nid
+            state.captured.append(leaf)
+        per_slot.setdefault(i, {})[k] = TracedArray(state, nid, tuple(shape), dtype, weak)
+    replaced = {i: rebuild(captured[i], leaves) for i, leaves in per_slot.items()}
+    return slot_of, captures.substitute(fn, replaced)
 
 
 def _add_user_location(exc: Exception) -> None:
@@ -418,6 +571,8 @@ def _static_as_none(tree: dict) -> dict:
 
 def _output_node(state: TraceState, leaf, name: str) -> int:
     if isinstance(leaf, TracedArray):
+        if leaf._trace is not state and state.encloses(leaf._trace):
+            return state.lift(leaf)  # returns a value of the enclosing trace as it is
         if leaf._trace is not state:
             raise TracegradError(
                 f"{name} returned a traced value from another trace ({leaf!r}); "
@@ -438,10 +593,10 @@ def inline_graph(state: TraceState, graph: Graph, leaves: list) -> list[TracedAr
     env: dict[int, int] = {}
     weak_of: dict[int, bool] = {}
     for nid, leaf in zip(graph.graph["inputs"], leaves):
-        if isinstance(leaf, TracedArray):
-            env[nid], weak_of[nid] = leaf.node, leaf.weak
-        else:
-            env[nid], weak_of[nid] = state.const(np.asarray(leaf)), False
+        if not isinstance(leaf, (TracedArray, np.ndarray)):
+            leaf = np.asarray(leaf)
+        env[nid] = as_node(state, leaf)[0]  # captured values map to the caller's inputs
+        weak_of[nid] = isinstance(leaf, TracedArray) and leaf.weak
     prefix = current_scope()
     nodes = graph.nodes
     for n in graph.topo_order():

@@ -64,6 +64,15 @@ def validate(graph: nx.MultiDiGraph) -> None:
             raise GraphError(f"graph input %{nid} is not an input node of the graph")
     if len(set(inputs)) != len(inputs):
         raise GraphError("graph inputs list a node twice")
+    captures = g.get("captures")
+    if captures is not None:
+        if not isinstance(captures, list) or list(inputs[len(inputs) - len(captures) :]) != list(
+            captures
+        ):
+            raise GraphError("graph captures must list the graph's last inputs, in order")
+        for nid in captures:
+            if not isinstance(graph.nodes[nid].get("capture"), str):
+                raise GraphError(f"capture input %{nid} has no 'capture' label")
     for nid in g["outputs"]:
         if nid not in graph:
             raise GraphError(f"graph output %{nid} is not a node of the graph")

@@ -22,7 +22,7 @@ _compile_module = importlib.import_module("compiler.compile")
 def validated_graphs(monkeypatch):
     """Validate every graph built during a test; returns the list of those graphs."""
     built = []
-    build, optimize = Transformed._build, _compile_module.optimize
+    build, optimize = Transformed._optimized_graph, _compile_module.optimize
 
     def checked_optimize(graph, *args, **kwargs):  # the transformed graph, before the passes
         validate(graph)
@@ -35,5 +35,5 @@ def validated_graphs(monkeypatch):
         return graph
 
     monkeypatch.setattr(_compile_module, "optimize", checked_optimize)
-    monkeypatch.setattr(Transformed, "_build", checked_build)
+    monkeypatch.setattr(Transformed, "_optimized_graph", checked_build)
     return built

@@ -62,11 +62,12 @@ def test_evaluate_hand_built_graph_without_trees():
 
 def test_evaluate_does_not_mutate_inputs_or_consts():
     W = np.arange(4.0)
-    g = trace(lambda x: (x, x + W, W)).trace(np.ones(4))
+    g = trace(lambda x: (x, x + W, W, x * np.arange(4.0))).trace(np.ones(4))
     x = np.ones(4)
-    x_out, y, w_out = evaluate(g, x)
+    x_out, y, w_out, _ = evaluate(g, x)
     assert_same(y, np.ones(4) + W)
-    x_out2, _, _ = evaluate(g, x)
+    assert_same(W, np.arange(4.0))
+    x_out2, _, _, _ = evaluate(g, x)
     assert_same(x_out2, np.ones(4))
     const = next(n for n in g.nodes if g.nodes[n]["op"] == "const")
     assert not g.nodes[const]["value"].flags.writeable

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from tracer_testing import assert_same, make_array, ops_of
 
-from tracer import Graph, Spec, TracedFunction, evaluate, name_scope, trace, validate
+from tracer import Graph, Spec, TracedFunction, evaluate, load, name_scope, save, trace, validate
 
 HERE = os.path.basename(__file__)
 
@@ -373,7 +373,7 @@ def test_name_scope_groups_nodes():
     assert scopes["add"] == ("f",)
 
 
-def test_closure_arrays_become_const_nodes():
+def test_closure_arrays_become_capture_inputs():
     W = make_array((3, 2), "float64")
     b = np.float32(0.5)
 
@@ -384,27 +384,37 @@ def test_closure_arrays_become_const_nodes():
     x = make_array((4, 3), "float64", seed=1)
     assert_same(f(x), x @ W + W.sum() + b)
     g = f.trace(x)
-    consts = [g.nodes[n] for n in g.nodes if g.nodes[n]["op"] == "const"]
-    values = [c["value"] for c in consts]
-    assert any(v.shape == (3, 2) and np.array_equal(v, W) for v in values)
-    for c in consts:
-        assert not c["value"].flags.writeable
-        assert c["shape"] == c["value"].shape and c["dtype"] == c["value"].dtype.name
-    assert len(g.inputs) == 1
+    caps = g.graph["captures"]
+    assert [g.nodes[n]["capture"] for n in caps] == ["closure W", "closure b"]
+    assert g.inputs[1:] == caps and len(g.inputs) == 3
+    assert [g.nodes[n]["shape"] for n in caps] == [(3, 2), ()]
+    assert "const" not in [g.nodes[n]["op"] for n in g.nodes if g.nodes[n]["shape"] == (3, 2)]
+    assert "closure W" in str(g)  # the listing says where an input comes from
 
 
-def test_closure_const_is_a_snapshot():
+def test_captured_array_is_read_at_call_time():
     W = np.ones(2)
     f = trace(lambda x: x * W)
     g = f.trace(np.ones(2))
-    W[:] = 5.0  # mutating the captured array later does not change the graph
-    assert_same(evaluate(g, np.ones(2)), np.ones(2))
+    W[:] = 5.0  # mutating the captured array is seen by the next call, without a retrace
+    assert_same(f(np.ones(2)), np.full(2, 5.0))
+    assert_same(evaluate(g, np.ones(2)), np.full(2, 5.0))
+    assert f.trace_count == 1
 
 
-def test_one_const_node_per_captured_array():
+def test_saved_graph_keeps_the_captured_value(tmp_path):
+    W = np.arange(3.0)
+    g = trace(lambda x: x * W).trace(np.ones(3))
+    save(g, tmp_path / "g.json")
+    W[:] = -1.0  # the file holds the value at the time it was saved
+    loaded = load(tmp_path / "g.json")
+    assert_same(evaluate(loaded, np.ones(3)), np.arange(3.0))
+
+
+def test_one_input_per_captured_array():
     W = np.arange(3.0)
     g = trace(lambda x: x * W + W).trace(np.ones(3))
-    assert ops_of(g).count("const") == 1
+    assert ops_of(g).count("input") == 2 and "const" not in ops_of(g)
 
 
 def test_leaked_tracer_is_a_tracing_error():
@@ -419,7 +429,7 @@ def test_leaked_tracer_is_a_tracing_error():
 
     f(np.ones(2))
     g = trace(lambda y: y + leaked[0])
-    with pytest.raises(TracingError, match="another trace"):
+    with pytest.raises(TracingError, match="trace that has ended"):
         g(np.ones(2))
 
 

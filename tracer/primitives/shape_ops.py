@@ -233,6 +233,7 @@ def normalize_index(x, index):
     expanded, masks = [], {}  # masks: position in expanded -> the mask's shape
     for it in items:  # boolean masks become integer arrays (only concrete masks)
         if isinstance(it, TracedArray) and it.dtype == np.bool_:
+            it._trace.blamed.add(it.node)  # a captured mask is frozen instead (tracer.captures)
             raise TracingError(
                 f"indexing with a traced boolean mask has a data-dependent shape and cannot be "
                 f"traced (at {user_location()}); use np.where(mask, x, 0) instead"
