@@ -186,7 +186,7 @@ def backward_pass(
                     f"internal: vjp rule of {d['op']} returned {len(grads)} gradients "
                     f"for {len(operands)} operands"
                 )
-            for u, x, gu in zip(operands, xs, grads):
+            for u, _x, gu in zip(operands, xs, grads):
                 if gu is None or u not in active:
                     continue
                 if not isinstance(gu, TracedArray):

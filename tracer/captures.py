@@ -287,7 +287,7 @@ class Captures:
                 except ValueError:
                     continue
             for kind, where, value in places:
-                if isinstance(value, _SKIP) or isinstance(value, TracedArray):
+                if isinstance(value, (_SKIP, TracedArray)):
                     continue
                 if kind == "global":
                     i = self._slot("global", g, where, index)

@@ -10,6 +10,7 @@ type-confused file fails with ``GraphFormatError`` before anything uses it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 import os
@@ -55,10 +56,8 @@ def to_json(graph: nx.MultiDiGraph) -> str:
         # file's: the file keeps the value it has now (outer traced values have none)
         fetch = node.pop("fetch", None)
         if fetch is not None and "value" not in node and not isinstance(fetch, Bound):
-            try:
+            with contextlib.suppress(NameError, TypeError, ValueError):
                 node["value"] = np.asarray(fetch({}))
-            except (NameError, TypeError, ValueError):
-                pass
     return json.dumps({"format": FORMAT, "version": VERSION, "graph": _encode(data)})
 
 
