@@ -19,12 +19,13 @@ from compiler.autodiff import _Builder, build_grad_graph, copy_forward, finish_g
 from compiler.compile import CompiledFunction
 from compiler.forward import build_jvp_graph
 from compiler.jacobian import build_jacobian_graph
-from tracer.captures import capture_nodes, explicit_inputs
+from tracer.captures import capture_leaves, capture_nodes, explicit_inputs
 from tracer.core import TracedArray, user_location
 from tracer.errors import TracegradError
 from tracer.graph import Graph
+from tracer.interpreter import flatten_args
 from tracer.pytree import flatten, num_leaves, unflatten
-from tracer.spec import format_aval
+from tracer.spec import Spec, format_aval
 from tracer.tracing import Call, TracedFunction
 
 
@@ -326,9 +327,17 @@ def vjp(fun: Callable, *primals):
     fun, dyn, static = _bind_static(fun, primals)
     vf = _cached(_vjp_cache, _VjpFunction, fun)
     out = vf.inner(*dyn)
+    # The linearisation point includes the captured globals and closure values: the graph
+    # and their values are fixed now, as JAX's residuals and autograd's tape are.
+    out_leaves, out_tree = flatten(out)
+    spec = unflatten(out_tree, [o if isinstance(o, TracedArray) else Spec(np.shape(o),
+                                np.result_type(o)) for o in out_leaves])  # fmt: skip
+    graph = vf.trace(dyn, spec)
+    pinned = capture_leaves(graph)
 
     def vjp_fn(cotangent):
-        cts = iter(vf(dyn, _match_tangent("vjp: the cotangent", "the output", out, cotangent)))
+        ct = _match_tangent("vjp: the cotangent", "the output", out, cotangent)
+        cts = iter(vf.call_graph(graph, flatten_args(graph, (dyn, ct)) + pinned))
         return tuple(None if i in static else next(cts) for i in range(len(primals)))
 
     return out, vjp_fn

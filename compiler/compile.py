@@ -129,6 +129,9 @@ def compile(  # noqa: A001  (the public name in DESIGN.md)
     """
     if fn is None:
         return lambda f: compile(f, static_argnums=static_argnums, name=name, passes=passes)
+    if isinstance(static_argnums, int):
+        static_argnums = (static_argnums,)
+    static_argnums = tuple(static_argnums)
     if not isinstance(fn, TracedFunction):
         return CompiledFunction(fn, static_argnums=static_argnums, name=name, passes=passes)
     if fn.make_graph == fn.trace_function or (
@@ -138,7 +141,7 @@ def compile(  # noqa: A001  (the public name in DESIGN.md)
         return CompiledFunction(fn.fn, static_argnums=static_argnums or fn.static_argnums,
                                 name=name or fn.name, passes=passes,
                                 debug_nans=fn.debug_nans)  # fmt: skip
-    if static_argnums and tuple(static_argnums) != fn.static_argnums:
+    if static_argnums and static_argnums != fn.static_argnums:
         raise TypeError(
             f"compile({fn.name}): static_argnums of a transformed function are its own "
             f"({fn.static_argnums}); they cannot be changed here"

@@ -10,7 +10,8 @@ path; here the same programs go through the other paths:
 - optimised == unoptimised, for forward and gradient graphs;
 - the optimised, compiled gradient == central differences;
 - jvp along a direction == the gradient's dot product with it;
-- save/load round trips exactly (same text again, same attributes, same bits).
+- save/load round trips exactly (same text again, same attributes, same bits);
+- compile(T(f)) == T(f) for transformations T and their compositions.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ import networkx as nx
 import numpy as np
 from hypothesis import given, settings
 
-from compiler import build_grad_graph, compile, grad, jvp, numerical_grad
+from compiler import build_grad_graph, compile, grad, jacobian, jvp, numerical_grad, value_and_grad
 from compiler.passes import optimize
 from tracer import evaluate, trace, validate
+from tracer.pytree import flatten
 from tracer.serialize import from_json, to_json
 
 
@@ -136,3 +138,24 @@ def test_save_load_round_trip_is_exact(prog):
             assert loaded.graph[key] == graph.graph[key]
         for got, expected in zip(as_list(evaluate(loaded, *args)), as_list(evaluate(graph, *args))):
             np.testing.assert_array_equal(got, expected)  # bit for bit
+
+
+@settings(max_examples=60, **SETTINGS)
+@given(programs(max_steps=5))
+def test_compile_of_a_transformation_equals_the_transformation(prog):
+    """compile(T(f)) == T(f) for grad, value_and_grad, jacobian and hessian-vector forms."""
+    args = prog.inputs
+    argnums = tuple(range(len(args)))
+    for transformed in (
+        grad(prog.loss, argnums=argnums),
+        value_and_grad(prog.loss),
+        jacobian(prog.last),
+        grad(lambda *a: np.sum(grad(prog.loss)(*a) ** 2)),
+    ):
+        expected, got = transformed(*args), compile(transformed)(*args)
+        for e, g in zip(_flat(expected), _flat(got)):
+            np.testing.assert_array_equal(g, e)
+
+
+def _flat(out) -> list:
+    return [np.asarray(v) for v in flatten(out)[0]]

@@ -83,8 +83,11 @@ def is_dynamic(leaf) -> bool:
 def _static_key(leaf):
     if leaf is None or type(leaf) in (int, bool, str, bytes):
         return ("v", type(leaf).__name__, leaf)
-    if isinstance(leaf, (np.integer, np.bool_)):
-        return ("v", leaf.dtype.str, leaf.item())
+    if type(leaf) in (float, complex):  # frozen numbers: by value (repr: nan equals nan)
+        return ("v", type(leaf).__name__, leaf if leaf == leaf else repr(leaf))
+    if isinstance(leaf, np.generic) and leaf.dtype.kind in "biufc":
+        item = leaf.item()
+        return ("v", leaf.dtype.str, item if item == item else repr(item))
     return ("id", _Id(leaf))
 
 

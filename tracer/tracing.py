@@ -332,6 +332,11 @@ class TracedFunction:
         graph, leaves = self._lookup(args, kwargs)
         if graph.graph.get("captures"):
             leaves = leaves + capture_leaves(graph)
+        return self.call_graph(graph, leaves)
+
+    def call_graph(self, graph: Graph, leaves: list):
+        """Run (or, inside a trace, inline) one of this function's graphs on every input leaf
+        (arguments, then captured values); return the outputs in their structure."""
         state = current_trace()
         if state is not None and any(isinstance(x, TracedArray) for x in leaves):
             outs = inline_graph(state, graph, leaves)
