@@ -25,7 +25,9 @@ from tracer.interpreter import evaluate_flat, flatten_args
 from tracer.spec import Spec
 from tracer.tracing import TracedFunction, trace
 
-__all__ = ["Drawing", "build_drawing", "collapse", "fit", "render", "to_dot"]
+__all__ = [
+    "Drawing", "build_drawing", "collapse", "fit", "graph_of", "render", "to_dot", "wrt_nodes",
+]  # fmt: skip
 
 VIEWS = ("book", "expanded")
 MAX_NODES = 400
@@ -35,7 +37,8 @@ def _has_roles(graph) -> bool:
     return any(d.get("role") == "backward" for _, d in graph.nodes(data=True))
 
 
-def _graph_of(fn_or_graph, args, kwargs):
+def graph_of(fn_or_graph, args: tuple, kwargs: dict):
+    """The graph to draw: ``fn_or_graph`` itself, or the function traced at ``args``."""
     if isinstance(fn_or_graph, nx.MultiDiGraph):
         return fn_or_graph
     if isinstance(fn_or_graph, TracedFunction):
@@ -45,7 +48,7 @@ def _graph_of(fn_or_graph, args, kwargs):
     raise TypeError(f"render expects a function or a graph, got {type(fn_or_graph).__name__}")
 
 
-def _wrt_nodes(graph, wrt) -> list[int] | None:
+def wrt_nodes(graph, wrt) -> list[int] | None:
     """Input node ids from argument names (``"W1"``) or positions among the flat inputs."""
     if wrt is None:
         return None
@@ -119,7 +122,7 @@ def render(
         collapse: scopes to draw as one box: names (``"layer1"``), paths
             (``"mlp/layer1"``), or an int (every scope with more nodes than that).
         max_nodes: drawings with more nodes are drawn with scopes collapsed and
-            a note; ``None`` draws everything.
+            a note; ``None`` or ``0`` draws everything (``--max-nodes 0``).
         title: a caption above the picture.
         graph_attr: extra Graphviz graph attributes.
 
@@ -131,14 +134,14 @@ def render(
         raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir must be LR, TB, RL or BT, got {rankdir!r}")
-    graph = _graph_of(fn_or_graph, args, kwargs)
+    graph = graph_of(fn_or_graph, args, kwargs)
     roles = False
     if backward:
         given = isinstance(fn_or_graph, nx.MultiDiGraph)
         if not (given and _has_roles(graph)):  # a gradient graph passed in is drawn as it is
             from compiler.autodiff import build_grad_graph
 
-            graph = build_grad_graph(graph, wrt=_wrt_nodes(graph, wrt))
+            graph = build_grad_graph(graph, wrt=wrt_nodes(graph, wrt))
         roles = True
     vals = all_values(graph, args, kwargs) if values else None
     drawing = build_drawing(graph, roles=roles, view=view, shapes=shapes, values=vals)
