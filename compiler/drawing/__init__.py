@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 import networkx as nx
 
+from compiler import export
 from compiler.drawing.dot import to_dot
 from compiler.drawing.model import Drawing, build_drawing, collapse, fit
 from tracer.errors import TracegradError
@@ -122,7 +123,10 @@ def render(
         collapse: scopes to draw as one box: names (``"layer1"``), paths
             (``"mlp/layer1"``), or an int (every scope with more nodes than that).
         max_nodes: drawings with more nodes are drawn with scopes collapsed and
-            a note; ``None`` or ``0`` draws everything (``--max-nodes 0``).
+            a note, and so are smaller ones whose layout is estimated to take over
+            ``compiler.export.LAYOUT_LIMIT`` seconds; ``None`` or ``0`` draws
+            everything (``--max-nodes 0``), and a layout that is too big is then
+            refused when the image is made, with a message saying what to do.
         title: a caption above the picture.
         graph_attr: extra Graphviz graph attributes.
 
@@ -144,6 +148,15 @@ def render(
             graph = build_grad_graph(graph, wrt=wrt_nodes(graph, wrt))
         roles = True
     vals = all_values(graph, args, kwargs) if values else None
-    drawing = build_drawing(graph, roles=roles, view=view, shapes=shapes, values=vals)
-    drawing = fit(drawing, collapse_over=collapse, max_nodes=max_nodes)
-    return to_dot(drawing, rankdir=rankdir, title=title, graph_attr=graph_attr)
+    full = build_drawing(graph, roles=roles, view=view, shapes=shapes, values=vals)
+    drawing = fit(full, collapse_over=collapse, max_nodes=max_nodes)
+    dot = to_dot(drawing, rankdir=rankdir, title=title, graph_attr=graph_attr)
+    # Few nodes can still be slow to lay out (long edges cross many ranks): under a
+    # node limit, collapse further until the layout is estimated to be quick enough.
+    while max_nodes and export.estimate_layout_seconds(dot.source) > export.LAYOUT_LIMIT:
+        smaller = fit(full, collapse_over=collapse, max_nodes=len(drawing.items) * 2 // 3)
+        if len(smaller.items) >= len(drawing.items):
+            break  # nothing left to collapse: export explains what to do
+        drawing = smaller
+        dot = to_dot(drawing, rankdir=rankdir, title=title, graph_attr=graph_attr)
+    return dot
