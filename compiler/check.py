@@ -51,6 +51,12 @@ def numerical_grad(
 
     Returns:
         Gradients shaped like the chosen arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> from compiler import numerical_grad
+        >>> numerical_grad(lambda x: np.sum(x ** 2), np.array([1.0, 2.0])).round(6)
+        array([2., 4.])
     """
     many = not isinstance(argnums, (int, np.integer))
     nums = tuple(argnums) if many else (argnums,)

@@ -125,3 +125,20 @@ def test_unsupported_numpy_is_really_unsupported():
     for fn in calls.values():
         with pytest.raises(TracegradError):
             trace(fn)(np.ones(3))
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "tracer.graph", "tracer.serialize", "tracer.interpreter", "tracer.spec",
+        "tracer.validate", "tracer.debug", "compiler.check", "compiler.export",
+        "compiler.drawing",
+    ],
+)  # fmt: skip
+def test_docstring_examples_run(module, tmp_path, monkeypatch):
+    import doctest
+    import importlib
+
+    monkeypatch.chdir(tmp_path)
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -50,7 +50,18 @@ def graph_of(fn_or_graph, args: tuple, kwargs: dict):
 
 
 def wrt_nodes(graph, wrt) -> list[int] | None:
-    """Input node ids from argument names (``"W1"``) or positions among the flat inputs."""
+    """Input node ids from argument names (``"W1"``) or positions among the flat inputs.
+
+    Args:
+        graph: a traced graph.
+        wrt: a name, a position, a list of them, or ``None`` (every input).
+
+    Returns:
+        The node ids, or ``None`` when ``wrt`` is ``None``.
+
+    Raises:
+        TracegradError: a name that is no input's, or a position out of range.
+    """
     if wrt is None:
         return None
     if isinstance(wrt, (str, int)):
@@ -133,6 +144,15 @@ def render(
     Returns:
         A ``graphviz.Digraph`` subclass: ``.source`` is the DOT text,
         ``.render(name, format="png")`` writes an image, Jupyter shows it inline.
+
+    Example:
+        >>> import numpy as np
+        >>> from compiler import render
+        >>> dot = render(lambda x: np.square(np.exp(np.square(x))), 0.5, backward=True)
+        >>> dot.source.startswith("digraph lambda")
+        True
+        >>> dot.render("chain", format="png")  # doctest: +SKIP
+        'chain.png'
     """
     if view not in VIEWS:
         raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
