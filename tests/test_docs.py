@@ -7,7 +7,6 @@ import importlib.util
 import re
 from pathlib import Path
 
-import matplotlib
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,8 +16,6 @@ PAGES = [
     *sorted(p for p in (ROOT / "docs").glob("*.md") if p.name != "errors.md"),
 ]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
-
-matplotlib.use("Agg")
 
 
 def python_blocks(page: Path) -> list[str]:
