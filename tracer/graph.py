@@ -233,8 +233,10 @@ def format_graph(
     Example:
         >>> import numpy as np
         >>> from tracer import trace
-        >>> print(format_graph(trace(np.exp).trace(np.ones(2))))
-        graph exp(x: float64[2]) {
+        >>> def f(x):
+        ...     return np.exp(x)
+        >>> print(format_graph(trace(f).trace(np.ones(2))))
+        graph f(x: float64[2]) {
           %0 = input : float64[2]  # x
           %1 = exp(%0) : float64[2]
           return %1
