@@ -53,7 +53,34 @@ def dtype_name(dtype) -> str:
 
 
 class Graph(nx.MultiDiGraph):
-    """A traced program. Node ids are ints that increase in creation order."""
+    """A traced program. Node ids are ints that increase in creation order.
+
+    ``str(graph)`` is the full listing, ``repr(graph)`` (what a REPL or a
+    notebook shows) the same with the middle of a long graph left out.
+
+    Args:
+        incoming_graph_data: as for ``networkx.MultiDiGraph`` (usually nothing:
+            ``f.trace(...)`` builds graphs).
+        name: the graph's name, shown in its listing.
+        **attr: more graph attributes.
+
+    Example:
+        >>> import numpy as np
+        >>> from tracer import trace
+        >>> def f(x):
+        ...     return np.tanh(x) * 2.0
+        >>> g = trace(f).trace(np.ones(3))
+        >>> g
+        graph f(x: float64[3]) {
+          %0 = input : float64[3]  # x
+          %1 = tanh(%0) : float64[3]
+          %2 = const 2.0 : float64[]
+          %3 = mul(%1, %2) : float64[3]
+          return %3
+        }
+        >>> g.inputs, g.outputs, g.operands(3)
+        ([0], [3], [1, 2])
+    """
 
     def __init__(self, incoming_graph_data=None, name: str = "f", **attr):
         super().__init__(incoming_graph_data, **attr)
