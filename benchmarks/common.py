@@ -383,13 +383,17 @@ def prepare(makers: dict[str, Callable], ref, dtype) -> tuple[dict, dict[str, Ce
 
 def measure_contestants(makers: dict[str, Callable], ref, dtype, cfg: Config) -> dict[str, Cell]:
     """``prepare`` then time the matching contestants side by side (seconds per call)."""
+    start = time.perf_counter()
     fns, cells = prepare(makers, ref, dtype)
+    # progress: a workload runs many of these, each for seconds
+    print(f"   timing {', '.join(fns) or 'nothing'}", end="", flush=True)
     faults: dict[str, float] = {}
     times = time_round_robin(fns, repeats=cfg.repeats, batch_seconds=cfg.batch_seconds,
                              faults=faults)  # fmt: skip
     for name, t in times.items():
         cells[name].value = t
         cells[name].extra["faults"] = faults[name]
+    print(f" ({time.perf_counter() - start:.1f} s)", flush=True)
     return cells
 
 

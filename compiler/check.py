@@ -51,6 +51,12 @@ def numerical_grad(
 
     Returns:
         Gradients shaped like the chosen arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> from compiler import numerical_grad
+        >>> numerical_grad(lambda x: np.sum(x ** 2), np.array([1.0, 2.0])).round(6)
+        array([2., 4.])
     """
     many = not isinstance(argnums, (int, np.integer))
     nums = tuple(argnums) if many else (argnums,)
@@ -125,12 +131,22 @@ def check_grad(
         *args: where to check (float64 inputs give the most reliable differences).
         argnums: arguments to check (default: every floating-point argument).
         eps: finite-difference step.
-        rtol, atol: an entry passes when ``|analytic - numeric| <= atol + rtol * |numeric|``.
+        rtol: relative tolerance: an entry passes when
+            ``|analytic - numeric| <= atol + rtol * |numeric|``.
+        atol: absolute tolerance (see ``rtol``).
         order: 2 also checks the gradient of the gradient (along a random direction).
         seed: seed for the random projections.
 
     Returns:
         The worst entry seen (``GradCheckResult``).
+
+    Raises:
+        GradientCheckError: an entry differs by more than the tolerances.
+
+    Example:
+        >>> import numpy as np
+        >>> from compiler import check_grad
+        >>> result = check_grad(lambda x: np.sum(np.tanh(x) ** 2), np.linspace(-1, 1, 4))
     """
     rng = np.random.default_rng(seed)
     if argnums is None:

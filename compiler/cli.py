@@ -68,8 +68,8 @@ examples:
       the graph listing: %1 = square(%0) : float64[] ...
   tracegrad show examples/chain_rule.py:f --arg 0.5 --grad
       the (optimised) gradient graph, with respect to every float argument
-  tracegrad show examples/chain_rule.py:f --arg f32[3] --grad --source
-      and the NumPy source generated for it
+  tracegrad show examples/chain_rule.py:f --arg f32 --grad --source
+      the same for a float32 argument, and the NumPy source generated for it
 """
 
 
@@ -202,7 +202,7 @@ def _compile_fn():
 
 
 def cmd_render(ns) -> int:
-    from compiler.drawing import render
+    from compiler.drawing import graph_of, render, wrt_nodes
     from compiler.export import export, format_of
 
     try:
@@ -214,13 +214,21 @@ def cmd_render(ns) -> int:
     _check_arity(fn, args, ns.target)
     if ns.values:
         args = concrete(args)
+    if ns.max_nodes < 0:
+        raise UsageError(f"--max-nodes must be 0 (no limit) or positive, got {ns.max_nodes}")
     collapse = ns.collapse
     if collapse and len(collapse) == 1 and collapse[0].isdigit():
         collapse = int(collapse[0])
+    graph = graph_of(fn, args, {})
+    if ns.wrt:
+        try:  # a misspelt argument name is bad input, like any other option
+            wrt_nodes(graph, ns.wrt)
+        except TracegradError as exc:
+            raise UsageError(f"--wrt: {exc}") from None
     dot = render(
-        fn, *args, backward=ns.backward, view=ns.view, values=ns.values, shapes=not ns.no_shapes,
-        rankdir=ns.rankdir, wrt=ns.wrt, collapse=collapse or None,
-        max_nodes=None if ns.max_nodes == 0 else ns.max_nodes, title=ns.title,
+        graph, *args, backward=ns.backward, view=ns.view, values=ns.values,
+        shapes=not ns.no_shapes, rankdir=ns.rankdir, wrt=ns.wrt, collapse=collapse or None,
+        max_nodes=ns.max_nodes, title=ns.title,
     )  # fmt: skip
     out = Path(ns.output)
     if out.parent and not out.parent.exists():
@@ -258,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=RENDER_EPILOG.split("\n\nThe format")[0] + "\n" + SHOW_EPILOG.split(":\n", 1)[1],
     )  # fmt: skip
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="{render,show}", parser_class=_Parser)
     common = _Parser(add_help=False)
     common.add_argument("target", metavar="PATH.py:FUNC", help="the function to trace")
@@ -309,6 +318,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         ns = parser.parse_args(argv)
+        if ns.version:
+            from tracer import __version__
+
+            print(f"{PROG} {__version__}")
+            return 0
         if ns.command is None:
             parser.print_help()
             return 2

@@ -6,6 +6,7 @@ Run ``python docs/gen_errors.py`` after changing the catalogue or an error messa
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import inspect
 import re
@@ -38,7 +39,18 @@ def _source(obj) -> str:
     if obj.__name__ != "<lambda>":
         return text.replace("  # <-", "  # <- reported line").rstrip()
     line = text.strip().splitlines()[0]
-    body = re.search(r"lambda [^:]*:.*?(?=,\s*(?:#.*)?$|$)", line).group(0)
+    code = line.split("  # <-")[0]
+    start = code.index("lambda ")
+    for end in range(len(code), start, -1):  # the longest text that is one lambda
+        try:
+            tree = ast.parse(code[start:end], mode="eval")
+        except SyntaxError:
+            continue
+        if isinstance(tree.body, ast.Lambda):
+            body = code[start:end].strip()
+            break
+    else:
+        raise ValueError(f"no lambda found in {line!r}")
     return f"fn = {body}" + ("  # <- reported line" if "# <-" in line else "")
 
 
@@ -80,8 +92,21 @@ def render() -> str:
         "a `TypeError`, so code catching NumPy's exceptions keeps working. Rows marked",
         "*no error* look suspicious but are fine; their results are NumPy's numbers.",
         "",
-        "The examples use `X = np.array([0.5, 1.0, 2.0])`, `A23 = np.arange(6.0).reshape(2, 3)`",
-        "and `B4 = np.ones(4)`.",
+        "Every example runs after this setup (`tests/test_docs.py` runs each one and",
+        "checks that it raises what is shown):",
+        "",
+        "```python",
+        "import functools",
+        "",
+        "import numpy as np",
+        "",
+        "from compiler import compile, grad, jvp, value_and_grad",
+        "from tracer import Spec, trace",
+        "",
+        "X = np.array([0.5, 1.0, 2.0])",
+        "A23 = np.arange(6.0).reshape(2, 3)",
+        "B4 = np.ones(4)",
+        "```",
         "",
         "## Summary",
         "",

@@ -8,6 +8,9 @@
 >>> print(f.trace(np.ones(3)))  # doctest: +SKIP
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
 from tracer.core import TracedArray, name_scope
 from tracer.debug import NaNError, debug_nans
 from tracer.errors import (
@@ -27,10 +30,15 @@ from tracer.spec import Spec
 from tracer.tracing import RetraceWarning, TracedFunction, trace
 from tracer.validate import validate
 
+try:
+    __version__: str = _version("tracegrad")  # one version, the distribution's metadata
+except PackageNotFoundError:  # a source tree put on sys.path without installing it
+    __version__ = "0+unknown"
+
 __all__ = [
     "PRIMITIVES", "EvaluationError", "Graph", "GraphError", "GraphFormatError", "NaNError",
     "Primitive", "RetraceWarning", "debug_nans",
     "ShapeError", "Spec", "TracedArray", "TracedFunction", "TracegradError", "TracingError",
     "UnsupportedError", "evaluate", "format_graph", "load", "name_scope", "save", "trace",
-    "validate",
+    "validate", "__version__",
 ]  # fmt: skip

@@ -28,7 +28,24 @@ _CONTEXT: ContextVar[bool | None] = ContextVar("tracegrad_debug_nans", default=N
 
 
 class debug_nans:  # noqa: N801  (used like a function and as a context manager)
-    """Turn NaN/Inf checking on (``debug_nans(True)``) or off, globally or for a ``with`` block."""
+    """Turn NaN/Inf checking on (``debug_nans(True)``) or off, globally or for a ``with`` block.
+
+    While it is on, evaluating a graph (traced functions, ``grad``, compiled
+    code) stops at the first node that produces NaN or Inf with a ``NaNError``
+    naming the op, its operands' statistics and your source line.
+
+    Args:
+        enabled: ``True`` to check, ``False`` to stop checking.
+
+    Example:
+        >>> import numpy as np
+        >>> import tracer
+        >>> f = tracer.trace(lambda x: np.log(x))
+        >>> with tracer.debug_nans():
+        ...     f(np.array([1.0, 0.0]))  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        tracer.debug.NaNError: ...
+    """
 
     def __init__(self, enabled: bool = True):
         self.enabled = bool(enabled)

@@ -30,6 +30,7 @@ import numpy as np
 from tracer.spec import format_aval
 
 _DTYPE_NAMES: dict = {}
+REPR_NODES = 60  # nodes listed by repr(graph); str(graph) lists them all
 
 
 _DTYPES: dict = {}
@@ -52,7 +53,34 @@ def dtype_name(dtype) -> str:
 
 
 class Graph(nx.MultiDiGraph):
-    """A traced program. Node ids are ints that increase in creation order."""
+    """A traced program. Node ids are ints that increase in creation order.
+
+    ``str(graph)`` is the full listing, ``repr(graph)`` (what a REPL or a
+    notebook shows) the same with the middle of a long graph left out.
+
+    Args:
+        incoming_graph_data: as for ``networkx.MultiDiGraph`` (usually nothing:
+            ``f.trace(...)`` builds graphs).
+        name: the graph's name, shown in its listing.
+        **attr: more graph attributes.
+
+    Example:
+        >>> import numpy as np
+        >>> from tracer import trace
+        >>> def f(x):
+        ...     return np.tanh(x) * 2.0
+        >>> g = trace(f).trace(np.ones(3))
+        >>> g
+        graph f(x: float64[3]) {
+          %0 = input : float64[3]  # x
+          %1 = tanh(%0) : float64[3]
+          %2 = const 2.0 : float64[]
+          %3 = mul(%1, %2) : float64[3]
+          return %3
+        }
+        >>> g.inputs, g.outputs, g.operands(3)
+        ([0], [3], [1, 2])
+    """
 
     def __init__(self, incoming_graph_data=None, name: str = "f", **attr):
         super().__init__(incoming_graph_data, **attr)
@@ -172,6 +200,13 @@ class Graph(nx.MultiDiGraph):
     def __str__(self) -> str:
         return format_graph(self)
 
+    def __repr__(self) -> str:
+        # A REPL or a notebook cell shows the listing; a huge graph shows its two ends.
+        return format_graph(self, max_nodes=REPR_NODES)
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:  # IPython and Jupyter
+        printer.text(repr(self))
+
 
 def format_value(value) -> str:
     """Short text for a constant: the number for small arrays, the aval otherwise."""
@@ -210,8 +245,32 @@ def format_node(graph: nx.MultiDiGraph, n: int, *, source: bool = False) -> str:
     return line
 
 
-def format_graph(graph: nx.MultiDiGraph, *, source: bool = False) -> str:
-    """The readable listing of ``graph``, one node per line (see the module docstring)."""
+def format_graph(
+    graph: nx.MultiDiGraph, *, source: bool = False, max_nodes: int | None = None
+) -> str:
+    """The readable listing of ``graph``, one node per line (see the module docstring).
+
+    Args:
+        graph: a traced graph (``tracer.Graph`` or a ``networkx.MultiDiGraph`` in its schema).
+        source: note each node's source line (``# @ file.py:12``).
+        max_nodes: list at most this many nodes, the first and the last ones, with
+            a line saying how many were left out (``None``: all of them).
+
+    Returns:
+        The listing, ``graph NAME(ARGS) {`` ... ``return %N`` ``}``.
+
+    Example:
+        >>> import numpy as np
+        >>> from tracer import trace
+        >>> def f(x):
+        ...     return np.exp(x)
+        >>> print(format_graph(trace(f).trace(np.ones(2))))
+        graph f(x: float64[2]) {
+          %0 = input : float64[2]  # x
+          %1 = exp(%0) : float64[2]
+          return %1
+        }
+    """
     g = graph.graph
     sig = ", ".join(
         f"{graph.nodes[i].get('name') or f'%{i}'}: "
@@ -224,7 +283,17 @@ def format_graph(graph: nx.MultiDiGraph, *, source: bool = False) -> str:
         if isinstance(graph, Graph)
         else list(nx.lexicographical_topological_sort(graph))
     )
-    lines += ["  " + format_node(graph, n, source=source) for n in order]
+    if max_nodes is not None and len(order) > max_nodes:
+        head = max(1, max_nodes * 2 // 3)
+        tail = max(1, max_nodes - head)
+        skipped = len(order) - head - tail
+        order = order[:head] + [None] + order[-tail:]
+    lines += [
+        f"  ... {skipped} nodes not shown (print(graph) lists them all)"
+        if n is None
+        else "  " + format_node(graph, n, source=source)
+        for n in order
+    ]
     outs = g.get("outputs", [])
     ret = ", ".join(f"%{o}" for o in outs)
     lines.append(f"  return {ret if len(outs) == 1 else '(' + ret + ')'}")

@@ -176,8 +176,17 @@ def evaluate(graph, *args, **kwargs):
             Captured globals and closure values are read now (a loaded graph uses
             the values saved with it).
 
+        **kwargs: keyword arguments, likewise.
+
     Returns:
         The outputs, rebuilt into the function's output structure.
+
+    Example:
+        >>> import numpy as np
+        >>> from tracer import evaluate, trace
+        >>> g = trace(lambda x, y: (x + y, x * y)).trace(np.ones(2), 3.0)
+        >>> evaluate(g, np.array([1.0, 2.0]), 3.0)
+        (array([4., 5.]), array([3., 6.]))
     """
     outs = evaluate_flat(graph, flatten_args(graph, args, kwargs) + capture_leaves(graph))
     out_tree = graph.graph.get("out_tree")

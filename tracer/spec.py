@@ -33,6 +33,18 @@ class Spec:
     Pass a ``Spec`` to ``f.trace(...)`` in place of an array to trace a function
     for inputs that do not exist yet. It is also the abstract value shape rules
     compute with.
+
+    Args:
+        shape: the array's shape (a tuple of non-negative ints; ``()`` for a scalar).
+        dtype: a NumPy dtype or its name; object, string and structured dtypes
+            are refused.
+
+    Example:
+        >>> import numpy as np
+        >>> from tracer import Spec, trace
+        >>> g = trace(lambda x: np.sum(x ** 2)).trace(Spec((32, 4), "float32"))
+        >>> g.nodes[g.inputs[0]]["shape"], g.nodes[g.inputs[0]]["dtype"]
+        ((32, 4), 'float32')
     """
 
     shape: tuple[int, ...]

@@ -48,6 +48,20 @@ def validate(graph: nx.MultiDiGraph) -> None:
     edge per operand with contiguous ``arg`` positions; arities; shapes and dtypes
     consistent with each primitive's rule; ``const`` values match their aval;
     ``inputs`` are ``input`` nodes and ``outputs`` exist.
+
+    Args:
+        graph: the graph to check (traced, transformed, loaded or built by hand).
+
+    Returns:
+        None; the graph is valid when no error is raised.
+
+    Raises:
+        GraphError: the first violation found, naming the node and the rule.
+
+    Example:
+        >>> import numpy as np
+        >>> from tracer import trace, validate
+        >>> validate(trace(np.tanh).trace(np.ones(3)))
     """
     if not isinstance(graph, nx.MultiDiGraph):
         raise GraphError(f"a graph must be a networkx.MultiDiGraph, got {type(graph).__name__}")

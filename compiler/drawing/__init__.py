@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 import networkx as nx
 
+from compiler import export
 from compiler.drawing.dot import to_dot
 from compiler.drawing.model import Drawing, build_drawing, collapse, fit
 from tracer.errors import TracegradError
@@ -25,7 +26,9 @@ from tracer.interpreter import evaluate_flat, flatten_args
 from tracer.spec import Spec
 from tracer.tracing import TracedFunction, trace
 
-__all__ = ["Drawing", "build_drawing", "collapse", "fit", "render", "to_dot"]
+__all__ = [
+    "Drawing", "build_drawing", "collapse", "fit", "graph_of", "render", "to_dot", "wrt_nodes",
+]  # fmt: skip
 
 VIEWS = ("book", "expanded")
 MAX_NODES = 400
@@ -35,7 +38,8 @@ def _has_roles(graph) -> bool:
     return any(d.get("role") == "backward" for _, d in graph.nodes(data=True))
 
 
-def _graph_of(fn_or_graph, args, kwargs):
+def graph_of(fn_or_graph, args: tuple, kwargs: dict):
+    """The graph to draw: ``fn_or_graph`` itself, or the function traced at ``args``."""
     if isinstance(fn_or_graph, nx.MultiDiGraph):
         return fn_or_graph
     if isinstance(fn_or_graph, TracedFunction):
@@ -45,8 +49,19 @@ def _graph_of(fn_or_graph, args, kwargs):
     raise TypeError(f"render expects a function or a graph, got {type(fn_or_graph).__name__}")
 
 
-def _wrt_nodes(graph, wrt) -> list[int] | None:
-    """Input node ids from argument names (``"W1"``) or positions among the flat inputs."""
+def wrt_nodes(graph, wrt) -> list[int] | None:
+    """Input node ids from argument names (``"W1"``) or positions among the flat inputs.
+
+    Args:
+        graph: a traced graph.
+        wrt: a name, a position, a list of them, or ``None`` (every input).
+
+    Returns:
+        The node ids, or ``None`` when ``wrt`` is ``None``.
+
+    Raises:
+        TracegradError: a name that is no input's, or a position out of range.
+    """
     if wrt is None:
         return None
     if isinstance(wrt, (str, int)):
@@ -119,28 +134,49 @@ def render(
         collapse: scopes to draw as one box: names (``"layer1"``), paths
             (``"mlp/layer1"``), or an int (every scope with more nodes than that).
         max_nodes: drawings with more nodes are drawn with scopes collapsed and
-            a note; ``None`` draws everything.
+            a note, and so are smaller ones whose layout is estimated to take over
+            ``compiler.export.LAYOUT_LIMIT`` seconds; ``None`` or ``0`` draws
+            everything (``--max-nodes 0``), and a layout that is too big is then
+            refused when the image is made, with a message saying what to do.
         title: a caption above the picture.
         graph_attr: extra Graphviz graph attributes.
 
     Returns:
         A ``graphviz.Digraph`` subclass: ``.source`` is the DOT text,
         ``.render(name, format="png")`` writes an image, Jupyter shows it inline.
+
+    Example:
+        >>> import numpy as np
+        >>> from compiler import render
+        >>> dot = render(lambda x: np.square(np.exp(np.square(x))), 0.5, backward=True)
+        >>> dot.source.startswith("digraph lambda")
+        True
+        >>> dot.render("chain", format="png")  # doctest: +SKIP
+        'chain.png'
     """
     if view not in VIEWS:
         raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir must be LR, TB, RL or BT, got {rankdir!r}")
-    graph = _graph_of(fn_or_graph, args, kwargs)
+    graph = graph_of(fn_or_graph, args, kwargs)
     roles = False
     if backward:
         given = isinstance(fn_or_graph, nx.MultiDiGraph)
         if not (given and _has_roles(graph)):  # a gradient graph passed in is drawn as it is
             from compiler.autodiff import build_grad_graph
 
-            graph = build_grad_graph(graph, wrt=_wrt_nodes(graph, wrt))
+            graph = build_grad_graph(graph, wrt=wrt_nodes(graph, wrt))
         roles = True
     vals = all_values(graph, args, kwargs) if values else None
-    drawing = build_drawing(graph, roles=roles, view=view, shapes=shapes, values=vals)
-    drawing = fit(drawing, collapse_over=collapse, max_nodes=max_nodes)
-    return to_dot(drawing, rankdir=rankdir, title=title, graph_attr=graph_attr)
+    full = build_drawing(graph, roles=roles, view=view, shapes=shapes, values=vals)
+    drawing = fit(full, collapse_over=collapse, max_nodes=max_nodes)
+    dot = to_dot(drawing, rankdir=rankdir, title=title, graph_attr=graph_attr)
+    # Few nodes can still be slow to lay out (long edges cross many ranks): under a
+    # node limit, collapse further until the layout is estimated to be quick enough.
+    while max_nodes and export.estimate_layout_seconds(dot.source) > export.LAYOUT_LIMIT:
+        smaller = fit(full, collapse_over=collapse, max_nodes=len(drawing.items) * 2 // 3)
+        if len(smaller.items) >= len(drawing.items):
+            break  # nothing left to collapse: export explains what to do
+        drawing = smaller
+        dot = to_dot(drawing, rankdir=rankdir, title=title, graph_attr=graph_attr)
+    return dot

@@ -341,7 +341,10 @@ def fit(drawing: Drawing, *, collapse_over=None, max_nodes: int | None = None) -
             first) or scope names/paths (``"layer1"`` or ``"mlp/layer1"``) to collapse.
         max_nodes: over this many items, collapse the largest top-level scopes until
             the drawing fits, then (if it still does not) the whole graph, with a note.
+            ``None`` or ``0``: no limit (as ``--max-nodes 0`` on the command line).
     """
+    if max_nodes is not None and max_nodes < 0:
+        raise ValueError(f"max_nodes must be None, 0 (no limit) or positive, got {max_nodes}")
     if collapse_over is not None:
         sizes = scope_sizes(drawing)
         if isinstance(collapse_over, int):
@@ -350,7 +353,7 @@ def fit(drawing: Drawing, *, collapse_over=None, max_nodes: int | None = None) -
             wanted = {collapse_over} if isinstance(collapse_over, str) else set(collapse_over)
             chosen = [p for p in sizes if p[-1] in wanted or "/".join(p) in wanted]
         drawing = collapse(drawing, chosen)
-    if max_nodes is None or len(drawing.items) <= max_nodes:
+    if not max_nodes or len(drawing.items) <= max_nodes:
         return drawing
     total = len(drawing.items)
     sizes = scope_sizes(drawing)

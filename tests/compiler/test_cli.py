@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -12,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli import DTYPE_ALIASES, UsageError, parse_spec
+from compiler.cli import DTYPE_ALIASES, UsageError, build_parser, parse_spec
 from compiler.export import find_renderer
-from tracer import Spec
+from tracer import Spec, __version__
 
 ROOT = Path(__file__).resolve().parents[2]
 MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-", "svg": b"<?xml"}
@@ -161,6 +162,46 @@ def test_help_teaches_by_example():
         assert sub_help.returncode == 0 and "examples:" in sub_help.stdout
 
 
+def help_examples() -> list[str]:
+    """Every ``tracegrad ...`` command in the epilogs of the command and its subcommands."""
+    parser = build_parser()
+    subparsers = parser._subparsers._group_actions[0].choices.values()
+    commands = set()
+    for p in [parser, *subparsers]:
+        text = p.epilog.replace("\\\n", " ")  # join continued lines
+        commands.update(
+            line.strip() for line in text.splitlines() if line.strip().startswith("tracegrad ")
+        )
+    return sorted(commands)
+
+
+def test_help_lists_examples_of_every_subcommand():
+    commands = help_examples()
+    assert {c.split()[1] for c in commands} == {"render", "show"}
+    assert len(commands) >= 7
+
+
+@pytest.mark.parametrize("command", help_examples())
+def test_every_help_example_runs(command, tmp_path):
+    if " -o " in command and not command.endswith(".dot") and find_renderer() is None:
+        pytest.skip("no Graphviz renderer installed")
+    argv = [a.replace("examples/", f"{ROOT}/examples/") for a in shlex.split(command)[1:]]
+    proc = run(*argv, cwd=tmp_path)  # outputs land under tmp_path
+    assert proc.returncode == 0, proc.stderr
+    if "-o" in argv:
+        out = tmp_path / argv[argv.index("-o") + 1]
+        assert out.read_bytes().startswith(MAGIC[out.suffix[1:]])
+    else:
+        assert re.match(r"graph (grad_)?f\(x: float(32|64)\[\]\) \{", proc.stdout)
+
+
+def test_version():
+    proc = run("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"tracegrad {__version__}"
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", __version__)
+
+
 def test_console_script():
     exe = Path(sys.executable).parent / "tracegrad"
     if not exe.exists():
@@ -198,6 +239,11 @@ def test_console_script():
             "invalid choice",
         ),
         (["paint", "{model}:f"], "invalid choice"),
+        (
+            ["render", "{model}:f", "--arg", "1", "--backward", "--wrt", "nosuch", "-o", "a.dot"],
+            "--wrt: wrt='nosuch': no input of that name (inputs: x)",
+        ),
+        (["render", "{model}:f", "--arg", "1", "--max-nodes", "-1", "-o", "a.dot"], "0 (no limit)"),
         ([], None),
     ],
 )

@@ -135,20 +135,37 @@ def test_renderer_failure_is_reported(renderer):
         ex.pipe("digraph { this is not dot ]", "svg")
 
 
+class FakePopen:
+    """Stands in for ``subprocess.Popen``: records the call, answers with fixed bytes."""
+
+    calls: list = []
+
+    def __init__(self, cmd, **kwargs):
+        self.calls.append((cmd, kwargs))
+        self.returncode = 0
+        self.inputs = []
+
+    def communicate(self, data=None, timeout=None):
+        self.calls.append(("communicate", data, timeout))
+        return b"<?xml fake", b""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
 def test_renderer_runs_from_an_argument_list(monkeypatch, drawing):
-    calls = []
-
-    def fake_run(cmd, **kwargs):
-        calls.append((cmd, kwargs))
-        return subprocess.CompletedProcess(cmd, 0, b"<?xml fake", b"")
-
+    FakePopen.calls = []
     monkeypatch.setattr(ex, "find_renderer", lambda: ex.Renderer("dot", "/usr/bin/dot"))
-    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)
     assert ex.pipe(drawing.source, "svg") == b"<?xml fake"
-    ((cmd, kwargs),) = calls
+    (cmd, kwargs), (what, data, timeout) = FakePopen.calls
     assert cmd == ["/usr/bin/dot", "-Kdot", "-Tsvg"]
-    assert not kwargs.get("shell") and kwargs["timeout"] == ex.TIMEOUT
-    assert kwargs["input"] == drawing.source.encode()
+    assert not kwargs.get("shell") and kwargs["stdin"] == subprocess.PIPE
+    assert what == "communicate" and data == drawing.source.encode()
+    assert timeout == pytest.approx(ex.TIMEOUT, abs=1)  # a small graph: no progress ticks
 
 
 def test_renderer_prefers_system_dot(monkeypatch, tmp_path):
@@ -163,7 +180,7 @@ def test_renderer_prefers_system_dot(monkeypatch, tmp_path):
 
 
 def test_system_dot_path_goes_through_graphviz(renderer, drawing, tmp_path, monkeypatch):
-    """With a ``dot`` on PATH, Digraph.render/pipe are graphviz's own (here a stand-in ``dot``)."""
+    """With a ``dot`` on PATH, Digraph.render/pipe run it (here a stand-in ``dot``)."""
     if renderer.kind != "graphviz-pure":
         pytest.skip("needs graphviz-pure to stand in for dot")
     bindir = tmp_path / "bin"
@@ -177,3 +194,91 @@ def test_system_dot_path_goes_through_graphviz(renderer, drawing, tmp_path, monk
     assert Path(out).read_bytes().startswith(MAGIC["png"])
     assert drawing.pipe(format="svg").startswith(MAGIC["svg"])
     assert ex.pipe(drawing.source, "svg").startswith(MAGIC["svg"])
+
+
+# ----- the layout's cost, estimated before it starts -----
+def test_layout_size_counts_the_ranks_edges_cross():
+    source = """digraph {
+	graph [rankdir=LR]
+	a [label="a -> b"]
+	"b c" [label=b]
+	c
+	a -> "b c" [color=red]
+	"b c" -> c
+	a -> c
+	c -> a [constraint=false]
+}"""
+    # ranks a=0, "b c"=1, c=2 (the constraint=false edge does not rank): a -> c
+    # crosses rank 1 (one virtual node), c -> a too; 3 nodes + 2 = 5 cells
+    assert ex.layout_size(source) == (3, 4, 5)
+
+
+def tanh_chain(n):
+    def f(x):
+        for _ in range(n):
+            x = np.tanh(x)
+        return x
+
+    return f
+
+
+def test_a_long_layout_is_refused_before_it_starts(monkeypatch):
+    from compiler import grad
+
+    dot = render(grad(tanh_chain(50)), 0.5, backward=True, max_nodes=None)
+    nodes, edges, cells = ex.layout_size(dot.source)
+    assert (nodes, edges) == (946, 1688) and cells > 50_000
+    assert ex.estimate_layout_seconds(dot.source) > ex.LAYOUT_LIMIT
+    started = []
+    monkeypatch.setattr(ex, "find_renderer", lambda: ex.Renderer("dot", "/usr/bin/dot"))
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: started.append(a))
+    with pytest.raises(TracegradError) as info:
+        ex.pipe(dot.source, "png")
+    assert not started
+    msg = str(info.value)
+    assert "too big to lay out: 946 nodes and 1688 edges" in msg
+    assert "max_nodes=400" in msg and "--max-nodes" in msg and "LAYOUT_LIMIT" in msg
+    # Jupyter shows the reason as text instead of a traceback
+    bundle = dot._repr_mimebundle_()
+    assert list(bundle) == ["text/plain"] and "too big to lay out" in bundle["text/plain"]
+
+
+def test_under_a_node_limit_render_collapses_what_would_be_slow(monkeypatch):
+    from compiler import grad
+
+    fn = grad(tanh_chain(6))
+    full = render(fn, 0.5, backward=True, max_nodes=None)
+    assert "collapsed" not in full.source
+    budget = ex.estimate_layout_seconds(full.source) / 2
+    monkeypatch.setattr(ex, "LAYOUT_LIMIT", budget)
+    small = render(fn, 0.5, backward=True)  # default max_nodes: collapse to fit the budget
+    assert ex.estimate_layout_seconds(small.source) <= budget
+    assert "collapsed" in small.source
+    assert ex.layout_size(small.source)[0] < ex.layout_size(full.source)[0]
+
+
+def test_slow_layouts_report_progress(renderer, drawing, monkeypatch, capsys):
+    monkeypatch.setattr(ex, "PROGRESS_AFTER", 0.0)
+    nodes, edges, _ = ex.layout_size(drawing.source)
+    assert ex.pipe(drawing.source, "svg").startswith(MAGIC["svg"])
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(f"tracegrad: laying out {nodes} nodes and {edges} edges with ")
+    assert err[-1].startswith("tracegrad: layout done in ")
+
+
+def test_quick_layouts_are_silent(renderer, drawing, capsys):
+    assert ex.pipe(drawing.source, "svg").startswith(MAGIC["svg"])
+    assert capsys.readouterr().err == ""
+
+
+def test_max_nodes_zero_means_no_limit_as_on_the_command_line():
+    def long_chain(x):
+        for _ in range(30):
+            x = np.sin(x)
+        return x
+
+    everything = render(long_chain, 0.5, max_nodes=None).source
+    assert render(long_chain, 0.5, max_nodes=0).source == everything
+    assert render(long_chain, 0.5, max_nodes=10).source != everything
+    with pytest.raises(ValueError, match="max_nodes must be None, 0"):
+        render(long_chain, 0.5, max_nodes=-1)

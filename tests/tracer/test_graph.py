@@ -402,3 +402,46 @@ def test_validate_never_crashes_on_arbitrary_nodes(op, n_operands, shapes, dtype
     g.graph.update(inputs=ins, outputs=[y])
     with contextlib.suppress(GraphError):
         validate(g)
+
+
+# ----- what a REPL and a notebook show -----
+def test_repr_is_the_listing():
+    g = mlp_graph()
+    assert repr(g) == str(g)
+    assert repr(g).startswith("graph mlp(x: float64[32,4], w['W']: float64[4,3]")
+
+
+def chain_graph(n: int) -> Graph:
+    def chain(x):
+        for _ in range(n):
+            x = np.sin(x)
+        return x
+
+    return trace(chain).trace(0.5)
+
+
+def test_repr_of_a_long_graph_shows_both_ends():
+    from tracer.graph import REPR_NODES
+
+    g = chain_graph(100)
+    lines = repr(g).splitlines()
+    assert len(lines) == 1 + REPR_NODES + 1 + 2  # header, the nodes, the gap, return and brace
+    assert lines[1] == "  %0 = input : float64[]  # x"
+    gap = 101 - REPR_NODES
+    assert f"  ... {gap} nodes not shown (print(graph) lists them all)" in lines
+    assert lines[-3] == "  %100 = sin(%99) : float64[]" and lines[-2] == "  return %100"
+    assert len(str(g).splitlines()) == 101 + 3  # str lists every node
+
+
+def test_ipython_pretty_printer_shows_the_listing():
+    class Printer:  # the part of IPython.lib.pretty's printer that _repr_pretty_ uses
+        def __init__(self):
+            self.parts = []
+
+        def text(self, s):
+            self.parts.append(s)
+
+    g = chain_graph(3)
+    printer = Printer()
+    g._repr_pretty_(printer, cycle=False)
+    assert printer.parts == [str(g)]
