@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
 
 from compiler.autodiff import build_grad_graph
@@ -157,9 +158,12 @@ def step_through(
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir must be LR, TB, RL or BT, got {rankdir!r}")
     forward = _graph_of(fn, args, kwargs)
-    if any(d.get("role") == "backward" for _, d in forward.nodes(data=True)):
+    given = isinstance(fn, nx.MultiDiGraph)
+    if given and any(d.get("role") == "backward" for _, d in forward.nodes(data=True)):
         raise TracegradError(
-            "step_through takes a function or a forward graph, not a gradient graph"
+            "step_through takes a function or a forward graph, not a gradient graph; "
+            "to step through a derivative, pass the function (grad(f)), which is "
+            "differentiated again"
         )
     _check_args(args, kwargs)
     fname = str(forward.graph.get("name", "f"))

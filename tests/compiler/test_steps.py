@@ -268,3 +268,10 @@ def test_a_gradient_graph_is_refused():
     with pytest.raises(TracegradError, match="not a gradient graph"):
         step_through(g, 0.5)
     assert step_through(trace(chain).trace(0.5), 0.5).steps[-1].lines == ["dy/dx = 3.297"]
+
+
+def test_a_derivative_function_is_stepped_through_again():
+    page = step_through(grad(np.tanh), 1.0)  # the second derivative, as render(grad(f)) draws it
+    assert page.steps[4].lines == ["grad_x = sub(1.0, b) = sub(1, 0.58) = 0.42"]
+    assert page.steps[-1].lines == ["d(grad_x)/dx = -0.6397"]
+    assert page.steps[-1].value == pytest.approx(float(grad(grad(np.tanh))(1.0)), rel=1e-14)
