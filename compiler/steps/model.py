@@ -252,6 +252,10 @@ def _group_step(ctx: _Context, item, produces) -> tuple[str, list[str], str]:
     g, v = ctx.graph, ctx.values
     own = set(item.nodes)
     k = g.nodes[item.nodes[0]]["grad_of"]
+    if g.nodes[k]["op"] == "input":  # zeros for an input the output does not depend on
+        name = ctx.d(ctx.names.get(k, f"%{k}"))
+        lines = [f"{name} = {show(v[ctx.drawing.items[vid].nodes[0]])}" for vid in produces]
+        return name, lines, f"{ctx.top} does not depend on {ctx.names.get(k, k)}: its gradient is 0"
     gins = {
         u for m in item.nodes for u in g.operands(m) if u not in own and ctx.backward(u)
     }  # fmt: skip
@@ -277,7 +281,7 @@ def _group_step(ctx: _Context, item, produces) -> tuple[str, list[str], str]:
             lines.append(f"{formula} = {num(v[gin])} · {num(local[n])} = {num(v[n])}")
         else:
             lines += [formula, f"{name} = {show(v[n])}"]
-    args = ", ".join(ctx.label(u) for u in g.operands(k)) if k in g else ""
+    args = ", ".join(ctx.label(u) for u in g.operands(k))
     note = (
         f"backward through {ctx.names.get(k, k)} = {g.nodes[k]['op']}({args}): the incoming "
         f"gradient {gin_name} times the local derivative {item.title}"
@@ -334,6 +338,18 @@ def _actors(ctx: _Context) -> list:
     )
 
 
+def _result_name(ctx: _Context, o: int) -> str:
+    """``dy/dx`` for the gradient output ``o``: named after the input it is the gradient of."""
+    inputs = set(ctx.graph.graph["inputs"])
+    for f, g in ctx.graph.graph.get("grads") or ():
+        if int(g) == o and int(f) in inputs:
+            return ctx.d(ctx.names.get(int(f), f"%{f}"))
+    made_for = ctx.graph.nodes[o].get("grad_of")  # zeros for an input nothing flows to
+    if made_for in inputs:
+        return ctx.d(ctx.names.get(made_for, f"%{made_for}"))
+    return ctx.label(o)
+
+
 def build_steps(graph, drawing: Drawing, values: dict, *, caption: str = "") -> list[Step]:
     """The steps that play ``graph`` (a gradient graph drawn as ``drawing``) at ``values``.
 
@@ -376,7 +392,7 @@ def build_steps(graph, drawing: Drawing, values: dict, *, caption: str = "") -> 
         )  # fmt: skip
     grads = [o for o in graph.graph["outputs"] if ctx.backward(o) and o in ctx.value_item]
     if grads:
-        lines = [f"{ctx.label(o)} = {show(values[o])}" for o in grads]
+        lines = [f"{_result_name(ctx, o)} = {show(values[o])}" for o in grads]
         steps.append(
             Step(len(steps), "result", "result", lines,
                  "the reversed evaluation is complete: these are the gradients grad computes",

@@ -275,3 +275,10 @@ def test_a_derivative_function_is_stepped_through_again():
     assert page.steps[4].lines == ["grad_x = sub(1.0, b) = sub(1, 0.58) = 0.42"]
     assert page.steps[-1].lines == ["d(grad_x)/dx = -0.6397"]
     assert page.steps[-1].value == pytest.approx(float(grad(grad(np.tanh))(1.0)), rel=1e-14)
+
+
+def test_an_input_the_output_ignores_gets_a_zero_step():
+    page = step_through(lambda x, w: np.sin(x), 1.0, 2.0)
+    zero = page.steps[-2]
+    assert zero.lines == ["dy/dw = 0"] and zero.note == "y does not depend on w: its gradient is 0"
+    assert page.steps[-1].lines == [f"dy/dx = {np.cos(1.0):.4g}", "dy/dw = 0"]
