@@ -216,7 +216,7 @@ def _op_step(ctx: _Context, item, produces) -> tuple[str, list[str], str]:
             nums = ", ".join(num(v[u]) for u in operands)
             lines.append(f"{formula} = {d['op']}({nums}{extra}) = {num(v[n])}")
         else:
-            lines += [formula, f"{name} = {show(v[n])}"]
+            lines.append(f"{formula} = {show(v[n])}")
     return title, lines, "forward: apply the op to the values it reads"
 
 
@@ -280,7 +280,7 @@ def _group_step(ctx: _Context, item, produces) -> tuple[str, list[str], str]:
         if scalar and np.asarray(v[n]).size == 1:
             lines.append(f"{formula} = {num(v[gin])} · {num(local[n])} = {num(v[n])}")
         else:
-            lines += [formula, f"{name} = {show(v[n])}"]
+            lines.append(f"{formula} = {show(v[n])}")
     args = ", ".join(ctx.label(u) for u in g.operands(k))
     note = (
         f"backward through {ctx.names.get(k, k)} = {g.nodes[k]['op']}({args}): the incoming "
@@ -299,7 +299,7 @@ def _accum_step(ctx: _Context, item, produces, parts) -> tuple[str, list[str], s
     if all(np.asarray(v[u]).size == 1 for u in operands) and np.asarray(v[n]).size == 1:
         lines = [f"{formula} = {' + '.join(num(v[u]) for u in operands)} = {num(v[n])}"]
     else:
-        lines = [formula, f"{name} = {show(v[n])}"]
+        lines = [f"{formula} = {show(v[n])}"]
     f = g.nodes[n].get("grad_of")
     last = operands[-1]
     i, k = parts.get(last, (0, 0))

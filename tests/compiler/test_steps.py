@@ -154,7 +154,7 @@ def test_mlp_steps_summarise_arrays_and_match_grad():
     assert page.steps[-1].value is None  # arrays: no single number
     assert show(grads[0]).startswith("[float64[3,4]: min ")
     matmul = next(s for s in page.steps if s.title == "matmul'(x, W1)")
-    assert matmul.lines[0] == "dy/dW1 = dy/db · matmul'(x, W1)"
+    assert matmul.lines == [f"dy/dW1 = dy/db · matmul'(x, W1) = {show(grads[0])}"]
     assert page.steps[2].lines == [f"W1 = {show(args[1])}"]
 
 
