@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 XDIST  ?= auto
 PYTEST  = -m pytest -q -p no:cacheprovider $(if $(filter 0,$(XDIST)),,-n $(XDIST))
 
-.PHONY: demo test test-floors smoke docs lint format bench clean
+.PHONY: demo test test-floors smoke docs lint format bench notebook clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ smoke: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python docs/gen_numpy.py --check
 	$(BIN)/mkdocs build --strict --quiet --site-dir site
+
+# Runs docs/tutorial.ipynb top to bottom (nbclient); the executed copy is out/tutorial.ipynb.
+notebook: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python docs/run_notebook.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check tracer compiler tests examples benchmarks $(wildcard docs/*.py .ci/*.py)

@@ -11,10 +11,11 @@ from compiler.autodiff import build_grad_graph
 from compiler.check import GradientCheckError, check_grad, numerical_grad
 from compiler.compile import CompiledFunction, compile  # noqa: A004  (DESIGN's public name)
 from compiler.drawing import render
+from compiler.steps import step_through
 from tracer import __version__
 
 __all__ = [
     "CompiledFunction", "GradientCheckError", "build_grad_graph", "check_grad", "compile",
-    "grad", "hessian", "jacobian", "jvp", "numerical_grad", "render", "value_and_grad", "vjp",
-    "__version__",
+    "grad", "hessian", "jacobian", "jvp", "numerical_grad", "render", "step_through",
+    "value_and_grad", "vjp", "__version__",
 ]  # fmt: skip

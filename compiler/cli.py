@@ -2,6 +2,7 @@
 
     tracegrad render examples/chain_rule.py:f --arg 0.5 --backward -o chain.png
     tracegrad show examples/chain_rule.py:f --arg 0.5 --grad --source
+    tracegrad steps examples/chain_rule.py:f --arg 0.5 -o chain.html
 
 Exit status: 0 on success, 2 for bad input (target, argument specs, options,
 output suffix), 1 when tracing, differentiating or rendering fails. Errors are
@@ -261,13 +262,70 @@ def cmd_show(ns) -> int:
     return 0
 
 
+STEPS_EPILOG = """\
+examples:
+  tracegrad steps examples/chain_rule.py:f --arg 0.5 -o out/chain.html
+      a page that plays x -> a -> b -> y, then dy/dy = 1 -> dy/db -> dy/da -> dy/dx;
+      open it at a step with chain.html#step=7
+  tracegrad steps examples/mlp.py:mlp --arg f64[8,3] --arg f64[3,4] --arg f64[4] \\
+      --arg f64[4,1] --arg f64[1] --arg f64[8,1] --wrt W1 --wrt W2 -o mlp.html
+      shape-only arguments are filled with seeded samples, as render --values does
+
+The page is one self-contained HTML file (no network access); it needs
+Graphviz `dot` or the graphviz-pure wheel to lay out the drawing.
+"""
+
+
+def cmd_steps(ns) -> int:
+    """``tracegrad steps``: write a function's step-through page (``compiler.step_through``)."""
+    from compiler.steps import step_through
+
+    out = Path(ns.output)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"cannot write {ns.output!r}: the step-through page is HTML (use .html)")
+    fn = load_target(ns.target)
+    args = [parse_spec(a) for a in ns.arg or []]
+    _check_arity(fn, args, ns.target)
+    collapse = ns.collapse
+    if collapse and len(collapse) == 1 and collapse[0].isdigit():
+        collapse = int(collapse[0])
+    page = step_through(
+        fn, *concrete(args), wrt=ns.wrt, collapse=collapse or None,
+        max_nodes=None if ns.max_nodes == 0 else ns.max_nodes, rankdir=ns.rankdir,
+        title=ns.title,
+    )  # fmt: skip
+    page.save(out)
+    print(f"wrote {out} ({len(page.steps)} steps)")
+    return 0
+
+
+def _add_steps_parser(sub, common) -> None:
+    t = sub.add_parser(
+        "steps", parents=[common], help="write a page that plays backpropagation step by step",
+        description="Write a self-contained HTML page that plays the forward evaluation, then "
+        "the reversed evaluation from dy/dy = 1, one node per step.",
+        epilog=STEPS_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    t.add_argument("-o", "--output", required=True, metavar="OUT.html", help="the page to write")
+    t.add_argument("--wrt", action="append", metavar="NAME",
+                   help="differentiate with respect to this argument (repeatable)")  # fmt: skip
+    t.add_argument("--collapse", action="append", metavar="SCOPE",
+                   help="fold this scope into a box (repeatable); N: scopes > N nodes")  # fmt: skip
+    t.add_argument("--max-nodes", type=int, default=400, metavar="N",
+                   help="over N nodes, collapse scopes (0: no limit; default 400)")  # fmt: skip
+    t.add_argument("--rankdir", choices=("LR", "TB"), default="LR",
+                   help="layout direction (default LR, as in the book)")  # fmt: skip
+    t.add_argument("--title", help="the page's heading")
+    t.set_defaults(run=cmd_steps)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=RENDER_EPILOG.split("\n\nThe format")[0] + "\n" + SHOW_EPILOG.split(":\n", 1)[1],
     )  # fmt: skip
     parser.add_argument("--version", action="store_true", help="print the version and exit")
-    sub = parser.add_subparsers(dest="command", metavar="{render,show}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{render,show,steps}", parser_class=_Parser)
     common = _Parser(add_help=False)
     common.add_argument("target", metavar="PATH.py:FUNC", help="the function to trace")
     common.add_argument(
@@ -310,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--source", action="store_true", help="also print the generated NumPy source")
     s.add_argument("--lines", action="store_true", help="note each node's source line")
     s.set_defaults(run=cmd_show)
+    _add_steps_parser(sub, common)
     return parser
 
 

@@ -105,6 +105,7 @@ def to_dot(
     rankdir: str = "LR",
     title: str | None = None,
     graph_attr: dict | None = None,
+    ids: str | None = None,
 ) -> Digraph:
     """The ``graphviz.Digraph`` (``compiler.export.Digraph``) for ``drawing``.
 
@@ -113,6 +114,9 @@ def to_dot(
         rankdir: ``"LR"`` (left to right, the book's layout) or ``"TB"``.
         title: a caption above the picture; notes from the drawing go under it.
         graph_attr: extra Graphviz graph attributes (override the defaults).
+        ids: a prefix for SVG element ids: each item is drawn with ``id=<prefix><item id>``
+            and each link with ``id=<prefix>e<its index in drawing.links>``, so a
+            page can find them (``compiler.steps``). ``None``: Graphviz's own ids.
     """
     # the DOT graph name doubles as the default file name: keep it a plain identifier
     dot = Digraph(name=re.sub(r"\W", "_", drawing.name) or "graph", format="png")
@@ -147,7 +151,8 @@ def to_dot(
 
     def emit(graph, path: tuple, children: dict) -> None:
         for item in by_scope.get(path, []):
-            graph.node(item.id, **_node_attrs(item))
+            extra = {"id": f"{ids}{item.id}"} if ids is not None else {}
+            graph.node(item.id, **_node_attrs(item), **extra)
         for name, sub in children.items():
             inner = path + (name,)
             with graph.subgraph(name=f"cluster_{next(counter)}") as c:
@@ -164,15 +169,16 @@ def to_dot(
 
     emit(dot, (), _scope_tree(drawing.items.values()))
 
-    for link in drawing.links:
+    for i, link in enumerate(drawing.links):
         color = EDGE[link.kind]
+        extra = {"id": f"{ids}e{i}"} if ids is not None else {}
         if link.kind == "grad":  # laid out input-to-output so it mirrors the forward chain
-            dot.edge(link.dst, link.src, dir="back", color=color)
+            dot.edge(link.dst, link.src, dir="back", color=color, **extra)
         elif link.kind == "read":
             dot.edge(link.src, link.dst, style="dashed", constraint="false", color=color,
-                     arrowsize="0.55", penwidth="1.0")  # fmt: skip
+                     arrowsize="0.55", penwidth="1.0", **extra)  # fmt: skip
         else:
-            dot.edge(link.src, link.dst, color=color)
+            dot.edge(link.src, link.dst, color=color, **extra)
     for a, b in drawing.pairs:  # same rank; the invisible edge keeps forward above backward
         with dot.subgraph() as s:
             s.attr(rank="same")
