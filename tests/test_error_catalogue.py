@@ -623,20 +623,9 @@ NAN_FUNCS = {
 }
 
 
-# NumPy's ``ndarray ** 0.5`` is ``np.sqrt`` (nan at -inf); traced ``x ** 0.5`` is
-# ``np.power``, which gives C's pow(-inf, 0.5) = inf before NumPy 2.3 (2.3 takes the
-# sqrt path in np.power too). Strict: this fails as soon as tracing follows NumPy.
-_POW_BEFORE_NUMPY_2_3 = pytest.mark.xfail(
-    tuple(int(p) for p in np.__version__.split(".")[:2]) < (2, 3),
-    reason="traced x ** 0.5 is np.power, not ndarray.__pow__'s sqrt: (-inf) ** 0.5 gives inf",
-    strict=True,
-)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=_POW_BEFORE_NUMPY_2_3) if n == "pow" else n for n in sorted(NAN_FUNCS)],
-)
+# "pow" is ``x ** 0.5``: NumPy's ndarray.__pow__ computes it with np.sqrt (nan at -inf, -0.0
+# at -0.0), which np.power only matches from NumPy 2.3 on; traced code follows ``**``.
+@pytest.mark.parametrize("name", sorted(NAN_FUNCS))
 def test_nan_and_inf_follow_numpy(name):
     fn = NAN_FUNCS[name]
     x = NAN_INF

@@ -240,6 +240,8 @@ def gc_paused():
 
 # ----- traced values -----
 
+_FAST_POWERS = {2: "square", 0.5: "sqrt", -1: "reciprocal"}
+
 
 class TracedArray:
     """A value inside a trace: one node of the graph being built.
@@ -367,6 +369,12 @@ class TracedArray:
         return _ops.div(o, self)
 
     def __pow__(self, o):
+        # ndarray.__pow__ computes float ** 2, ** 0.5 and ** -1 with square, sqrt and
+        # reciprocal (they differ from np.power at -0.0 and -inf before NumPy 2.3)
+        if type(o) in (int, float) and self.dtype.kind in "fc":
+            fast = _FAST_POWERS.get(o)
+            if fast is not None:
+                return getattr(_ops, fast)(self)
         return _ops.power(self, o)
 
     def __rpow__(self, o):

@@ -31,7 +31,7 @@ import networkx as nx
 import numpy as np
 
 from compiler.autodiff import build_grad_graph
-from compiler.drawing import MAX_NODES, _graph_of, _wrt_nodes, all_values
+from compiler.drawing import MAX_NODES, all_values, graph_of, wrt_nodes
 from compiler.drawing.model import Drawing, build_drawing, fit
 from compiler.steps.model import Step, available, build_steps, name_parts, output_name, show
 from compiler.steps.page import to_html, to_svg
@@ -157,7 +157,7 @@ def step_through(
     """
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir must be LR, TB, RL or BT, got {rankdir!r}")
-    forward = _graph_of(fn, args, kwargs)
+    forward = graph_of(fn, args, kwargs)
     given = isinstance(fn, nx.MultiDiGraph)
     if given and any(d.get("role") == "backward" for _, d in forward.nodes(data=True)):
         raise TracegradError(
@@ -167,7 +167,7 @@ def step_through(
         )
     _check_args(args, kwargs)
     fname = str(forward.graph.get("name", "f"))
-    graph = build_grad_graph(forward, wrt=_check_wrt(forward, _wrt_nodes(forward, wrt), fname))
+    graph = build_grad_graph(forward, wrt=_check_wrt(forward, wrt_nodes(forward, wrt), fname))
     values = all_values(graph, args, kwargs)
     drawing = build_drawing(graph, roles=True, view="book", values=values)
     drawing = fit(drawing, collapse_over=collapse, max_nodes=max_nodes)

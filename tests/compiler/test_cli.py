@@ -18,7 +18,7 @@ from compiler.export import find_renderer
 from tracer import Spec, __version__
 
 ROOT = Path(__file__).resolve().parents[2]
-MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-", "svg": b"<?xml"}
+MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-", "svg": b"<?xml", "html": b"<!DOCTYPE html>"}
 
 
 def run(*argv, env=None, cwd=None) -> subprocess.CompletedProcess:
@@ -177,7 +177,7 @@ def help_examples() -> list[str]:
 
 def test_help_lists_examples_of_every_subcommand():
     commands = help_examples()
-    assert {c.split()[1] for c in commands} == {"render", "show"}
+    assert {c.split()[1] for c in commands} == {"render", "show", "steps"}
     assert len(commands) >= 7
 
 
