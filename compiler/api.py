@@ -15,17 +15,18 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from compiler.autodiff import _Builder, build_grad_graph, copy_forward, finish_grad_graph, prune
+from compiler.autodiff import Builder, build_grad_graph, copy_forward, finish_grad_graph, prune
 from compiler.compile import CompiledFunction
 from compiler.forward import build_jvp_graph
 from compiler.jacobian import build_jacobian_graph
 from tracer.captures import capture_leaves, capture_nodes, explicit_inputs
-from tracer.core import TracedArray, user_location
 from tracer.errors import TracegradError
+from tracer.frames import user_location
 from tracer.graph import Graph
 from tracer.interpreter import flatten_args
 from tracer.pytree import flatten, num_leaves, unflatten
 from tracer.spec import Spec, format_aval
+from tracer.traced import TracedArray
 from tracer.tracing import Call, TracedFunction
 
 
@@ -237,7 +238,7 @@ class _VjpFunction(_PairFunction):
 
     def transform_pair(self, fwd: Graph, tree: dict) -> Graph:
         g = copy_forward(fwd)
-        b = _Builder(g)
+        b = Builder(g)
         seeds, ct_inputs = [], []
         for o in fwd.graph["outputs"]:
             d = g.nodes[o]

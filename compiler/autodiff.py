@@ -2,13 +2,14 @@
 
 For ``y = C(B(A(x)))`` the pass walks the forward graph from the output back to
 the inputs, starting from dy/dy = 1 and applying each primitive's local
-derivative (``compiler.rules``): dy/dx = ((1 · C'(b)) · B'(a)) · A'(x). The
-result is one graph: a copy of the forward graph (same node ids,
-``role="forward"``) plus the backward nodes (``role="backward"``, ``grad_of`` =
-the forward node whose local derivative created them). Gradients of values
-used more than once are summed (``accum=True`` nodes); gradients are reduced
-over broadcast axes and cast to each input's dtype here, in one place.
-Everything is iterative, so 100,000-op chains differentiate.
+derivative (the ``vjp`` of its declaration in ``tracer.primitives``):
+dy/dx = ((1 · C'(b)) · B'(a)) · A'(x). The result is one graph: a copy of the
+forward graph (same node ids, ``role="forward"``) plus the backward nodes
+(``role="backward"``, ``grad_of`` = the forward node whose local derivative
+created them). Gradients of values used more than once are summed
+(``accum=True`` nodes); gradients are reduced over broadcast axes and cast to
+each input's dtype here, in one place. Everything is iterative, so
+100,000-op chains differentiate.
 """
 
 from __future__ import annotations
@@ -17,65 +18,34 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from compiler.rules import rule_for
 from tracer import ops
 from tracer.captures import explicit_inputs
-from tracer.core import _SCOPE, _SOURCE, _TRACE, TracedArray, TraceState, gc_paused
 from tracer.errors import TracegradError
-from tracer.graph import Graph, as_dtype, subgraph_nodes
+from tracer.graph import Graph, subgraph_nodes
+from tracer.primitives import PRIMITIVES
 from tracer.spec import format_aval
+from tracer.staging import Stage, gc_paused
+from tracer.traced import TracedArray
 
 
 def _inexact(dtype) -> bool:
     return np.dtype(dtype).kind in "fc"
 
 
-# Operands a rule reads as indices or conditions, not as values: they keep their dtype.
-_STRUCTURAL_OPERANDS = {
-    "where": lambda i: i == 0,
-    "getitem": lambda i: i > 0,
-    "scatter_add": lambda i: i > 0,
-}
-
-
-def rule_operands(b: _Builder, n: int, operands: Sequence[int]) -> list[TracedArray]:
-    """The operands of forward node ``n`` as its local derivative reads them.
-
-    A local derivative is computed in the floating dtype of the value it
-    differentiates: ``x / k`` with an integer ``k`` has d/dx = 1/k, which NumPy
-    would compute as an integer (0) from ``k`` itself. So integer and boolean
-    operands of a floating-point node are cast to the node's dtype here, once,
-    for every rule (index arrays and ``where``'s condition keep theirs).
-    """
-    nodes = b.graph._node
-    y_dtype = nodes[n]["dtype"]
-    xs = [b.wrap(u) for u in operands]
-    if not _inexact(y_dtype):
-        return xs
-    structural = _STRUCTURAL_OPERANDS.get(nodes[n]["op"])
-    for i, x in enumerate(xs):
-        if x.dtype.kind not in "fc" and not (structural is not None and structural(i)):
-            xs[i] = ops.astype(x, y_dtype)
-    return xs
-
-
-class _Builder:
-    """Appends backward nodes to a copy of the forward graph."""
+class Builder:
+    """Appends backward (or tangent) nodes to a copy of the forward graph."""
 
     def __init__(self, graph: Graph):
         self.graph = graph
         # each local derivative keeps its own constants (the book view draws them
         # inside their derivative's node); the optimiser merges equal ones later
-        self.state = TraceState(graph, share_scalars=False)
-        # forward consts are shared: a rule reusing a forward array reuses its node
-        for n, d in graph.nodes(data=True):
-            if d["op"] == "const":
-                value = d["value"]
-                self.state.consts[id(value)] = (value, n)
+        self.stage = Stage(graph, TracedArray, share_scalars=False)
 
     def wrap(self, n: int) -> TracedArray:
-        d = self.graph._node[n]
-        return TracedArray(self.state, n, d["shape"], as_dtype(d["dtype"]))
+        return self.stage.wrap(n)
+
+    def const(self, value) -> TracedArray:
+        return self.stage.wrap(self.stage.const(value))
 
     def tag(self, start: int, grad_of: int, role: str = "backward", **attrs) -> None:
         """Mark the nodes created since id ``start`` as derived from forward node ``grad_of``."""
@@ -89,25 +59,28 @@ class _Builder:
     def in_context(self, n: int):
         """Create nodes with the source line and scope of forward node ``n``."""
         d = self.graph._node[n]
-        return _Context(self.state, d.get("source"), tuple(d.get("scope") or ()))
+        return self.stage.at(d.get("source"), tuple(d.get("scope") or ()))
 
 
-class _Context:
-    """Make ``state`` the active trace, with a fixed source line and scope (hot: no generators)."""
+def rule_operands(b: Builder, n: int, operands: Sequence[int]) -> list[TracedArray]:
+    """The operands of forward node ``n`` as its local derivative reads them.
 
-    __slots__ = ("state", "source", "scope", "_tokens")
-
-    def __init__(self, state, source, scope):
-        self.state, self.source, self.scope = state, source, scope
-
-    def __enter__(self):
-        self._tokens = (_TRACE.set(self.state), _SOURCE.set(self.source), _SCOPE.set(self.scope))
-
-    def __exit__(self, *exc):
-        t, src, scp = self._tokens
-        _SCOPE.reset(scp)
-        _SOURCE.reset(src)
-        _TRACE.reset(t)
+    A local derivative is computed in the floating dtype of the value it
+    differentiates: ``x / k`` with an integer ``k`` has d/dx = 1/k, which NumPy
+    would compute as an integer (0) from ``k`` itself. So integer and boolean
+    operands of a floating-point node are cast to the node's dtype here, once,
+    for every rule (operands the primitive declares ``structural``, index arrays
+    and ``where``'s condition, keep theirs).
+    """
+    d = b.graph._node[n]
+    xs = [b.wrap(u) for u in operands]
+    if not _inexact(d["dtype"]):
+        return xs
+    structural = PRIMITIVES[d["op"]].structural
+    for i, x in enumerate(xs):
+        if x.dtype.kind not in "fc" and not (structural is not None and structural(i)):
+            xs[i] = ops.astype(x, d["dtype"])
+    return xs
 
 
 def unbroadcast(g: TracedArray, shape: tuple, dtype) -> TracedArray:
@@ -138,7 +111,7 @@ def active_nodes(graph: Graph, wrt: Sequence[int]) -> set[int]:
         d = nodes[n]
         if d["op"] in ("input", "const") or not _inexact(d["dtype"]):
             continue
-        if rule_for(d["op"]) is None:
+        if not PRIMITIVES[d["op"]].differentiable:
             continue
         if any(u in active for u in graph._pred[n]):
             active.add(n)
@@ -146,7 +119,7 @@ def active_nodes(graph: Graph, wrt: Sequence[int]) -> set[int]:
 
 
 def backward_pass(
-    b: _Builder, seeds: Sequence[tuple[int, TracedArray]], wrt: Sequence[int], active: set[int]
+    b: Builder, seeds: Sequence[tuple[int, TracedArray]], wrt: Sequence[int], active: set[int]
 ) -> dict[int, TracedArray]:
     """Propagate ``seeds`` (``(output node, gradient)`` pairs) back to ``wrt``.
 
@@ -178,15 +151,14 @@ def backward_pass(
                 continue
             operands = graph.operands(n)
             start = graph._next_id
-            rule = rule_for(d["op"])
             xs = rule_operands(b, n, operands)
-            grads = rule.vjp(g, *xs, y=b.wrap(n), **d["params"])
+            grads = PRIMITIVES[d["op"]].vjp(g, *xs, y=b.wrap(n), **d["params"])
             if len(grads) != len(operands):
                 raise TracegradError(
                     f"internal: vjp rule of {d['op']} returned {len(grads)} gradients "
                     f"for {len(operands)} operands"
                 )
-            for u, _x, gu in zip(operands, xs, grads):
+            for u, gu in zip(operands, grads):
                 if gu is None or u not in active:
                     continue
                 if not isinstance(gu, TracedArray):
@@ -197,14 +169,14 @@ def backward_pass(
     return totals
 
 
-def zeros_for(b: _Builder, n: int, grad_of: int, role: str = "backward") -> TracedArray:
+def zeros_for(b: Builder, n: int, grad_of: int, role: str = "backward") -> TracedArray:
     """Zeros shaped like node ``n`` (a gradient or tangent where nothing flows)."""
     d = b.graph.nodes[n]
     start = b.graph._next_id
     with b.in_context(n):
         z = ops.broadcast_to(np.zeros((), dtype=d["dtype"]), tuple(d["shape"]))
         if not isinstance(z, TracedArray):
-            z = b.wrap(b.state.const(np.zeros(tuple(d["shape"]), dtype=d["dtype"])))
+            z = b.const(np.zeros(tuple(d["shape"]), dtype=d["dtype"]))
     b.tag(start, grad_of, role=role)
     return z
 
@@ -274,16 +246,16 @@ def build_grad_graph(
         wrt = [n for n in explicit_inputs(graph) if _inexact(graph.nodes[n]["dtype"])]
     with gc_paused():
         g = copy_forward(graph)
-        b = _Builder(g)
+        b = Builder(g)
         start = g._next_id
         with b.in_context(y):
-            seed = b.wrap(b.state.const(np.ones((), dtype=yd["dtype"])))
+            seed = b.const(np.ones((), dtype=yd["dtype"]))
         b.tag(start, y, seed=True)
         g.nodes[seed.node]["name"] = "1"
         return finish_grad_graph(b, [(y, seed)], wrt, [y] if keep_value else [], extra_outputs)
 
 
-def finish_grad_graph(b: _Builder, seeds, wrt, value_outputs, extra_outputs=()) -> Graph:
+def finish_grad_graph(b: Builder, seeds, wrt, value_outputs, extra_outputs=()) -> Graph:
     """Run the backward pass from ``seeds``, name the gradients, set outputs, prune."""
     g = b.graph
     with gc_paused():  # millions of small objects, no cycles: collector passes are quadratic

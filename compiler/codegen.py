@@ -43,34 +43,20 @@ from compiler.passes._graph import operands, topo_order
 from tracer.errors import TracegradError
 from tracer.graph import Graph, format_value
 from tracer.primitives import PRIMITIVES
+from tracer.primitives.base import CALL_IMPL
 
 CHUNK = 10_000  # ops per generated function; bigger graphs run on slots unless forced
 
-_UFUNC_NAMES = {
-    "neg": "negative", "exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan",
-    "tanh": "tanh", "sqrt": "sqrt", "abs": "absolute", "sign": "sign", "square": "square",
-    "reciprocal": "reciprocal", "log1p": "log1p", "expm1": "expm1", "floor": "floor",
-    "ceil": "ceil", "logical_not": "logical_not", "add": "add", "sub": "subtract",
-    "mul": "multiply", "div": "divide", "pow": "power", "maximum": "maximum",
-    "minimum": "minimum", "less": "less", "less_equal": "less_equal", "greater": "greater",
-    "greater_equal": "greater_equal", "equal": "equal", "not_equal": "not_equal",
-    "logical_and": "logical_and", "logical_or": "logical_or", "matmul": "matmul",
-}  # fmt: skip
-# Only ops whose implementation *is* that ufunc are emitted as direct calls.
+# Derived from the primitive declarations (``ufunc``, ``ufunc_out``, ``elementwise``): ops
+# whose implementation *is* that NumPy ufunc are emitted as direct calls.
 UFUNCS = {
-    op: name
-    for op, name in _UFUNC_NAMES.items()
-    if op in PRIMITIVES and PRIMITIVES[op].impl is getattr(np, name)
+    p.name: p.ufunc for p in PRIMITIVES.values() if p.ufunc and getattr(np, p.ufunc, None) is p.impl
 }
 # Elementwise ufuncs may write into the buffer of an operand that dies here.
-ELEMENTWISE = frozenset(UFUNCS) - {"matmul"}
-# ... given as the last positional argument (faster to parse than out=; NumPy 2
-# deprecates that form for maximum/minimum, and matmul reads better with out=).
-POSITIONAL_OUT = ELEMENTWISE - {"maximum", "minimum"}
-# Ops that return a fresh array the function owns (so its buffer may be recycled).
-# (Not ``round``: NumPy returns integer input itself.)
-_FRESH = frozenset(UFUNCS) | {"where", "clip", "astype", "concatenate", "stack", "scatter_add"}
-_REDUCE_UFUNC = {"sum": "add", "max": "maximum", "min": "minimum"}
+ELEMENTWISE = frozenset(op for op in UFUNCS if PRIMITIVES[op].elementwise)
+# ... given as the last positional argument (faster to parse than out=) unless the
+# declaration says the ufunc takes it as a keyword.
+POSITIONAL_OUT = frozenset(op for op in ELEMENTWISE if PRIMITIVES[op].ufunc_out == "positional")
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _GENERATED = re.compile(r"(t|c)[0-9]+\Z|np\Z")
 _SOURCE = re.compile(r"[A-Za-z0-9_.<>-]{1,80}:[0-9]{1,7}\Z")
@@ -157,41 +143,38 @@ def _int(v) -> int:
     return int(v)
 
 
+class _Literals:
+    """The checked literals a primitive's ``lower`` writes its params with (no text from a
+    graph is ever pasted into the source)."""
+
+    value = staticmethod(literal)
+    dtype = staticmethod(dtype_literal)
+    index = staticmethod(_index_literal)
+
+    @staticmethod
+    def int(v) -> str:
+        return literal(_int(v))
+
+    @staticmethod
+    def ints(values) -> str:
+        return literal(tuple(_int(v) for v in values))
+
+
+LITERALS = _Literals()
+
+
 # ----- expressions per op -----
 
 
 def _expr(op: str, a: list[str], p: dict) -> str:
-    """The call computing ``op`` on operand expressions ``a`` (no ``out=``)."""
+    """The call computing ``op`` on operand expressions ``a`` (no ``out=``), from the
+    primitive's declaration; a KeyError when it is lowered by calling its ``impl``."""
     if op in UFUNCS:
         return f"np.{UFUNCS[op]}({', '.join(a)})"
-    if op in _REDUCE_UFUNC:
-        axis, keep = literal(tuple(p["axis"])), literal(bool(p["keepdims"]))
-        if op == "sum":
-            return f"np.sum({a[0]}, axis={axis}, keepdims={keep})"
-        return f"np.{_REDUCE_UFUNC[op]}.reduce({a[0]}, axis={axis}, keepdims={keep})"
-    if op in ("argmax", "argmin"):
-        keep = literal(bool(p["keepdims"]))
-        return f"np.{op}({a[0]}, axis={literal(p['axis'])}, keepdims={keep})"
-    if op == "round":
-        return f"np.round({a[0]}, {literal(_int(p['decimals']))})"
-    if op == "clip":
-        return f"np.clip({a[0]}, {literal(p['lo'])}, {literal(p['hi'])})"
-    if op == "astype":
-        return f"{a[0]}.astype({dtype_literal(p['dtype'])})"
-    if op == "where":
-        return f"np.where({a[0]}, {a[1]}, {a[2]})"
-    if op in ("reshape", "broadcast_to"):
-        return f"np.{op}({a[0]}, {literal(tuple(_int(s) for s in p['shape']))})"
-    if op == "transpose":
-        return f"np.transpose({a[0]}, {literal(tuple(_int(s) for s in p['axes']))})"
-    if op in ("squeeze", "expand_dims"):
-        return f"np.{op}({a[0]}, {literal(tuple(_int(s) for s in p['axis']))})"
-    if op in ("concatenate", "stack"):
-        items = ", ".join(a) + ("," if len(a) == 1 else "")
-        return f"np.{op}(({items}), {literal(_int(p['axis']))})"
-    if op == "getitem":
-        return f"{a[0]}[{_index_literal(p['index'], a[1:])}]"
-    raise KeyError(op)
+    lower = PRIMITIVES[op].lower
+    if lower is None or lower is CALL_IMPL:
+        raise KeyError(op)
+    return lower(a, p, LITERALS)
 
 
 @dataclass(slots=True)
@@ -342,7 +325,7 @@ def generate(graph: Graph, name: str | None = None, *, chunk: int = CHUNK) -> Ge
     Returns:
         A ``GeneratedCode``; ``executor.Executable`` compiles and runs it.
     """
-    return render(schedule(graph, name), chunk=chunk)
+    return emit_source(schedule(graph, name), chunk=chunk)
 
 
 class _Emitter:
@@ -385,7 +368,7 @@ class _Emitter:
         return GeneratedCode(source, fn_name, self.consts, line_nodes)
 
 
-def render(sched: Schedule, *, chunk: int = CHUNK) -> GeneratedCode:
+def emit_source(sched: Schedule, *, chunk: int = CHUNK) -> GeneratedCode:
     """The source text of a schedule (split into parts above ``chunk`` ops)."""
     graph = sched.graph
     nodes = graph._node
@@ -463,23 +446,12 @@ def _emit_step(em: _Emitter, graph: Graph, st: Step) -> None:
         em.emit(f"del {', '.join(st.free)}", st.node, 2)
 
 
-def _aval(d) -> tuple:
-    return tuple(d["shape"]), d["dtype"]
-
-
-def _takes_out(graph: Graph, n: int) -> bool:
-    d = graph._node[n]
-    return d["op"] in UFUNCS and len(d["shape"]) > 0
-
-
 def _owns(graph: Graph, n: int) -> bool:
     """True when ``n``'s value is a fresh array no other live name can alias."""
     d = graph._node[n]
     if not d["shape"]:
         return False  # 0-d results are NumPy scalars: immutable, nothing to recycle
-    op = d["op"]
-    fresh = op in _FRESH or (op in _REDUCE_UFUNC and len(d["params"]["axis"]) > 0)
-    if not fresh:
+    if not PRIMITIVES[d["op"]].owns_result(d["params"]):
         return False
     nodes = graph._node
     return not any(PRIMITIVES[nodes[v]["op"]].view for v in graph._succ[n])

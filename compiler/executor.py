@@ -28,7 +28,7 @@ from compiler.codegen import (
     UFUNCS,
     GeneratedCode,
     Schedule,
-    render,
+    emit_source,
     returns_copy,
     schedule,
 )
@@ -88,7 +88,7 @@ class Executable:
     def code(self) -> GeneratedCode:
         """The generated source (rendered on first use when running on slots)."""
         if self._code is None:
-            self._code = render(self.schedule)
+            self._code = emit_source(self.schedule)
         return self._code
 
     @property

@@ -1,8 +1,8 @@
 """Forward mode: push tangents through a graph in topological order (``jvp``), in the same IR.
 
 The tangent nodes carry ``role="tangent"`` and ``grad_of`` = the forward node whose
-local derivative created them; the rules are the ``jvp`` halves of
-``compiler.rules``. Tangents are broadcast to each value's shape and cast to its
+local derivative created them; the rules are the ``jvp`` of each primitive's
+declaration (``tracer.primitives``). Tangents are broadcast to each value's shape and cast to its
 dtype here, centrally.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from compiler.autodiff import (
-    _Builder,
+    Builder,
     _inexact,
     copy_forward,
     flat_tree,
@@ -21,11 +21,11 @@ from compiler.autodiff import (
     rule_operands,
     zeros_for,
 )
-from compiler.rules import rule_for
 from tracer import ops
 from tracer.captures import capture_nodes, explicit_inputs
-from tracer.core import TracedArray
 from tracer.graph import Graph
+from tracer.primitives import PRIMITIVES
+from tracer.traced import TracedArray
 
 
 def _fit(t: TracedArray, shape, dtype) -> TracedArray:
@@ -36,7 +36,7 @@ def _fit(t: TracedArray, shape, dtype) -> TracedArray:
     return t
 
 
-def forward_pass(b: _Builder, tangents: dict[int, TracedArray]) -> dict[int, TracedArray]:
+def forward_pass(b: Builder, tangents: dict[int, TracedArray]) -> dict[int, TracedArray]:
     """Propagate ``tangents`` (at some nodes) forward; return the tangent of every node reached."""
     graph = b.graph
     nodes = graph.nodes
@@ -51,12 +51,12 @@ def forward_pass(b: _Builder, tangents: dict[int, TracedArray]) -> dict[int, Tra
         ts = [out.get(u) for u in operands]
         if all(t is None for t in ts) or not _inexact(d["dtype"]):
             continue
-        rule = rule_for(d["op"])
-        if rule is None:
+        jvp = PRIMITIVES[d["op"]].jvp
+        if jvp is None:
             continue
         with b.in_context(n):
             start = graph._next_id
-            t = rule.jvp(ts, *rule_operands(b, n, operands), y=b.wrap(n), **d["params"])
+            t = jvp(ts, *rule_operands(b, n, operands), y=b.wrap(n), **d["params"])
             if t is not None:
                 out[n] = _fit(t, d["shape"], d["dtype"])
             b.tag(start, n, role="tangent")
@@ -93,7 +93,7 @@ def build_jvp_graph(graph: Graph, primal_inputs: Sequence[int] | None = None) ->
         forward outputs, then their tangents.
     """
     g = copy_forward(graph)
-    b = _Builder(g)
+    b = Builder(g)
     explicit = explicit_inputs(graph)
     primal_inputs = list(explicit if primal_inputs is None else primal_inputs)
     seeds, tangent_inputs = {}, []

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from compiler.autodiff import (
-    _Builder,
+    Builder,
     _inexact,
     active_nodes,
     backward_pass,
@@ -30,17 +30,17 @@ def _size(shape) -> int:
     return int(np.prod(shape, dtype=np.int64))
 
 
-def _one_hot(b: _Builder, at: int, i: int, shape, dtype, role: str):
+def _one_hot(b: Builder, at: int, i: int, shape, dtype, role: str):
     arr = np.zeros(shape, dtype=dtype)
     arr.reshape(-1)[i] = 1
     start = b.graph._next_id
     with b.in_context(at):
-        node = b.wrap(b.state.const(arr))
+        node = b.const(arr)
     b.tag(start, at, role=role, seed=True)
     return node
 
 
-def _assemble(b: _Builder, at: int, parts, axis: int, shape, role: str):
+def _assemble(b: Builder, at: int, parts, axis: int, shape, role: str):
     start = b.graph._next_id
     with b.in_context(at):
         out = ops.reshape(ops.stack(parts, axis=axis), tuple(shape))
@@ -61,7 +61,7 @@ def build_jacobian_graph(graph: Graph, wrt: Sequence[int], mode: str | None = No
     if mode not in ("rev", "fwd"):
         raise TracegradError(f"jacobian mode must be 'rev', 'fwd' or None, got {mode!r}")
     g = copy_forward(graph)
-    b = _Builder(g)
+    b = Builder(g)
     outs = list(graph.graph["outputs"])
     blocks: dict[tuple[int, int], int] = {}
     shape_of = lambda n: tuple(g.nodes[n]["shape"])  # noqa: E731
@@ -110,10 +110,10 @@ def build_jacobian_graph(graph: Graph, wrt: Sequence[int], mode: str | None = No
     return prune(g)
 
 
-def _zeros(b: _Builder, at: int, shape, dtype, role: str) -> int:
+def _zeros(b: Builder, at: int, shape, dtype, role: str) -> int:
     start = b.graph._next_id
     with b.in_context(at):
-        z = b.wrap(b.state.const(np.zeros((), dtype=dtype)))
+        z = b.const(np.zeros((), dtype=dtype))
         z = ops.broadcast_to(z, tuple(shape))
     b.tag(start, at, role=role)
     return z.node

@@ -53,6 +53,10 @@ UNSUPPORTED = {
 }
 
 
+# methods a traced value has only to say that they need concrete numbers
+CONCRETE_METHODS = {"item", "tolist"}
+
+
 def read_tables() -> dict[str, list[tuple[str, str]]]:
     """``(numpy name, tracegrad op)`` pairs, per kind, read from the primitive table.
 
@@ -60,6 +64,7 @@ def read_tables() -> dict[str, list[tuple[str, str]]]:
     """
     from tracer import PRIMITIVES, TracedArray
     from tracer.numpy_api import FUNCTIONS, UFUNCS
+    from tracer.primitives import ATTRIBUTES, METHODS
 
     def qual(f) -> str:
         module = getattr(f, "__module__", None) or "numpy"
@@ -73,8 +78,8 @@ def read_tables() -> dict[str, list[tuple[str, str]]]:
         "functions": sorted((qual(f), fn.__name__) for f, fn in FUNCTIONS.items()),
         "methods": sorted(
             (f"ndarray.{name}", "")
-            for name in members
-            if not name.startswith("_") and hasattr(np.ndarray, name)
+            for name in {*METHODS, *ATTRIBUTES, *(n for n in dir(TracedArray) if n[0] != "_")}
+            if hasattr(np.ndarray, name) and name not in CONCRETE_METHODS
         ),
         "operators": [
             (f"`{text}`", dunder) for dunder, text in OPERATORS.items() if dunder in members

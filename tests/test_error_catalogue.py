@@ -34,7 +34,7 @@ from tracer import (
     UnsupportedError,
     trace,
 )
-from tracer.core import current_trace
+from tracer.staging import current_trace
 
 ROOT = Path(__file__).resolve().parents[1]
 MARK = "# <-"

@@ -11,7 +11,6 @@
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
-from tracer.core import TracedArray, name_scope
 from tracer.debug import NaNError, debug_nans
 from tracer.errors import (
     EvaluationError,
@@ -27,6 +26,8 @@ from tracer.interpreter import evaluate
 from tracer.primitives import PRIMITIVES, Primitive
 from tracer.serialize import load, save
 from tracer.spec import Spec
+from tracer.staging import name_scope
+from tracer.traced import TracedArray
 from tracer.tracing import RetraceWarning, TracedFunction, trace
 from tracer.validate import validate
 

@@ -28,7 +28,7 @@ at every call:
 
 Traced values of an enclosing trace (``grad(lambda x: grad(lambda y: x * y)(1.))``)
 are captured the same way, as inputs bound to the outer traced value when the
-inner graph is inlined (see ``tracer.core.TraceState.lift``); graphs with such
+inner graph is inlined (see ``tracer.staging.TraceState.lift``); graphs with such
 captures are never cached.
 """
 
@@ -42,8 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from tracer.core import TracedArray, _is_internal
+from tracer.frames import is_internal
 from tracer.pytree import flatten, unflatten
+from tracer.staging import Tracer
 
 MAX_LEAVES = 256  # a container with more leaves is keyed by identity, not traced leaf by leaf
 MAX_DEPTH = 8  # how deep the walk follows helper functions
@@ -93,7 +94,7 @@ def _static_key(leaf):
 
 def leaf_key(leaf, frozen: bool = False):
     """The cache-key item of one captured leaf."""
-    if isinstance(leaf, TracedArray):
+    if isinstance(leaf, Tracer):
         return ("outer",)  # lifted where it is used, never part of a key
     if not frozen and is_dynamic(leaf):
         if isinstance(leaf, (np.ndarray, np.generic)):
@@ -234,7 +235,7 @@ def _user_function(obj) -> types.FunctionType | None:
         obj = obj.__func__
     if isinstance(obj, functools.partial):
         obj = obj.func
-    if isinstance(obj, types.FunctionType) and not _is_internal(obj.__code__.co_filename):
+    if isinstance(obj, types.FunctionType) and not is_internal(obj.__code__.co_filename):
         return obj
     return None
 
@@ -290,7 +291,7 @@ class Captures:
                 except ValueError:
                     continue
             for kind, where, value in places:
-                if isinstance(value, (_SKIP, TracedArray)):
+                if isinstance(value, (_SKIP, Tracer)):
                     continue
                 if kind == "global":
                     i = self._slot("global", g, where, index)

@@ -27,29 +27,9 @@ from collections.abc import Iterable, Sequence
 import networkx as nx
 import numpy as np
 
-from tracer.spec import format_aval
+from tracer.spec import as_dtype, dtype_name, format_aval  # noqa: F401  (re-exported)
 
-_DTYPE_NAMES: dict = {}
 REPR_NODES = 60  # nodes listed by repr(graph); str(graph) lists them all
-
-
-_DTYPES: dict = {}
-
-
-def as_dtype(name) -> np.dtype:
-    """``np.dtype(name)``, cached (hot in graph transformations)."""
-    dt = _DTYPES.get(name)
-    if dt is None:
-        dt = _DTYPES[name] = np.dtype(name)
-    return dt
-
-
-def dtype_name(dtype) -> str:
-    """NumPy's name of ``dtype`` (cached: ``np.dtype(...).name`` is slow on hot paths)."""
-    name = _DTYPE_NAMES.get(dtype)
-    if name is None:
-        name = _DTYPE_NAMES[dtype] = np.dtype(dtype).name
-    return name
 
 
 class Graph(nx.MultiDiGraph):

@@ -1,23 +1,21 @@
 """NumPy dispatch: ``__array_ufunc__`` and ``__array_function__`` of traced values land here.
 
-The tables are assembled from the primitive modules, which declare how NumPy
-calls map onto their ops. Anything not in them raises ``UnsupportedError`` naming
+The tables are the primitive modules' ``NUMPY`` declarations (``tracer.primitives``),
+split into ufuncs and functions. Anything not in them raises ``UnsupportedError`` naming
 the NumPy function.
 """
 
 from __future__ import annotations
 
-from tracer.core import TracedArray, user_location
-from tracer.errors import UnsupportedError
-from tracer.primitives import elementwise, linalg, reductions, shape_ops
+import numpy as np
 
-UFUNCS = {**elementwise.UFUNCS, **linalg.UFUNCS}
-FUNCTIONS = {
-    **elementwise.FUNCTIONS,
-    **reductions.FUNCTIONS,
-    **shape_ops.FUNCTIONS,
-    **linalg.FUNCTIONS,
-}
+from tracer.errors import UnsupportedError
+from tracer.frames import user_location
+from tracer.primitives import NUMPY
+from tracer.staging import Tracer
+
+UFUNCS = {k: v for k, v in NUMPY.items() if isinstance(k, np.ufunc)}
+FUNCTIONS = {k: v for k, v in NUMPY.items() if not isinstance(k, np.ufunc)}
 
 # ufunc keywords that are harmless at their default values
 _DEFAULTS = {"casting": "same_kind", "order": "K", "subok": True, "dtype": None, "signature": None}
@@ -35,8 +33,8 @@ def _strong(out):
     ``s * 2`` on a Python-number argument ``s`` stays weak (Python would give a
     float), but ``np.exp(s)`` is a ``np.float64``, which promotes strongly.
     """
-    if isinstance(out, TracedArray) and out.weak:
-        return TracedArray(out._trace, out.node, out.shape, out.dtype, False)
+    if isinstance(out, Tracer) and out.weak:
+        return type(out)(out._trace, out.node, out.shape, out.dtype, False)
     return out
 
 
@@ -44,7 +42,7 @@ def _blame(args) -> None:
     """Mark traced operands of a call that cannot be traced: a captured value among them
     is then frozen and the function traced again (see ``tracer.captures``)."""
     for a in args:
-        if isinstance(a, TracedArray):
+        if isinstance(a, Tracer):
             a._trace.blamed.add(a.node)
         elif isinstance(a, (tuple, list)):
             _blame(a)

@@ -1,4 +1,9 @@
-"""``Spec``: the shape and dtype standing in for an array that does not exist yet."""
+"""``Spec``: the shape and dtype of an array, the one abstract value of the project.
+
+A ``Spec`` stands in for an array that does not exist yet (``f.trace(Spec((3,)))``)
+and is what shape/dtype rules compute with. The dtype helpers here are shared by
+the graph, the tracer and the compiler.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,26 @@ def canonical_dtype(dtype) -> np.dtype:
             "floating and complex arrays"
         )
     return dt.newbyteorder("=") if dt.byteorder not in ("=", "|") else dt
+
+
+_DTYPES: dict = {}
+_DTYPE_NAMES: dict = {}
+
+
+def as_dtype(name) -> np.dtype:
+    """``np.dtype(name)``, cached (hot in graph transformations)."""
+    dt = _DTYPES.get(name)
+    if dt is None:
+        dt = _DTYPES[name] = np.dtype(name)
+    return dt
+
+
+def dtype_name(dtype) -> str:
+    """NumPy's name of ``dtype`` (cached: ``np.dtype(...).name`` is slow on hot paths)."""
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = np.dtype(dtype).name
+    return name
 
 
 @dataclass(frozen=True)
@@ -61,6 +86,14 @@ class Spec:
             raise TracegradError(f"Spec shape has a negative dimension: {shape}")
         object.__setattr__(self, "shape", shape)
         object.__setattr__(self, "dtype", canonical_dtype(dtype))
+
+    @classmethod
+    def of(cls, shape, dtype) -> Spec:
+        """A ``Spec`` from a shape and dtype already checked (the tracer's hot path)."""
+        self = object.__new__(cls)
+        object.__setattr__(self, "shape", tuple(shape))
+        object.__setattr__(self, "dtype", dtype if isinstance(dtype, np.dtype) else as_dtype(dtype))
+        return self
 
     @property
     def ndim(self) -> int:

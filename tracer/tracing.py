@@ -23,24 +23,23 @@ from typing import Any
 import numpy as np
 
 from tracer.captures import Captures, Fetch, capture_leaves, has_outer_captures, rebuild
-from tracer.core import (
-    TracedArray,
+from tracer.debug import nans_enabled
+from tracer.errors import TracegradError
+from tracer.frames import is_internal, user_location
+from tracer.graph import Graph, subgraph_nodes
+from tracer.interpreter import evaluate_flat
+from tracer.pytree import flatten, leaf_paths, unflatten
+from tracer.spec import Spec, canonical_dtype
+from tracer.staging import (
     TraceState,
-    _is_internal,
     as_node,
     current_scope,
     current_trace,
     gc_paused,
     name_scope,
     new_trace,
-    user_location,
 )
-from tracer.debug import nans_enabled
-from tracer.errors import TracegradError
-from tracer.graph import Graph, subgraph_nodes
-from tracer.interpreter import evaluate_flat
-from tracer.pytree import flatten, leaf_paths, unflatten
-from tracer.spec import Spec, canonical_dtype
+from tracer.traced import TracedArray
 
 _PY_SCALARS = {bool: "bool", int: "int64", float: "float64", complex: "complex128"}
 
@@ -423,7 +422,7 @@ def _trace_once(fn, call: Call, name: str, static_argnums, captures) -> Graph:
     args, specs = call.args, call.specs
     graph = Graph(name=name)
     static = {i % len(args) for i in static_argnums} if args else set()
-    with new_trace(graph, fn) as state, name_scope(name):
+    with new_trace(graph, TracedArray, fn) as state, name_scope(name):
         scope = current_scope()
         tracers = []
         for (shape, dtype, weak), label in zip(specs, call.labels):
@@ -498,7 +497,7 @@ def _add_user_location(exc: Exception) -> None:
     loc, tb = None, exc.__traceback__
     while tb is not None:
         code = tb.tb_frame.f_code
-        if not _is_internal(code.co_filename):
+        if not is_internal(code.co_filename):
             loc = f"{code.co_filename}:{tb.tb_lineno}"
         tb = tb.tb_next
     msg = str(exc)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
-from tracer.core import aval
 from tracer.errors import GraphError
 from tracer.graph import Graph
 from tracer.primitives import PRIMITIVES, STRUCTURAL_OPS
 from tracer.primitives.base import Primitive
+from tracer.spec import Spec
 
 _REQUIRED = ("op", "params", "shape", "dtype")
 
@@ -139,7 +139,7 @@ def _check_node(graph, n, d, inputs):
         if check is not None and not check(value):
             raise GraphError(f"{where}: {op} param {key}={value!r:.60} has the wrong type")
     operands = Graph.operands(graph, n)
-    avals = [aval(graph.nodes[u]["shape"], graph.nodes[u]["dtype"]) for u in operands]
+    avals = [Spec.of(graph.nodes[u]["shape"], graph.nodes[u]["dtype"]) for u in operands]
     try:
         want_shape, want_dtype = prim.abstract_eval(*avals, **d["params"])
     except Exception as exc:  # any failure of a rule on crafted params is the graph's fault

@@ -11,8 +11,8 @@ import heapq
 
 import numpy as np
 
-from tracer.core import gc_paused as _gc_paused
 from tracer.graph import Graph
+from tracer.staging import gc_paused as _gc_paused
 
 # Attributes a replacement inherits from the node it replaces when it has none.
 _CARRIED = ("name", "source", "scope", "role", "grad_of")

@@ -2,9 +2,9 @@
 
 ``(a + b) + a`` and ``2 * a + b``, or ``t * 4`` and ``(t * 2) * 2``, are one
 value written two ways; plain CSE cannot see it. Each float node built from
-``add``, ``sub``, ``mul``, ``neg``, ``square`` and 0-d constants gets a
-polynomial over its *leaves* (every other node, and constants that are not
-integers) with exact integer coefficients; two nodes with the same
+primitives with an ``Algebra.poly`` fact (``add``, ``sub``, ``mul``, ``neg``,
+``square``) and 0-d constants gets a polynomial over its *leaves* (every other
+node, and constants that are not integers) with exact integer coefficients; two nodes with the same
 polynomial, shape and dtype are merged (the first in topological order stays,
 so numbers change only by rounding), and a node that is a constant multiple
 ``r`` of an earlier one becomes ``neg(first)`` or ``first * r`` (when ``r`` is
@@ -22,22 +22,39 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from tracer.primitives import PRIMITIVES
+
 MAX_NODES = 10_000
 MAX_TERMS = 16
 MAX_WORK = 64  # term products per multiplication
 MAX_DEGREE = 16
 
-_OPS = frozenset({"add", "sub", "mul", "neg", "square"})
-
 
 class Poly:
-    """A polynomial: {monomial (sorted tuple of leaf ids): coefficient}, and a taint flag."""
+    """A polynomial: {monomial (sorted tuple of leaf ids): coefficient}, and a taint flag.
+
+    The arithmetic operators give the polynomial of a sum, difference, product or
+    negation, or None when it grows past ``MAX_TERMS``/``MAX_WORK``/``MAX_DEGREE``;
+    a primitive's ``Algebra.poly`` fact applies them (``operator.add`` for ``add``).
+    """
 
     __slots__ = ("terms", "tainted")
 
     def __init__(self, terms: dict, tainted: bool = False):
         self.terms = terms
         self.tainted = tainted
+
+    def __add__(self, other: Poly) -> Poly | None:
+        return _add(self, other, 1)
+
+    def __sub__(self, other: Poly) -> Poly | None:
+        return _add(self, other, -1)
+
+    def __mul__(self, other: Poly) -> Poly | None:
+        return _mul(self, other)
+
+    def __neg__(self) -> Poly:
+        return Poly({m: -c for m, c in self.terms.items()}, self.tainted)
 
 
 def _accumulate(terms: dict, m: tuple, c) -> bool:
@@ -102,18 +119,10 @@ class PolyTable:
                 return None
             c = int(v)
             p = Poly({(): c} if c else {}, not c)
-        elif op in _OPS and args is not None:
-            ps = [self.poly.get(u) or self.leaf(u) for u in args]
-            if op == "add":
-                p = _add(ps[0], ps[1], 1)
-            elif op == "sub":
-                p = _add(ps[0], ps[1], -1)
-            elif op == "mul":
-                p = _mul(ps[0], ps[1])
-            elif op == "square":
-                p = _mul(ps[0], ps[0])
-            else:
-                p = Poly({m: -c for m, c in ps[0].terms.items()}, ps[0].tainted)
+        elif args is not None:
+            poly = PRIMITIVES[op].algebra.poly
+            if poly is not None:
+                p = poly(*[self.poly.get(u) or self.leaf(u) for u in args])
         if p is None:
             self.leaf(n)
             return None

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from compiler.passes._graph import copy_graph
 from tracer.graph import Graph
+from tracer.primitives import PRIMITIVES
 
-# Exactly commutative in IEEE arithmetic (maximum/minimum are not: signed zeros, NaN payloads).
-COMMUTATIVE = frozenset({"add", "mul", "equal", "not_equal", "logical_and", "logical_or"})
+# Declared exactly commutative (maximum/minimum are not: signed zeros, NaN payloads).
+COMMUTATIVE = frozenset(p.name for p in PRIMITIVES.values() if p.algebra.commutative)
 
 # Constants up to this many bytes are hashed by content.
 CONST_BYTES_LIMIT = 1 << 16

@@ -14,6 +14,7 @@ import numpy as np
 from compiler.passes._graph import clear_operands, copy_graph, operands, size_of
 from tracer.graph import Graph
 from tracer.primitives import PRIMITIVES
+from tracer.primitives.shape_ops import broadcast_to_p
 
 FOLD_LIMIT = 1_000_000
 BROADCAST_FOLD_LIMIT = 1024
@@ -38,7 +39,7 @@ def foldable(g: Graph, n: int) -> bool:
     if size > FOLD_LIMIT:
         return False
     return not (
-        d["op"] == "broadcast_to"
+        d["op"] == broadcast_to_p.name
         and size > BROADCAST_FOLD_LIMIT
         and size > max(size_of(nodes[u]["shape"]) for u in g._pred[n])
     )

@@ -1,46 +1,38 @@
-"""Algebraic simplification: local rewrites driven by a worklist.
+"""Algebraic simplification: local rewrites, read from the primitives' declarations.
 
-Each rule looks at one node and its operands and returns a replacement node
-(an operand, or a new node built from the operands) or None. A rewrite puts
-the node's users back on the worklist, so chains collapse in one run, and
-every node is visited a bounded number of times (near-linear).
+Each rewrite looks at one node and its operands and returns a replacement node
+(an operand, or a new node built from the operands) or None; the sweep
+(``sweep.py``) visits nodes in topological order, so chains collapse in one run.
+Nothing here is keyed by a primitive's name: the rewrites a node gets are
 
-Rules (the replacement always has the node's exact shape and dtype; when an
-operand is smaller it is broadcast):
+- from its ``Algebra`` facts: identities (``x+0``, ``x*1``, ``x/1``, ``x**1``),
+  absorbing elements (``x*0``: NumPy code that relies on ``0*inf`` being NaN should
+  not be compiled; autodiff produces many such zeros), ``x-x``, involutions
+  (``neg(neg(x))``) and idempotent ops;
+- its own ``rewrites`` (signs moved outwards, ``x**2`` as ``square``, ``x*y + x*z``
+  factored, chains of reshapes, transposes and broadcasts merged, ...: each
+  primitive's module lists them);
+- those of its kind: an elementwise op reads ``x`` rather than ``broadcast_to(x)``
+  when its own broadcasting gives the same shape; a reduction over size-1 axes is
+  a reshape.
 
-- identities: ``x+0``, ``0+x``, ``x-0``, ``x*1``, ``1*x``, ``x/1``, ``x**1``,
-  ``astype`` to the same dtype, ``where(c, x, x)``, ``where`` on a constant
-  condition, a full-slice ``getitem``;
-- zeros: ``0*x``, ``x*0`` and ``x-x`` (NumPy code that relies on ``0*inf``
-  being NaN should not be compiled; autodiff produces many such zeros);
-- signs: ``neg(neg(x))``, ``0-x``, ``x*-1``, ``x+neg(y)``, ``neg(y)+x``,
-  ``x-neg(y)``, ``neg(x)*neg(y)``, ``neg(x)*k``, ``neg(x*k)``, ``neg(x-y)``, and
-  ``neg(x)*y``/``neg(x)-y`` move the sign outwards (where ``+``/``-`` absorb it);
-- constants (exact rewrites only): ``(x*k1)*k2`` when ``k1`` or ``k2`` is a power
-  of two, ``x/2**k`` as a multiplication;
-- factoring: ``x*y + x*z`` is ``x*(y + z)`` (and ``-``) when the products have no
-  other use: one multiplication fewer, not bit-identical;
-- powers: ``x**0``, ``x**2``, ``x**3``, ``x**4``, ``x**-1``, ``x**-2``,
-  ``x**0.5`` become ``square``/``mul``/``reciprocal``/``sqrt``; ``x*x`` is
-  ``square(x)``;
-- shapes: ``squeeze``/``expand_dims`` become ``reshape``; chains of
-  ``reshape``, of ``transpose`` and of ``broadcast_to`` merge into one; a
-  reshape/transpose/broadcast that changes nothing disappears;
-- reductions: ``sum``/``max``/``min`` over size-1 axes become ``reshape``;
-- elementwise ops read ``x`` rather than ``broadcast_to(x)`` when their own
-  broadcasting gives the same shape.
+A replacement always has the node's exact shape and dtype (a smaller operand is
+broadcast). Inexact rewrites (factoring, ``x**3`` as products) are listed in
+``compiler.passes``.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
 from compiler.passes._graph import add_node, copy_graph, operands
 from tracer.graph import Graph
+from tracer.primitives import PRIMITIVES
+from tracer.primitives.shape_ops import broadcast_to_p, reshape_p
 
-_VIEW_CHAIN = ("broadcast_to", "reshape", "expand_dims", "squeeze", "transpose")
+_BROADCAST_TO, _RESHAPE = broadcast_to_p.name, reshape_p.name
+# ops whose value is a view of their operand: a uniform operand gives a uniform value
+_VIEW_CHAIN = frozenset(p.name for p in PRIMITIVES.values() if p.view and p.arity == 1)
 
 
 def simplify(graph: Graph) -> Graph:
@@ -82,6 +74,18 @@ class _Ctx:
     def op(self, n: int) -> str:
         return self.nodes[n]["op"]
 
+    def args(self, n: int) -> list[int]:
+        return operands(self.g, n)
+
+    def params(self, n: int) -> dict:
+        return self.nodes[n]["params"]
+
+    def is_float(self, n: int) -> bool:
+        return _kind(self, n) in "fc"
+
+    def is_numeric(self, n: int) -> bool:
+        return _kind(self, n) in "iufc"
+
     def arg0(self, n: int) -> int:
         return next(iter(self.g._pred[n]))
 
@@ -109,7 +113,7 @@ class _Ctx:
                 return None
         except ValueError:
             return None
-        return self.new("broadcast_to", [x], {"shape": sl}, like)
+        return self.new(_BROADCAST_TO, [x], {"shape": sl}, like)
 
     def filled(self, like: int, value):
         """A constant of ``like``'s shape and dtype, every element ``value``."""
@@ -156,14 +160,6 @@ class _Ctx:
         return self.fit(y, like)
 
 
-def _pow2(k) -> bool:
-    """Scaling by a power of two is exact, so constants next to one reassociate exactly."""
-    v = k.item() if hasattr(k, "item") else k
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v == 0:
-        return False
-    return math.frexp(abs(v))[0] == 0.5
-
-
 _KIND: dict[str, str] = {}
 
 
@@ -175,179 +171,45 @@ def _kind(c: _Ctx, n: int) -> str:
     return kind
 
 
-def _float(c: _Ctx, n: int) -> bool:
-    return _kind(c, n) in "fc"
-
-
-def _numeric(c: _Ctx, n: int) -> bool:
-    return _kind(c, n) in "iufc"
-
-
-# ----- arithmetic -----
-
-
 def _is(u, value) -> bool:
     return u is not None and u == value
 
 
-def _add(c: _Ctx, n, a, b):
+# ----- rewrites from the primitives' algebraic facts -----
+
+
+def _binary_facts(c: _Ctx, n, a, b):
+    """Identities, absorbing elements, ``x op x`` (``Algebra`` of the node's primitive)."""
+    prim = PRIMITIVES[c.op(n)]
+    alg, sym = prim.algebra, prim.name
     ua, ub = c.uniform(a), c.uniform(b)
-    if _is(ub, 0):
-        return c.fit(a, n), "x+0"
-    if _is(ua, 0):
-        return c.fit(b, n), "x+0"
-    oa, ob = c.op(a), c.op(b)
-    if ob == "neg":
-        return c.new("sub", [a, c.arg0(b)], {}, n), "x+neg(y)"
-    if oa == "neg":
-        return c.new("sub", [b, c.arg0(a)], {}, n), "x+neg(y)"
-    if oa == ob == "mul":
-        return _factor(c, n, a, b, "add")
+    if alg.identity is not None:
+        if _is(ub, alg.identity):
+            return c.fit(a, n), f"{sym}(x, {alg.identity})"
+        if alg.commutative and _is(ua, alg.identity):
+            return c.fit(b, n), f"{sym}(x, {alg.identity})"
+    absorbing = alg.absorbing
+    hit = _is(ub, absorbing) or alg.commutative and _is(ua, absorbing)
+    if absorbing is not None and hit and c.is_numeric(n):
+        return c.filled(n, absorbing), f"{sym}(x, {absorbing})"
+    if a == b:
+        if alg.self_inverse is not None and c.is_numeric(n):
+            return c.filled(n, alg.self_inverse), f"{sym}(x, x)"
+        if alg.idempotent:
+            return c.fit(a, n), f"{sym}(x, x)"
     return None, None
 
 
-def _factor(c: _Ctx, n, a, b, op):
-    """``x*y + x*z`` -> ``x*(y+z)`` (and ``-``): one multiplication fewer (rounds differently)."""
-    if not (c.op(a) == c.op(b) == "mul" and _float(c, n) and c.sole_use(a) and c.sole_use(b)):
+def _unary_facts(c: _Ctx, n, a):
+    """``f(f(x))`` for involutions and idempotent ops."""
+    op = c.op(n)
+    if c.op(a) != op:
         return None, None
-    pa, pb = operands(c.g, a), operands(c.g, b)
-    dt = c.dtype(n)
-    if any(c.dtype(u) != dt for u in (*pa, *pb)):
-        return None, None
-    for i in (0, 1):
-        for j in (0, 1):
-            if pa[i] == pb[j]:
-                y, z = pa[1 - i], pb[1 - j]
-                try:
-                    inner_shape = tuple(np.broadcast_shapes(c.shape(y), c.shape(z)))
-                except ValueError:
-                    return None, None
-                inner = c.new(op, [y, z], {}, n, shape=inner_shape)
-                return c.new("mul", [pa[i], inner], {}, n), f"x*y{'+' if op == 'add' else '-'}x*z"
-    return None, None
-
-
-def _sub(c: _Ctx, n, a, b):
-    ua, ub = c.uniform(a), c.uniform(b)
-    if _is(ub, 0):
-        return c.fit(a, n), "x-0"
-    if a == b and _numeric(c, n):
-        return c.filled(n, 0), "x-x"
-    if _is(ua, 0) and _numeric(c, n):
-        return c.unary("neg", b, n), "0-x"
-    oa, ob = c.op(a), c.op(b)
-    if ob == "neg":
-        return c.new("add", [a, c.arg0(b)], {}, n), "x-neg(y)"
-    if oa == "neg" and _float(c, n) and c.sole_use(a):
-        return c.new("neg", [c.new("add", [c.arg0(a), b], {}, n)], {}, n), "neg(x)-y"
-    if oa == ob == "mul":
-        return _factor(c, n, a, b, "sub")
-    return None, None
-
-
-def _mul(c: _Ctx, n, a, b):
-    ua, ub = c.uniform(a), c.uniform(b)
-    if ua is not None or ub is not None:
-        if _is(ub, 1):
-            return c.fit(a, n), "x*1"
-        if _is(ua, 1):
-            return c.fit(b, n), "x*1"
-        numeric = _numeric(c, n)
-        if (_is(ua, 0) or _is(ub, 0)) and numeric:
-            return c.filled(n, 0), "x*0"
-        if _is(ub, -1) and numeric:
-            return c.unary("neg", a, n), "x*-1"
-        if _is(ua, -1) and numeric:
-            return c.unary("neg", b, n), "x*-1"
-    if a == b and _numeric(c, n):
-        return c.unary("square", a, n), "x*x"
-    oa, ob = c.op(a), c.op(b)
-    if oa == ob == "neg":
-        return c.new("mul", [c.arg0(a), c.arg0(b)], {}, n), "neg*neg"
-    if oa not in ("neg", "mul") and ob not in ("neg", "mul") or not _float(c, n):
-        return None, None
-    for x, k in ((a, b), (b, a)):
-        kv = c.scalar(k)
-        if kv is None or c.dtype(x) != c.dtype(n):
-            continue
-        if c.op(x) == "neg":  # -x * k = x * -k, exactly
-            return c.new("mul", [c.arg0(x), c.const(-kv, n)], {}, n), "neg(x)*k"
-        inner = c.scaled(x)
-        if inner is not None and c.dtype(inner[0]) == c.dtype(n):
-            y, kv2 = inner
-            if _pow2(kv) or _pow2(kv2):  # exact: (y*k2)*k = y*(k2*k)
-                k12 = c.const(np.multiply(kv2, kv, dtype=c.dtype(n)), n)
-                return c.new("mul", [y, k12], {}, n), "(x*k1)*k2"
-    for x, y in ((a, b), (b, a)):
-        if c.op(x) == "neg" and c.sole_use(x) and c.scalar(y) is None:
-            m = c.new("mul", [c.arg0(x), y], {}, n)  # move the sign out, where +/- absorb it
-            return c.new("neg", [m], {}, n), "neg(x)*y"
-    return None, None
-
-
-def _div(c: _Ctx, n, a, b):
-    if c.is_value(b, 1):
-        return c.fit(a, n), "x/1"
-    kv = c.scalar(b)
-    if kv is not None and _float(c, n) and c.dtype(a) == c.dtype(n) and _pow2(kv):
-        inv = np.divide(1, kv, dtype=c.dtype(n))  # exact for a power of two
-        return c.new("mul", [a, c.const(inv, n)], {}, n), "x/2**k"
-    return None, None
-
-
-def _pow(c: _Ctx, n, a, b):
-    p = c.uniform(b)
-    if p is None or isinstance(p, (bool, complex)) or c.dtype(a) != c.dtype(n):
-        return None, None
-    if p == 1:
-        return c.fit(a, n), "x**1"
-    if p == 0:
-        return c.filled(n, 1), "x**0"
-    kind = np.dtype(c.dtype(n)).kind
-    if kind not in "iuf" or (kind != "f" and p < 0):
-        return None, None
-    if p == 2:
-        return c.unary("square", a, n), "x**2"
-    if p in (3, 4):
-        sq = c.new("square", [a], {}, n, shape=c.shape(a))
-        y = c.new("mul", [sq, a], {}, n, shape=c.shape(a)) if p == 3 else c.unary("square", sq, n)
-        return (c.fit(y, n) if p == 3 else y), f"x**{int(p)}"
-    if kind == "f" and p == -1:
-        return c.unary("reciprocal", a, n), "x**-1"
-    if kind == "f" and p == -2:
-        sq = c.new("square", [a], {}, n, shape=c.shape(a))
-        return c.unary("reciprocal", sq, n), "x**-2"
-    if kind == "f" and p == 0.5:
-        return c.unary("sqrt", a, n), "x**0.5"
-    return None, None
-
-
-def _neg(c: _Ctx, n, a):
-    if c.op(a) == "neg":
-        return c.fit(c.arg0(a), n), "neg(neg(x))"
-    inner = c.scaled(a)
-    if inner is not None and _float(c, n) and c.dtype(inner[0]) == c.dtype(n):
-        return c.new("mul", [inner[0], c.const(-inner[1], n)], {}, n), "neg(x*k)"
-    if c.op(a) == "sub" and _float(c, n) and c.sole_use(a):
-        x, y = operands(c.g, a)
-        return c.new("sub", [y, x], {}, n), "neg(x-y)"
-    return None, None
-
-
-def _astype(c: _Ctx, n, a):
-    if c.dtype(a) == c.dtype(n):
-        return a, "astype(same)"
-    return None, None
-
-
-def _where(c: _Ctx, n, cond, x, y):
-    if x == y:
-        return c.fit(x, n), "where(c,x,x)"
-    flag = c.uniform(cond)
-    if flag is True:
-        return c.fit(x, n), "where(True)"
-    if flag is False:
-        return c.fit(y, n), "where(False)"
+    alg = PRIMITIVES[op].algebra
+    if alg.involution:
+        return c.fit(c.arg0(a), n), f"{op}({op}(x))"
+    if alg.idempotent:
+        return c.fit(a, n), f"{op}({op}(x))"
     return None, None
 
 
@@ -356,7 +218,7 @@ def _unbroadcast(c: _Ctx, n, *args):
     shape = c.shape(n)
     new = list(args)
     for i, a in enumerate(args):
-        if c.op(a) != "broadcast_to":
+        if c.op(a) != _BROADCAST_TO:
             continue
         trial = new[:i] + [c.arg0(a)] + new[i + 1 :]
         if tuple(np.broadcast_shapes(*(c.shape(t) for t in trial))) == shape:
@@ -366,81 +228,37 @@ def _unbroadcast(c: _Ctx, n, *args):
     return c.new(c.op(n), new, c.nodes[n]["params"], n), "operand broadcast_to dropped"
 
 
-# ----- shapes -----
-
-
-def _reshape(c: _Ctx, n, a):
-    shape = c.shape(n)
-    if c.shape(a) == shape:
-        return a, "reshape(same)"
-    if c.op(a) in ("reshape", "squeeze", "expand_dims"):
-        inner = c.arg0(a)
-        if c.shape(inner) == shape:
-            return inner, "reshape chain"
-        return c.new("reshape", [inner], {"shape": shape}, n), "reshape chain"
-    return None, None
-
-
-def _as_reshape(c: _Ctx, n, a):
-    return c.new("reshape", [a], {"shape": c.shape(n)}, n), "squeeze/expand_dims->reshape"
-
-
-def _transpose(c: _Ctx, n, a):
-    axes = tuple(c.nodes[n]["params"]["axes"])
-    if axes == tuple(range(len(axes))):
-        return a, "transpose(identity)"
-    if c.op(a) == "transpose":
-        inner_axes = tuple(c.nodes[a]["params"]["axes"])
-        composed = tuple(int(inner_axes[i]) for i in axes)
-        inner = c.arg0(a)
-        if composed == tuple(range(len(composed))):
-            return inner, "transpose chain"
-        return c.new("transpose", [inner], {"axes": composed}, n), "transpose chain"
-    return None, None
-
-
-def _broadcast_to(c: _Ctx, n, a):
-    if c.shape(a) == c.shape(n):
-        return a, "broadcast_to(same)"
-    if c.op(a) == "broadcast_to":
-        inner = c.arg0(a)
-        return c.new("broadcast_to", [inner], {"shape": c.shape(n)}, n), "broadcast chain"
-    return None, None
-
-
 def _reduce(c: _Ctx, n, a):
+    """A reduction over size-1 axes is a reshape."""
     d = c.nodes[n]
     shape_a = c.shape(a)
     if c.dtype(a) != c.dtype(n) or any(shape_a[i] != 1 for i in d["params"]["axis"]):
         return None, None
     if c.shape(n) == shape_a:
         return a, f"{d['op']} over size-1 axes"
-    return c.new("reshape", [a], {"shape": c.shape(n)}, n), f"{d['op']} over size-1 axes"
+    return c.new(_RESHAPE, [a], {"shape": c.shape(n)}, n), f"{d['op']} over size-1 axes"
 
 
-def _getitem(c: _Ctx, n, a, *arrays):
-    if arrays:
-        return None, None
-    index = c.nodes[n]["params"]["index"]
-    shape = c.shape(a)
-    if len(index) == len(shape) and all(
-        it[0] == "slice" and it[1] == 0 and it[2] == dim and it[3] == 1
-        for it, dim in zip(index, shape)
-    ):
-        return a, "getitem(full slice)"
-    return None, None
+def _rules_of(prim) -> tuple:
+    """The rewrites the sweep tries on a node of ``prim``, in order: its algebraic facts,
+    its own rewrites, then the ones of its kind (elementwise, reduction)."""
+    alg, arity = prim.algebra, prim.arity
+    rules = []
+    if arity == 2 and (alg.identity is not None or alg.absorbing is not None
+                       or alg.self_inverse is not None or alg.idempotent):  # fmt: skip
+        rules.append(_binary_facts)
+    if arity == 1 and (alg.involution or alg.idempotent):
+        rules.append(_unary_facts)
+    rules.extend(prim.rewrites)
+    if prim.elementwise and (arity is None or arity >= 2):
+        rules.append(_unbroadcast)
+    if alg.reduction:
+        rules.append(_reduce)
+    return tuple(rules)
 
 
-_U = (_unbroadcast,)
-RULES = {
-    "add": (_add, *_U), "sub": (_sub, *_U), "mul": (_mul, *_U), "div": (_div, *_U),
-    "pow": (_pow, *_U), "maximum": _U, "minimum": _U, "less": _U, "less_equal": _U,
-    "greater": _U, "greater_equal": _U, "equal": _U, "not_equal": _U, "logical_and": _U,
-    "logical_or": _U, "where": (_where, *_U), "neg": (_neg,), "astype": (_astype,),
-    "reshape": (_reshape,), "squeeze": (_as_reshape,), "expand_dims": (_as_reshape,),
-    "transpose": (_transpose,), "broadcast_to": (_broadcast_to,), "sum": (_reduce,),
-    "max": (_reduce,), "min": (_reduce,), "getitem": (_getitem,),
-}  # fmt: skip
+# op name -> rewrites: derived from the declarations, once
+REWRITES = {name: rules for name, prim in PRIMITIVES.items() if (rules := _rules_of(prim))}
 
 
 def run_simplify(g: Graph) -> dict[str, int]:

@@ -29,10 +29,13 @@ from compiler.passes._graph import (
 from compiler.passes.algebra import MAX_NODES, PolyTable
 from compiler.passes.cse import COMMUTATIVE, CONST_BYTES_LIMIT, params_key
 from compiler.passes.fold import evaluate_node, foldable, make_const
-from compiler.passes.simplify import RULES, _Ctx
+from compiler.passes.simplify import REWRITES, _Ctx
 from tracer.graph import Graph
+from tracer.primitives.elementwise import mul_p, neg_p
 
 PARTS = ("fold", "simplify", "cse")
+# value numbering writes a scaled copy of a value as one of these
+_NEG, _MUL = neg_p.name, mul_p.name
 
 
 class Sweep:
@@ -107,7 +110,7 @@ class Sweep:
                     self.revisit.update(self.g._succ[n])
                     op = "const"
             if op != "const" and self.simplify and self.budget > 0:
-                rules = RULES.get(op)
+                rules = REWRITES.get(op)
                 if rules is not None:
                     first_new = self.g._next_id
                     args = operands(self.g, n)
@@ -169,7 +172,7 @@ class Sweep:
             self.counts["cse"]["merged by value"] += 1
             self._rewritten(n, first)
             return
-        if d["op"] == "neg" or self.ctx.scaled(n) is not None or (args and first in args):
+        if d["op"] == _NEG or self.ctx.scaled(n) is not None or (args and first in args):
             return  # n is one op on a value already: rewriting it gains nothing (and loops)
         if self.scaling:
             return  # inside another scaled rewrite: its new nodes are not rewritten again
@@ -178,9 +181,9 @@ class Sweep:
             return  # the ratio must be exact in the node's own dtype
         first_new = self.g._next_id
         if r == -1:
-            new = self.ctx.new("neg", [first], {}, n)
+            new = self.ctx.new(_NEG, [first], {}, n)
         else:
-            new = self.ctx.new("mul", [first, self.ctx.const(r, n)], {}, n)
+            new = self.ctx.new(_MUL, [first, self.ctx.const(r, n)], {}, n)
         self.counts["cse"]["scaled copy of an earlier value"] += 1
         self._rewritten(n, new)
         self.scaling = True

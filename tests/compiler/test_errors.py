@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from autodiff_testing import validated_graphs  # noqa: F401
@@ -16,8 +18,8 @@ from compiler import (
     value_and_grad,
     vjp,
 )
-from compiler.rules import RULES, Rule
 from tracer import TracegradError
+from tracer.primitives import PRIMITIVES
 
 pytestmark = pytest.mark.usefixtures("validated_graphs")
 
@@ -194,11 +196,12 @@ def test_check_grad_reports_a_2d_index_and_argument():
 def test_check_grad_catches_a_wrong_rule(monkeypatch):
     from tracer import ops
 
-    wrong = Rule(
+    wrong = dataclasses.replace(
+        PRIMITIVES["sin"],
         vjp=lambda gy, x, y: (ops.mul(gy, ops.cos(ops.mul(x, 1.01))),),
         jvp=lambda ts, x, y: ops.mul(ts[0], ops.cos(x)),
     )
-    monkeypatch.setitem(RULES, "sin", wrong)
+    monkeypatch.setitem(PRIMITIVES, "sin", wrong)
     with pytest.raises(GradientCheckError, match=r"args\[0\]\[2\]"):
         check_grad(lambda x: np.sum(np.sin(x) * np.array([0.0, 0.0, 1.0])), np.arange(3.0))
 
@@ -207,11 +210,12 @@ def test_check_grad_order_2_catches_a_wrong_second_derivative(monkeypatch):
     from tracer import ops
 
     # right first derivative, but round() hides x from the second: d2 sin = 0 instead of -sin
-    frozen = Rule(
+    frozen = dataclasses.replace(
+        PRIMITIVES["sin"],
         vjp=lambda gy, x, y: (ops.mul(gy, ops.cos(ops.round(x, 12))),),
         jvp=lambda ts, x, y: ops.mul(ts[0], ops.cos(ops.round(x, 12))),
     )
-    monkeypatch.setitem(RULES, "sin", frozen)
+    monkeypatch.setitem(PRIMITIVES, "sin", frozen)
     x = np.array([0.3, 1.1])
     check_grad(lambda a: np.sum(np.sin(a)), x)  # first order passes
     with pytest.raises(GradientCheckError, match="mismatch"):

@@ -38,7 +38,6 @@ from tracer import (
     trace,
     validate,
 )
-from tracer.core import aval
 from tracer.interpreter import evaluate_flat
 from tracer.primitives import PRIMITIVES
 from tracer.serialize import from_json, to_json
@@ -295,7 +294,7 @@ def _rederive_avals(doc) -> None:
             continue
         args = [nodes[u] for _, u in sorted(operands.get(nid, []))]
         try:
-            avals = [aval(tuple(a["shape"]), a["dtype"]) for a in args]
+            avals = [Spec.of(tuple(a["shape"]), a["dtype"]) for a in args]
             params = {k: _tuples(v) for k, v in node["params"].items()}
             shape, dtype = PRIMITIVES[node["op"]].abstract_eval(*avals, **params)
         except Exception:  # the rule rejects the edit: validation will too

@@ -481,7 +481,7 @@ def test_error_inside_inlined_function_leaves_both_caches_usable():
 
 
 def test_errors_do_not_leave_an_active_trace():
-    from tracer.core import current_scope, current_trace
+    from tracer.staging import current_scope, current_trace
 
     with pytest.raises(TracingError):
         trace(f_if)(np.ones(2))

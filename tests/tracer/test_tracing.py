@@ -80,13 +80,13 @@ def test_source_points_at_user_line():
 
 def test_user_files_next_to_the_package_are_user_code():
     import tracer
-    from tracer.core import _is_internal
+    from tracer.frames import is_internal
 
     pkg = os.path.dirname(os.path.abspath(tracer.__file__))
-    assert _is_internal(os.path.join(pkg, "core.py"))
-    assert not _is_internal(pkg + "_demo.py")  # /repo/tracer_demo.py
-    assert not _is_internal(os.path.join(pkg + "_examples", "run.py"))
-    assert not _is_internal(os.path.abspath(__file__))
+    assert is_internal(os.path.join(pkg, "staging.py"))
+    assert not is_internal(pkg + "_demo.py")  # /repo/tracer_demo.py
+    assert not is_internal(os.path.join(pkg + "_examples", "run.py"))
+    assert not is_internal(os.path.abspath(__file__))
 
 
 def test_source_of_operator_and_method_calls():

@@ -1,24 +1,29 @@
-"""The primitive set: one explicit table, built from the declaration modules in section order."""
+"""The primitive set: one explicit table, built from the declaration modules in section order.
+
+Each module declares its primitives (``PRIMITIVES``), the user-facing functions that
+apply them (``__all__``), and how NumPy maps onto those functions: ``NUMPY`` (ufuncs and
+functions), ``METHODS`` and ``ATTRIBUTES`` (of ndarrays). The tables here are their union.
+"""
 
 from __future__ import annotations
 
-from tracer.core import aval
 from tracer.errors import TracegradError
 from tracer.primitives import elementwise, linalg, reductions, shape_ops
 from tracer.primitives.base import Primitive
 
+MODULES = (elementwise, reductions, shape_ops, linalg)
+
 # Structural node kinds: not primitives (no impl), but valid ``op`` values.
 STRUCTURAL_OPS = ("input", "const")
 
-PRIMITIVES: dict[str, Primitive] = {
-    p.name: p
-    for p in (
-        *elementwise.PRIMITIVES,
-        *reductions.PRIMITIVES,
-        *shape_ops.PRIMITIVES,
-        *linalg.PRIMITIVES,
-    )
-}
+PRIMITIVES: dict[str, Primitive] = {p.name: p for m in MODULES for p in m.PRIMITIVES}
+NUMPY: dict = {k: v for m in MODULES for k, v in m.NUMPY.items()}
+METHODS: dict = {k: v for m in MODULES for k, v in m.METHODS.items()}
+ATTRIBUTES: dict = {k: v for m in MODULES for k, v in m.ATTRIBUTES.items()}
+# ndarray attributes that describe concrete memory: a clear error, not an AttributeError
+CONCRETE_ATTRIBUTES = frozenset(
+    {"strides", "ctypes", "data", "base", "flags", "itemsize", "nbytes", "flat", "tobytes"}
+)
 
 
 def get_primitive(name: str) -> Primitive:
@@ -31,12 +36,7 @@ def get_primitive(name: str) -> Primitive:
         ) from None
 
 
-def abstract_eval(name: str, operand_avals, params: dict):
-    """(shape, dtype) of ``name`` applied to operands of the given (shape, dtype) pairs."""
-    prim = get_primitive(name)
-    if prim.arity is not None and len(operand_avals) != prim.arity:
-        raise TracegradError(f"{name} takes {prim.arity} operands, got {len(operand_avals)}")
-    return prim.abstract_eval(*[aval(s, d) for s, d in operand_avals], **params)
-
-
-__all__ = ["PRIMITIVES", "STRUCTURAL_OPS", "Primitive", "abstract_eval", "get_primitive"]
+__all__ = [
+    "ATTRIBUTES", "CONCRETE_ATTRIBUTES", "METHODS", "MODULES", "NUMPY", "PRIMITIVES",
+    "STRUCTURAL_OPS", "Primitive", "get_primitive",
+]  # fmt: skip

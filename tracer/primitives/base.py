@@ -1,7 +1,17 @@
-"""The ``Primitive`` record and the helpers its shape/dtype rules share.
+"""The ``Primitive`` record: everything about one primitive, declared in one place.
 
-A primitive is declared once: its name, its NumPy implementation and its
-shape/dtype rule. Its local derivative lives in ``compiler`` (one rule each).
+A declaration names the primitive and gives its NumPy implementation, its
+shape/dtype rule, its local derivatives (vjp and jvp, written with traceable
+ops, so gradient graphs can be differentiated again), how generated code calls
+it (a NumPy ufunc name or a lowering), its algebraic facts for the optimiser,
+its rewrites, and its drawing label; slots for a batching rule (vmap) and a
+fused-kernel lowering come next. The compiler reads these fields and keeps no
+table of its own keyed by primitive names. The NumPy functions and ndarray
+methods that map onto a primitive are declared in its module's ``NUMPY`` and
+``METHODS`` tables, beside the user-facing function that applies it.
+
+Adding a primitive is one declaration in one module (``arctan_p`` in
+``elementwise.py``) plus its tests.
 """
 
 from __future__ import annotations
@@ -10,11 +20,37 @@ import functools
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from tracer.errors import ShapeError, TracegradError
 from tracer.spec import format_aval
+
+
+@dataclass(frozen=True)
+class Algebra:
+    """Algebraic facts the optimiser's rewrites rely on (all exact in IEEE arithmetic).
+
+    Attributes:
+        commutative: ``f(x, y) == f(y, x)``.
+        identity: ``f(x, e) == x`` (and ``f(e, x) == x`` when commutative).
+        absorbing: ``f(x, a) == a`` (both sides when commutative), numeric dtypes only.
+        self_inverse: ``f(x, x)`` is this constant (``x - x == 0``), numeric dtypes only.
+        idempotent: unary ``f(f(x)) == f(x)``; binary ``f(x, x) == x``.
+        involution: ``f(f(x)) == x``.
+        poly: the op on polynomials (value numbering), e.g. ``operator.add``.
+        reduction: reduces over ``params["axis"]`` (a reshape over size-1 axes).
+    """
+
+    commutative: bool = False
+    identity: Any = None
+    absorbing: Any = None
+    self_inverse: Any = None
+    idempotent: bool = False
+    involution: bool = False
+    poly: Callable | None = None
+    reduction: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -24,13 +60,36 @@ class Primitive:
     Attributes:
         name: the ``op`` attribute of its nodes.
         impl: NumPy implementation, ``impl(*arrays, **params) -> ndarray``.
-        abstract_eval: shape/dtype rule, ``(*avals, **params) -> (shape, dtype)``;
+        abstract_eval: shape/dtype rule, ``(*specs, **params) -> (shape, dtype)``;
             raises ``ShapeError`` naming the op and the shapes.
         arity: number of operands, or None for variadic ops (``concatenate``).
         params: names of its static parameters (all required).
-        differentiable: False for ops whose gradient is zero everywhere it exists
-            (comparisons, rounding, argmax, ...).
-        view: True when ``impl`` may return a view of its first operand.
+        vjp: ``vjp(gy, *xs, y=y, **params) -> tuple`` of one gradient per operand
+            (None for none), in the output's shape: the driver reduces broadcast
+            axes and casts, centrally.
+        jvp: ``jvp(ts, *xs, y=y, **params) -> tangent of y`` (``ts``: one tangent per
+            operand, None where it is zero).
+        zero_grad: the gradient is zero wherever it exists (comparisons, rounding,
+            argmax): such a primitive declares no rules.
+        structural: ``structural(i)`` is True for operands read as indices or
+            conditions (they keep their dtype in derivative rules).
+        elementwise: an elementwise op that broadcasts its operands.
+        ufunc: the NumPy ufunc generated code calls (``np.<ufunc>(a, b[, out])``).
+        ufunc_out: how that ufunc takes a reused buffer: ``"positional"`` (fastest)
+            or ``"keyword"``.
+        lower: for other ops, ``lower(args, params, lit) -> expression``: the call
+            as source text, ``args`` being operand names and ``lit`` the code
+            generator's checked literals (``lit.value``, ``lit.int``, ``lit.ints``,
+            ``lit.dtype``, ``lit.index``); or ``CALL_IMPL`` to call ``impl``.
+        fresh: the result is a new array the generated code owns (its buffer may be
+            reused); a callable gets the params.
+        view: ``impl`` may return a view of its first operand.
+        algebra: facts for the optimiser (``Algebra``).
+        rewrites: ``rewrite(ctx, n, *operands) -> (new node, label)`` functions the
+            simplifier tries on a node of this op (``ctx`` is its rewriting context).
+        batch: the batching rule (vmap); declared by the vmap transformation's issue.
+        kernel: the scalar expression of a fused loop kernel (numba back end).
+        label: the drawing's label (default: the name).
     """
 
     name: str
@@ -38,17 +97,91 @@ class Primitive:
     abstract_eval: Callable
     arity: int | None
     params: tuple[str, ...] = ()
-    differentiable: bool = True
+    vjp: Callable | None = None
+    jvp: Callable | None = None
+    zero_grad: bool = False
+    structural: Callable[[int], bool] | None = None
+    elementwise: bool = False
+    ufunc: str | None = None
+    ufunc_out: str = "positional"
+    lower: Callable | None = None
+    fresh: bool | Callable = False
     view: bool = False
+    algebra: Algebra = field(default_factory=Algebra)
+    rewrites: tuple[Callable, ...] = ()
+    batch: Callable | None = None
+    kernel: Callable | None = None
+    label: str | None = None
     doc: str = field(default="", compare=False)
 
     def __repr__(self) -> str:
         return f"Primitive({self.name})"
 
+    @property
+    def differentiable(self) -> bool:
+        return self.vjp is not None
+
+    @property
+    def display(self) -> str:
+        """The drawing's label."""
+        return self.label or self.name
+
+    def owns_result(self, params: dict) -> bool:
+        """True when generated code gets a fresh array it owns from this op."""
+        return self.fresh(params) if callable(self.fresh) else self.fresh
+
     def bind(self, *operands, **params):
-        from tracer.core import bind
+        from tracer.staging import bind  # staging builds on the primitive record
 
         return bind(self, *operands, **params)
+
+
+class _CallImpl:
+    """``lower=CALL_IMPL``: generated code calls the primitive's NumPy implementation, passed
+    in as a closure constant with its params (for ops that are not one NumPy call)."""
+
+    def __repr__(self) -> str:
+        return "CALL_IMPL"
+
+
+CALL_IMPL = _CallImpl()
+
+
+# ----- derivative rules from partial derivatives -----
+
+
+def add_tangents(*terms):
+    """The sum of the tangents that are not None (None when all are)."""
+    out = None
+    for t in terms:
+        if t is not None:
+            out = t if out is None else out + t
+    return out
+
+
+def from_partials(partials: Callable) -> tuple[Callable, Callable]:
+    """(vjp, jvp) of an op from its partial derivatives ``partials(*xs, y=y, **params)``."""
+
+    def vjp(gy, *xs, y, **params):
+        return tuple(gy * p for p in partials(*xs, y=y, **params))
+
+    def jvp(ts, *xs, y, **params):
+        ps = partials(*xs, y=y, **params)
+        return add_tangents(*(None if t is None else t * p for t, p in zip(ts, ps)))
+
+    return vjp, jvp
+
+
+def linear(fn: Callable, transpose: Callable) -> tuple[Callable, Callable]:
+    """(vjp, jvp) of an op linear in its first operand: jvp applies it, vjp its transpose."""
+
+    def jvp(ts, x, *rest, y, **params):
+        return None if ts[0] is None else fn(ts[0], *rest, **params)
+
+    def vjp(gy, x, *rest, y, **params):
+        return (transpose(gy, x, *rest, **params),) + (None,) * len(rest)
+
+    return vjp, jvp
 
 
 def avals_str(*avals) -> str:

@@ -1,27 +1,63 @@
 """Elementwise primitives: unary math, binary arithmetic, comparisons, where, clip, astype.
 
 Binary ops broadcast like NumPy and promote dtypes like NumPy; Python scalars
-are *weak* (NEP 50): ``x32 * 2.0`` stays float32.
+are *weak* (NEP 50): ``x32 * 2.0`` stays float32. Each primitive's declaration
+holds everything about it: NumPy implementation and shape rule, local
+derivatives (``d``: the partial derivatives, written with traceable ops), the
+ufunc generated code calls, algebraic facts and rewrites for the optimiser.
+
+Values at kinks (``docs/derivatives.md`` has the whole table): ``abs'(0) = 0`` (as
+PyTorch); ties in ``maximum``/``minimum`` split 1/2 to each operand (as
+``jnp.maximum``); ``clip`` counts its bounds as inside; ``sqrt'(0)`` and ``log'(0)``
+are inf; ``pow`` with respect to the exponent at base 0 is 0, with respect to the
+base where the exponent is 0 is 0 (as JAX and PyTorch).
 """
 
 from __future__ import annotations
 
+import math
+import operator
+
 import numpy as np
 
-from tracer.core import TracedArray, bind, find_trace, user_location
 from tracer.errors import ShapeError, TracegradError, UnsupportedError
-from tracer.primitives.base import Primitive, broadcast_shapes, elementwise_rule, result_dtype
+from tracer.frames import user_location
+from tracer.primitives.base import (
+    Algebra,
+    Primitive,
+    add_tangents,
+    broadcast_shapes,
+    elementwise_rule,
+    from_partials,
+    linear,
+    result_dtype,
+)
 from tracer.spec import canonical_dtype
+from tracer.staging import Tracer, bind, find_trace
 
 _PY_SCALARS = (bool, int, float, complex)
+_NO_FACTS = Algebra()
 
 
-def _unary(name, fn, differentiable=True, params=()):
-    return Primitive(name, fn, elementwise_rule(name, fn), 1, params, differentiable)
+def _unary(name, fn, d=None, *, algebra=_NO_FACTS, rewrites=(), **facts):
+    """An elementwise primitive of one operand; ``d(x, y)`` is its derivative (None: zero,
+    unless ``vjp``/``jvp`` are given)."""
+    vjp, jvp = from_partials(lambda x, y, **p: (d(x, y, **p),)) if d else (None, None)
+    facts.setdefault("vjp", vjp)
+    facts.setdefault("jvp", jvp)
+    return Primitive(name, fn, elementwise_rule(name, fn), 1, zero_grad=facts["vjp"] is None,
+                     elementwise=True, ufunc=fn.__name__, fresh=True, algebra=algebra,
+                     rewrites=rewrites, **facts)  # fmt: skip
 
 
-def _binary(name, fn, differentiable=True):
-    return Primitive(name, fn, elementwise_rule(name, fn), 2, (), differentiable)
+def _binary(name, fn, d=None, *, algebra=_NO_FACTS, rewrites=(), **facts):
+    """An elementwise primitive of two operands; ``d(x0, x1, y)`` gives both partials."""
+    vjp, jvp = from_partials(d) if d else (None, None)
+    facts.setdefault("vjp", vjp)
+    facts.setdefault("jvp", jvp)
+    return Primitive(name, fn, elementwise_rule(name, fn), 2, zero_grad=d is None and
+                     facts["vjp"] is None, elementwise=True, ufunc=fn.__name__, fresh=True,
+                     algebra=algebra, rewrites=rewrites, **facts)  # fmt: skip
 
 
 def _round_impl(x, decimals):
@@ -55,50 +91,100 @@ def _clip_rule(x, lo, hi):
 
 
 # ----- unary elementwise -----
-neg_p = _unary("neg", np.negative)
-exp_p = _unary("exp", np.exp)
-log_p = _unary("log", np.log)
-sin_p = _unary("sin", np.sin)
-cos_p = _unary("cos", np.cos)
-tan_p = _unary("tan", np.tan)
-tanh_p = _unary("tanh", np.tanh)
-sqrt_p = _unary("sqrt", np.sqrt)
-abs_p = _unary("abs", np.abs)
-sign_p = _unary("sign", np.sign, differentiable=False)
-square_p = _unary("square", np.square)
-reciprocal_p = _unary("reciprocal", np.reciprocal)
-log1p_p = _unary("log1p", np.log1p)
-expm1_p = _unary("expm1", np.expm1)
-floor_p = _unary("floor", np.floor, differentiable=False)
-ceil_p = _unary("ceil", np.ceil, differentiable=False)
+_neg_vjp, _neg_jvp = linear(lambda t: neg(t), lambda gy, x: neg(gy))
+neg_p = _unary("neg", np.negative, vjp=_neg_vjp, jvp=_neg_jvp,
+               algebra=Algebra(involution=True, poly=operator.neg),
+               rewrites=(lambda c, n, a: _neg_rewrites(c, n, a),))  # fmt: skip
+exp_p = _unary("exp", np.exp, lambda x, y: y)
+log_p = _unary("log", np.log, lambda x, y: reciprocal(x))
+sin_p = _unary("sin", np.sin, lambda x, y: cos(x))
+cos_p = _unary("cos", np.cos, lambda x, y: neg(sin(x)))
+tan_p = _unary("tan", np.tan, lambda x, y: add(1.0, square(y)))
+tanh_p = _unary("tanh", np.tanh, lambda x, y: sub(1.0, square(y)))
+sqrt_p = _unary("sqrt", np.sqrt, lambda x, y: div(0.5, y))
+abs_p = _unary("abs", np.absolute, lambda x, y: sign(x), algebra=Algebra(idempotent=True))
+sign_p = _unary("sign", np.sign, algebra=Algebra(idempotent=True))
+square_p = _unary("square", np.square, lambda x, y: mul(2.0, x),
+                  algebra=Algebra(poly=lambda p: p * p))  # fmt: skip
+reciprocal_p = _unary("reciprocal", np.reciprocal, lambda x, y: neg(square(y)))
+log1p_p = _unary("log1p", np.log1p, lambda x, y: reciprocal(add(1.0, x)))
+expm1_p = _unary("expm1", np.expm1, lambda x, y: add(y, 1.0))
+floor_p = _unary("floor", np.floor, algebra=Algebra(idempotent=True))
+ceil_p = _unary("ceil", np.ceil, algebra=Algebra(idempotent=True))
 round_p = Primitive(
-    "round", _round_impl, elementwise_rule("round", _round_impl), 1, ("decimals",), False
-)
-logical_not_p = _unary("logical_not", np.logical_not, differentiable=False)
+    "round",
+    _round_impl,
+    elementwise_rule("round", _round_impl),
+    1,
+    ("decimals",),
+    zero_grad=True,
+    elementwise=True,
+    lower=lambda a, p, lit: f"np.round({a[0]}, {lit.int(p['decimals'])})",
+)  # fmt: skip  (not fresh: NumPy returns an integer input itself)
+logical_not_p = _unary("logical_not", np.logical_not, algebra=Algebra(involution=True))
 
 # ----- binary elementwise -----
-add_p = _binary("add", np.add)
-sub_p = _binary("sub", np.subtract)
-mul_p = _binary("mul", np.multiply)
-div_p = _binary("div", np.true_divide)
-pow_p = _binary("pow", np.power)
-maximum_p = _binary("maximum", np.maximum)
-minimum_p = _binary("minimum", np.minimum)
+add_p = _binary(
+    "add", np.add, vjp=lambda gy, x0, x1, y: (gy, gy), jvp=lambda ts, x0, x1, y: add_tangents(*ts),
+    algebra=Algebra(commutative=True, identity=0, poly=operator.add),
+    rewrites=(lambda c, n, a, b: _add_rewrites(c, n, a, b),),
+)  # fmt: skip
+sub_p = _binary(
+    "sub", np.subtract, vjp=lambda gy, x0, x1, y: (gy, neg(gy)),
+    jvp=lambda ts, x0, x1, y: add_tangents(ts[0], None if ts[1] is None else neg(ts[1])),
+    algebra=Algebra(identity=0, self_inverse=0, poly=operator.sub),
+    rewrites=(lambda c, n, a, b: _sub_rewrites(c, n, a, b),),
+)  # fmt: skip
+mul_p = _binary("mul", np.multiply, lambda x0, x1, y: (x1, x0),
+                algebra=Algebra(commutative=True, identity=1, absorbing=0, poly=operator.mul),
+                rewrites=(lambda c, n, a, b: _mul_rewrites(c, n, a, b),))  # fmt: skip
+div_p = _binary("div", np.divide, lambda x0, x1, y: (reciprocal(x1), neg(div(y, x1))),
+                algebra=Algebra(identity=1),
+                rewrites=(lambda c, n, a, b: _div_rewrites(c, n, a, b),))  # fmt: skip
+pow_p = _binary("pow", np.power, lambda x0, x1, y: _pow_partials(x0, x1, y),
+                algebra=Algebra(identity=1),
+                rewrites=(lambda c, n, a, b: _pow_rewrites(c, n, a, b),))  # fmt: skip
+maximum_p = _binary(
+    "maximum", np.maximum,
+    lambda x0, x1, y: (_tie_split(x0, x1, greater), _tie_split(x1, x0, greater)),
+    algebra=Algebra(idempotent=True), ufunc_out="keyword",  # NumPy 2 deprecates positional out
+)  # fmt: skip
+minimum_p = _binary(
+    "minimum", np.minimum, lambda x0, x1, y: (_tie_split(x0, x1, less), _tie_split(x1, x0, less)),
+    algebra=Algebra(idempotent=True), ufunc_out="keyword",
+)  # fmt: skip
 
 # ----- comparisons and logic (boolean results, zero gradient) -----
-less_p = _binary("less", np.less, differentiable=False)
-less_equal_p = _binary("less_equal", np.less_equal, differentiable=False)
-greater_p = _binary("greater", np.greater, differentiable=False)
-greater_equal_p = _binary("greater_equal", np.greater_equal, differentiable=False)
-equal_p = _binary("equal", np.equal, differentiable=False)
-not_equal_p = _binary("not_equal", np.not_equal, differentiable=False)
-logical_and_p = _binary("logical_and", np.logical_and, differentiable=False)
-logical_or_p = _binary("logical_or", np.logical_or, differentiable=False)
+less_p = _binary("less", np.less)
+less_equal_p = _binary("less_equal", np.less_equal)
+greater_p = _binary("greater", np.greater)
+greater_equal_p = _binary("greater_equal", np.greater_equal)
+equal_p = _binary("equal", np.equal, algebra=Algebra(commutative=True))
+not_equal_p = _binary("not_equal", np.not_equal, algebra=Algebra(commutative=True))
+logical_and_p = _binary("logical_and", np.logical_and,
+                        algebra=Algebra(commutative=True, idempotent=True))  # fmt: skip
+logical_or_p = _binary("logical_or", np.logical_or,
+                       algebra=Algebra(commutative=True, idempotent=True))  # fmt: skip
 
 # ----- selection and casts -----
-where_p = Primitive("where", np.where, _where_rule, 3)
-clip_p = Primitive("clip", _clip_impl, _clip_rule, 1, ("lo", "hi"))
-astype_p = Primitive("astype", _astype_impl, _astype_rule, 1, ("dtype",))
+where_p = Primitive(
+    "where", np.where, _where_rule, 3, vjp=lambda gy, c, x0, x1, y: _where_vjp(gy, c),
+    jvp=lambda ts, c, x0, x1, y: _where_jvp(ts, c, y), structural=lambda i: i == 0,
+    elementwise=True, fresh=True, lower=lambda a, p, lit: f"np.where({a[0]}, {a[1]}, {a[2]})",
+    rewrites=(lambda c, n, cond, x, y: _where_rewrites(c, n, cond, x, y),),
+)  # fmt: skip
+clip_p = Primitive(
+    "clip", _clip_impl, _clip_rule, 1, ("lo", "hi"),
+    *from_partials(lambda x, y, lo, hi: (_clip_mask(x, lo, hi),)),
+    elementwise=True, fresh=True,
+    lower=lambda a, p, lit: f"np.clip({a[0]}, {lit.value(p['lo'])}, {lit.value(p['hi'])})",
+)  # fmt: skip
+astype_p = Primitive(
+    "astype", _astype_impl, _astype_rule, 1, ("dtype",),
+    *linear(lambda t, dtype: astype(t, dtype), lambda gy, x, dtype: astype(gy, x.dtype)),
+    elementwise=True, fresh=True, lower=lambda a, p, lit: f"{a[0]}.astype({lit.dtype(p['dtype'])})",
+    rewrites=(lambda c, n, a: (a, "astype(same)") if c.dtype(a) == c.dtype(n) else (None, None),),
+)  # fmt: skip
 
 PRIMITIVES = (
     neg_p, exp_p, log_p, sin_p, cos_p, tan_p, tanh_p, sqrt_p, abs_p, sign_p, square_p,
@@ -115,7 +201,7 @@ PRIMITIVES = (
 
 def _weak_repr(a):
     """What ``np.result_type`` should see for ``a``: Python scalars stay weak."""
-    if isinstance(a, TracedArray):
+    if isinstance(a, Tracer):
         if a.weak:
             return {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}[a.dtype.kind]
         return a.dtype
@@ -125,7 +211,7 @@ def _weak_repr(a):
 
 
 def _is_weak(a) -> bool:
-    return isinstance(a, _PY_SCALARS) or (isinstance(a, TracedArray) and a.weak)
+    return isinstance(a, _PY_SCALARS) or (isinstance(a, Tracer) and a.weak)
 
 
 def promote(op: str, args: tuple) -> tuple:
@@ -149,7 +235,7 @@ def promote(op: str, args: tuple) -> tuple:
                 raise TracegradError(
                     f"{op}: Python integer {a} is out of bounds for {target} (at {user_location()})"
                 ) from None
-        elif isinstance(a, TracedArray) and a.weak and a.dtype != target:
+        elif isinstance(a, Tracer) and a.weak and a.dtype != target:
             a = bind(astype_p, a, weak=True, dtype=target.name)
         out.append(a)
     return tuple(out)
@@ -163,7 +249,7 @@ def _widen(op: str, args: tuple, dtype: np.dtype) -> tuple:
     if dtype.kind not in "iuf":
         raise TracegradError(f"{op}: cannot compare with {args} exactly (at {user_location()})")
     return tuple(
-        astype(a, dtype) if isinstance(a, TracedArray) else np.asarray(a, dtype=dtype) for a in args
+        astype(a, dtype) if isinstance(a, Tracer) else np.asarray(a, dtype=dtype) for a in args
     )
 
 
@@ -313,7 +399,7 @@ def logical_or(x, y):
 def _bool_only(name: str, args) -> None:
     """``& | ~`` are bitwise in NumPy: only on booleans do they equal the logical primitives."""
     for a in args:
-        dt = a.dtype if isinstance(a, (TracedArray, np.ndarray, np.generic)) else type(a)
+        dt = a.dtype if isinstance(a, (Tracer, np.ndarray, np.generic)) else type(a)
         if dt not in (bool, np.bool_, np.dtype(np.bool_)):
             raise UnsupportedError(
                 f"np.{name} on {getattr(dt, 'name', None) or dt.__name__} operands has no "
@@ -338,7 +424,7 @@ def invert(x):
 
 def astype(x, dtype):
     dt = canonical_dtype(dtype)
-    if isinstance(x, TracedArray) and x.dtype == dt:
+    if isinstance(x, Tracer) and x.dtype == dt:
         return x
     return apply(astype_p, x, dtype=dt.name)
 
@@ -351,7 +437,7 @@ def where(condition, x=None, y=None):
         )
     if find_trace((condition, x, y)) is None:
         return np.where(condition, x, y)
-    if not (isinstance(condition, TracedArray) and condition.dtype == np.bool_):
+    if not (isinstance(condition, Tracer) and condition.dtype == np.bool_):
         condition = astype(condition, np.bool_)
     weak = _is_weak(x) and _is_weak(y)
     x, y = promote("where", (x, y))
@@ -366,7 +452,7 @@ def clip(x, a_min=None, a_max=None, out=None, *, min=None, max=None):  # noqa: A
         raise TracegradError(
             f"clip: at least one of a_min or a_max must be given ({user_location()})"
         )
-    if isinstance(lo, TracedArray) or isinstance(hi, TracedArray) or np.ndim(lo) or np.ndim(hi):
+    if isinstance(lo, Tracer) or isinstance(hi, Tracer) or np.ndim(lo) or np.ndim(hi):
         # Array bounds: the composite NumPy documents, clip(x) = minimum(maximum(x, lo), hi).
         _check_broadcast("clip", x, lo, hi)
         if lo is not None:
@@ -414,7 +500,7 @@ def hypot(x, y):
 
 def _check_broadcast(op: str, *operands) -> None:
     """A composite checks its operands broadcast, so a mismatch names it (not an inner op)."""
-    avals = [x if isinstance(x, TracedArray) else np.asarray(x) for x in operands if x is not None]
+    avals = [x if isinstance(x, Tracer) else np.asarray(x) for x in operands if x is not None]
     try:
         broadcast_shapes(op, *avals)
     except ShapeError as exc:
@@ -433,7 +519,214 @@ def _no_out(name, out):
         )
 
 
-UFUNCS = {
+# ----- local derivatives -----
+
+
+def _pow_partials(x0, x1, y):
+    # d/dx0 x0**x1 = x1 * x0**(x1 - 1); taken as 0 where x1 == 0 (0 * 0**-1 would be nan),
+    # as JAX and PyTorch do, so x**0 and high derivatives of x**n are finite at 0
+    zero = np.zeros((), dtype=y.dtype)
+    d0 = where(equal(x1, 0.0), zero, mul(x1, power(x0, sub(x1, 1.0))))
+    # d/dx1 x0**x1 = log(x0) * y; taken as 0 where x0 == 0 (as JAX does)
+    safe = where(equal(x0, 0.0), np.ones((), x0.dtype), x0)
+    return d0, mul(log(safe), y)
+
+
+def _tie_split(x0, x1, wins):
+    """Weight 1 where x0 wins, 1/2 where tied, 0 where x1 wins (dtype of the result)."""
+    dt = np.result_type(x0.dtype, x1.dtype)
+    w = astype(wins(x0, x1), dt)
+    tie = astype(equal(x0, x1), dt)
+    return add(w, mul(tie, 0.5))
+
+
+def _where_vjp(gy, c):
+    zero = np.zeros((), dtype=gy.dtype)
+    return None, where(c, gy, zero), where(c, zero, gy)
+
+
+def _where_jvp(ts, c, y):
+    _, t0, t1 = ts
+    if t0 is None and t1 is None:
+        return None
+    zero = np.zeros((), dtype=y.dtype)
+    return where(c, zero if t0 is None else t0, zero if t1 is None else t1)
+
+
+def _clip_mask(x, lo, hi):
+    mask = None
+    if lo is not None:
+        mask = greater_equal(x, lo)
+    if hi is not None:
+        upper = less_equal(x, hi)
+        mask = upper if mask is None else logical_and(mask, upper)
+    return astype(mask, x.dtype)
+
+
+# ----- rewrites (the optimiser calls them with its rewriting context ``c``) -----
+# Identities, absorbing elements, involutions and ``x - x`` come from the ``Algebra``
+# facts; these are the rewrites particular to one op. Each returns (new node, label).
+
+
+def _is(u, value) -> bool:
+    return u is not None and u == value
+
+
+def _pow2(k) -> bool:
+    """Scaling by a power of two is exact, so constants next to one reassociate exactly."""
+    v = k.item() if hasattr(k, "item") else k
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v == 0:
+        return False
+    return math.frexp(abs(v))[0] == 0.5
+
+
+def _add_rewrites(c, n, a, b):
+    oa, ob = c.op(a), c.op(b)
+    if ob == "neg":
+        return c.new("sub", [a, c.arg0(b)], {}, n), "x+neg(y)"
+    if oa == "neg":
+        return c.new("sub", [b, c.arg0(a)], {}, n), "x+neg(y)"
+    if oa == ob == "mul":
+        return _factor(c, n, a, b, "add")
+    return None, None
+
+
+def _factor(c, n, a, b, op):
+    """``x*y + x*z`` -> ``x*(y+z)`` (and ``-``): one multiplication fewer (rounds differently)."""
+    if not (c.op(a) == c.op(b) == "mul" and c.is_float(n) and c.sole_use(a) and c.sole_use(b)):
+        return None, None
+    pa, pb = c.args(a), c.args(b)
+    dt = c.dtype(n)
+    if any(c.dtype(u) != dt for u in (*pa, *pb)):
+        return None, None
+    for i in (0, 1):
+        for j in (0, 1):
+            if pa[i] == pb[j]:
+                y, z = pa[1 - i], pb[1 - j]
+                try:
+                    inner_shape = tuple(np.broadcast_shapes(c.shape(y), c.shape(z)))
+                except ValueError:
+                    return None, None
+                inner = c.new(op, [y, z], {}, n, shape=inner_shape)
+                return c.new("mul", [pa[i], inner], {}, n), f"x*y{'+' if op == 'add' else '-'}x*z"
+    return None, None
+
+
+def _sub_rewrites(c, n, a, b):
+    if _is(c.uniform(a), 0) and c.is_numeric(n):
+        return c.unary("neg", b, n), "0-x"
+    oa, ob = c.op(a), c.op(b)
+    if ob == "neg":
+        return c.new("add", [a, c.arg0(b)], {}, n), "x-neg(y)"
+    if oa == "neg" and c.is_float(n) and c.sole_use(a):
+        return c.new("neg", [c.new("add", [c.arg0(a), b], {}, n)], {}, n), "neg(x)-y"
+    if oa == ob == "mul":
+        return _factor(c, n, a, b, "sub")
+    return None, None
+
+
+def _mul_rewrites(c, n, a, b):
+    numeric = c.is_numeric(n)
+    if numeric and _is(c.uniform(b), -1):
+        return c.unary("neg", a, n), "x*-1"
+    if numeric and _is(c.uniform(a), -1):
+        return c.unary("neg", b, n), "x*-1"
+    if a == b and numeric:
+        return c.unary("square", a, n), "x*x"
+    oa, ob = c.op(a), c.op(b)
+    if oa == ob == "neg":
+        return c.new("mul", [c.arg0(a), c.arg0(b)], {}, n), "neg*neg"
+    if oa not in ("neg", "mul") and ob not in ("neg", "mul") or not c.is_float(n):
+        return None, None
+    for x, k in ((a, b), (b, a)):
+        kv = c.scalar(k)
+        if kv is None or c.dtype(x) != c.dtype(n):
+            continue
+        if c.op(x) == "neg":  # -x * k = x * -k, exactly
+            return c.new("mul", [c.arg0(x), c.const(-kv, n)], {}, n), "neg(x)*k"
+        inner = c.scaled(x)
+        if inner is not None and c.dtype(inner[0]) == c.dtype(n):
+            y, kv2 = inner
+            if _pow2(kv) or _pow2(kv2):  # exact: (y*k2)*k = y*(k2*k)
+                k12 = c.const(np.multiply(kv2, kv, dtype=c.dtype(n)), n)
+                return c.new("mul", [y, k12], {}, n), "(x*k1)*k2"
+    for x, y in ((a, b), (b, a)):
+        if c.op(x) == "neg" and c.sole_use(x) and c.scalar(y) is None:
+            m = c.new("mul", [c.arg0(x), y], {}, n)  # move the sign out, where +/- absorb it
+            return c.new("neg", [m], {}, n), "neg(x)*y"
+    return None, None
+
+
+def _div_rewrites(c, n, a, b):
+    kv = c.scalar(b)
+    if kv is not None and c.is_float(n) and c.dtype(a) == c.dtype(n) and _pow2(kv):
+        inv = np.divide(1, kv, dtype=c.dtype(n))  # exact for a power of two
+        return c.new("mul", [a, c.const(inv, n)], {}, n), "x/2**k"
+    return None, None
+
+
+def _pow_rewrites(c, n, a, b):
+    p = c.uniform(b)
+    if p is None or isinstance(p, (bool, complex)) or c.dtype(a) != c.dtype(n):
+        return None, None
+    if p == 0:
+        return c.filled(n, 1), "x**0"
+    kind = np.dtype(c.dtype(n)).kind
+    if kind not in "iuf" or (kind != "f" and p < 0):
+        return None, None
+    if p == 2:
+        return c.unary("square", a, n), "x**2"
+    if p in (3, 4):
+        sq = c.new("square", [a], {}, n, shape=c.shape(a))
+        y = c.new("mul", [sq, a], {}, n, shape=c.shape(a)) if p == 3 else c.unary("square", sq, n)
+        return (c.fit(y, n) if p == 3 else y), f"x**{int(p)}"
+    if kind == "f" and p == -1:
+        return c.unary("reciprocal", a, n), "x**-1"
+    if kind == "f" and p == -2:
+        sq = c.new("square", [a], {}, n, shape=c.shape(a))
+        return c.unary("reciprocal", sq, n), "x**-2"
+    if kind == "f" and p == 0.5:
+        return c.unary("sqrt", a, n), "x**0.5"
+    return None, None
+
+
+def _neg_rewrites(c, n, a):
+    inner = c.scaled(a)
+    if inner is not None and c.is_float(n) and c.dtype(inner[0]) == c.dtype(n):
+        return c.new("mul", [inner[0], c.const(-inner[1], n)], {}, n), "neg(x*k)"
+    if c.op(a) == "sub" and c.is_float(n) and c.sole_use(a):
+        x, y = c.args(a)
+        return c.new("sub", [y, x], {}, n), "neg(x-y)"
+    return None, None
+
+
+def _where_rewrites(c, n, cond, x, y):
+    if x == y:
+        return c.fit(x, n), "where(c,x,x)"
+    flag = c.uniform(cond)
+    if flag is True:
+        return c.fit(x, n), "where(True)"
+    if flag is False:
+        return c.fit(y, n), "where(False)"
+    return None, None
+
+
+# ----- how NumPy maps onto these functions -----
+
+
+def _clip_method(x, min=None, max=None, out=None, **kwargs):  # noqa: A002
+    return clip(x, min, max, out=out, **kwargs)
+
+
+def _round_method(x, decimals=0, out=None):
+    return round(x, decimals, out)
+
+
+def _astype_method(x, dtype, order="K", casting="unsafe", subok=True, copy=True):
+    return astype(x, dtype)
+
+
+NUMPY = {
     np.negative: neg, np.positive: positive, np.exp: exp, np.log: log, np.sin: sin,
     np.cos: cos, np.tan: tan, np.tanh: tanh, np.sqrt: sqrt, np.absolute: abs, np.fabs: abs,
     np.sign: sign, np.square: square, np.reciprocal: reciprocal, np.log1p: log1p,
@@ -445,6 +738,16 @@ UFUNCS = {
     np.logical_and: logical_and, np.logical_or: logical_or,
     np.log2: log2, np.log10: log10, np.exp2: exp2, np.sinh: sinh, np.cosh: cosh,
     np.hypot: hypot, np.bitwise_and: bitwise_and, np.bitwise_or: bitwise_or, np.invert: invert,
+    np.where: where, np.clip: clip, np.round: round, np.around: round,
 }  # fmt: skip
+METHODS = {"astype": _astype_method, "clip": _clip_method, "round": _round_method}
+ATTRIBUTES: dict = {}
 
-FUNCTIONS = {np.where: where, np.clip: clip, np.round: round, np.around: round}
+__all__ = [
+    "abs", "add", "astype", "bitwise_and", "bitwise_or", "ceil", "clip", "cos", "cosh", "div",
+    "equal", "exp", "exp2", "expm1", "floor", "greater", "greater_equal", "hypot", "invert",
+    "less", "less_equal", "log", "log1p", "log2", "log10", "logical_and", "logical_not",
+    "logical_or", "maximum", "minimum", "mul", "neg", "not_equal", "positive", "power",
+    "reciprocal", "rint", "round", "sign", "sin", "sinh", "sqrt", "square", "sub", "tan",
+    "tanh", "where",
+]  # fmt: skip

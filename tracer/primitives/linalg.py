@@ -1,14 +1,15 @@
-"""Linear algebra: the ``matmul`` primitive (NumPy semantics, batched, 1-D) and dot, outer."""
+"""Linear algebra: the ``matmul`` primitive (NumPy semantics, batched, 1-D; with its
+derivatives) and dot, outer."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from tracer.core import TracedArray, bind, find_trace
 from tracer.errors import ShapeError
 from tracer.primitives import elementwise as ew
 from tracer.primitives import shape_ops as so
-from tracer.primitives.base import Primitive, avals_str, result_dtype
+from tracer.primitives.base import Primitive, add_tangents, avals_str, result_dtype
+from tracer.staging import Tracer, bind, find_trace
 
 
 def _matmul_rule(a, b):
@@ -31,7 +32,29 @@ def _matmul_rule(a, b):
 
 
 # ----- linear algebra -----
-matmul_p = Primitive("matmul", np.matmul, _matmul_rule, 2)
+matmul_p = Primitive(
+    "matmul", np.matmul, _matmul_rule, 2,
+    vjp=lambda gy, x0, x1, y: _matmul_vjp(gy, x0, x1),
+    jvp=lambda ts, x0, x1, y: add_tangents(
+        None if ts[0] is None else matmul(ts[0], x1), None if ts[1] is None else matmul(x0, ts[1])
+    ),
+    ufunc="matmul", ufunc_out="keyword", fresh=True,  # a BLAS call: out= reads better there
+)  # fmt: skip
+
+
+def _matmul_vjp(gy, x0, x1):
+    if x0.ndim == 1 and x1.ndim == 1:
+        return ew.mul(gy, x1), ew.mul(gy, x0)
+    if x0.ndim == 1:  # (n,) @ (..., n, m) -> (..., m)
+        g0 = so.squeeze(matmul(x1, so.expand_dims(gy, -1)), -1)
+        g1 = ew.mul(so.expand_dims(x0, -1), so.expand_dims(gy, -2))
+        return g0, g1
+    if x1.ndim == 1:  # (..., k, n) @ (n,) -> (..., k)
+        g0 = ew.mul(so.expand_dims(gy, -1), x1)
+        g1 = so.squeeze(matmul(so.swapaxes(x0, -1, -2), so.expand_dims(gy, -1)), -1)
+        return g0, g1
+    return matmul(gy, so.swapaxes(x1, -1, -2)), matmul(so.swapaxes(x0, -1, -2), gy)
+
 
 PRIMITIVES = (matmul_p,)
 
@@ -47,8 +70,8 @@ def dot(a, b, out=None):
     """``np.dot``: a product for 0-d operands, ``matmul`` up to 2-D, a tensor contraction beyond."""
     if find_trace((a, b)) is None:
         return np.dot(a, b)
-    a = a if isinstance(a, TracedArray) else np.asarray(a)
-    b = b if isinstance(b, TracedArray) else np.asarray(b)
+    a = a if isinstance(a, Tracer) else np.asarray(a)
+    b = b if isinstance(b, Tracer) else np.asarray(b)
     if a.ndim == 0 or b.ndim == 0:
         return ew.mul(a, b)
     n, m = a.shape[-1], b.shape[0 if b.ndim == 1 else -2]
@@ -66,5 +89,8 @@ def outer(a, b, out=None):
     return ew.mul(so.reshape(a, (-1, 1)), so.reshape(b, (1, -1)))
 
 
-UFUNCS = {np.matmul: matmul}
-FUNCTIONS = {np.dot: dot, np.outer: outer}
+NUMPY = {np.matmul: matmul, np.dot: dot, np.outer: outer}
+METHODS = {"dot": dot}
+ATTRIBUTES: dict = {}
+
+__all__ = ["dot", "matmul", "outer"]

@@ -1,4 +1,5 @@
-"""Reductions: sum, max, min, argmax, argmin; mean, var and std as composites."""
+"""Reductions: sum, max, min, argmax, argmin (declared with their derivatives and lowerings);
+mean, var and std as composites."""
 
 from __future__ import annotations
 
@@ -6,10 +7,19 @@ import builtins
 
 import numpy as np
 
-from tracer.core import TracedArray, bind, find_trace, user_location
 from tracer.errors import ShapeError, TracegradError, UnsupportedError
+from tracer.frames import user_location
 from tracer.primitives import elementwise as ew
-from tracer.primitives.base import Primitive, normalize_axes, normalize_axis, result_dtype
+from tracer.primitives import shape_ops as so
+from tracer.primitives.base import (
+    Algebra,
+    Primitive,
+    linear,
+    normalize_axes,
+    normalize_axis,
+    result_dtype,
+)
+from tracer.staging import Tracer, bind, find_trace
 
 
 def _reduced_shape(shape, axes, keepdims):
@@ -76,11 +86,72 @@ def _arg_rule(op):
 
 
 # ----- reductions -----
-sum_p = Primitive("sum", _sum_impl, _sum_rule, 1, ("axis", "keepdims"))
-max_p = Primitive("max", _max_impl, _extremum_rule("max"), 1, ("axis", "keepdims"))
-min_p = Primitive("min", _min_impl, _extremum_rule("min"), 1, ("axis", "keepdims"))
-argmax_p = Primitive("argmax", _argmax_impl, _arg_rule("argmax"), 1, ("axis", "keepdims"), False)
-argmin_p = Primitive("argmin", _argmin_impl, _arg_rule("argmin"), 1, ("axis", "keepdims"), False)
+def _reduce_lowering(call):
+    return lambda a, p, lit: (
+        f"{call}({a[0]}, axis={lit.ints(p['axis'])}, "
+        + (f"keepdims={lit.value(bool(p['keepdims']))})")
+    )
+
+
+def _arg_lowering(name):
+    return lambda a, p, lit: (
+        f"np.{name}({a[0]}, axis={lit.value(p['axis'])}, "
+        + (f"keepdims={lit.value(bool(p['keepdims']))})")
+    )
+
+
+def _axes_reduced(params) -> bool:  # a reduction over no axis may return its input itself
+    return len(params["axis"]) > 0
+
+
+_REDUCTION = Algebra(reduction=True)
+sum_p = Primitive(
+    "sum", _sum_impl, _sum_rule, 1, ("axis", "keepdims"),
+    *linear(lambda t, axis, keepdims: sum(t, axis=axis, keepdims=keepdims),
+            lambda gy, x, axis, keepdims: so.broadcast_to(_keep(gy, x, axis, keepdims), x.shape)),
+    fresh=_axes_reduced, lower=_reduce_lowering("np.sum"), algebra=_REDUCTION,
+)  # fmt: skip
+max_p = Primitive(
+    "max", _max_impl, _extremum_rule("max"), 1, ("axis", "keepdims"),
+    vjp=lambda gy, x, y, axis, keepdims: _extremum_vjp(gy, x, y, axis, keepdims),
+    jvp=lambda ts, x, y, axis, keepdims: _extremum_jvp(ts, x, y, axis, keepdims),
+    fresh=_axes_reduced, lower=_reduce_lowering("np.maximum.reduce"), algebra=_REDUCTION,
+)  # fmt: skip
+min_p = Primitive(
+    "min", _min_impl, _extremum_rule("min"), 1, ("axis", "keepdims"),
+    vjp=lambda gy, x, y, axis, keepdims: _extremum_vjp(gy, x, y, axis, keepdims),
+    jvp=lambda ts, x, y, axis, keepdims: _extremum_jvp(ts, x, y, axis, keepdims),
+    fresh=_axes_reduced, lower=_reduce_lowering("np.minimum.reduce"), algebra=_REDUCTION,
+)  # fmt: skip
+argmax_p = Primitive("argmax", _argmax_impl, _arg_rule("argmax"), 1, ("axis", "keepdims"),
+                     zero_grad=True, lower=_arg_lowering("argmax"))  # fmt: skip
+argmin_p = Primitive("argmin", _argmin_impl, _arg_rule("argmin"), 1, ("axis", "keepdims"),
+                     zero_grad=True, lower=_arg_lowering("argmin"))  # fmt: skip
+
+
+# ----- local derivatives (ties in max/min split evenly, as in JAX) -----
+def _keep(g, x, axis, keepdims):
+    """``g`` with the reduced axes put back as size-1 axes."""
+    if keepdims:
+        return g
+    return so.reshape(g, tuple(1 if i in axis else d for i, d in enumerate(x.shape)))
+
+
+def _extremum_weights(x, y, axis, keepdims):
+    """1/k at each of the k entries equal to the extremum, 0 elsewhere (ties split)."""
+    hit = ew.astype(ew.equal(x, _keep(y, x, axis, keepdims)), x.dtype)
+    return ew.div(hit, sum(hit, axis=axis, keepdims=True))
+
+
+def _extremum_vjp(gy, x, y, axis, keepdims):
+    w = _extremum_weights(x, y, axis, keepdims)
+    return (ew.mul(w, _keep(gy, x, axis, keepdims)),)
+
+
+def _extremum_jvp(ts, x, y, axis, keepdims):
+    w = _extremum_weights(x, y, axis, keepdims)
+    return sum(ew.mul(ts[0], w), axis=axis, keepdims=keepdims)
+
 
 PRIMITIVES = (sum_p, max_p, min_p, argmax_p, argmin_p)
 
@@ -94,7 +165,7 @@ def _unsupported_kwargs(name, **kwargs):
 
 
 def _ndim(x):
-    return x.ndim if isinstance(x, TracedArray) else np.ndim(x)
+    return x.ndim if isinstance(x, Tracer) else np.ndim(x)
 
 
 # ----- user-facing functions -----
@@ -186,7 +257,14 @@ def std(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
     return ew.sqrt(var(x, axis, dtype, out, ddof, keepdims, where=where, mean=mean))
 
 
-FUNCTIONS = {
+NUMPY = {
     np.sum: sum, np.max: max, np.amax: max, np.min: min, np.amin: min,
     np.argmax: argmax, np.argmin: argmin, np.mean: mean, np.var: var, np.std: std,
 }  # fmt: skip
+METHODS = {
+    "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min,
+    "argmax": argmax, "argmin": argmin,
+}  # fmt: skip
+ATTRIBUTES: dict = {}
+
+__all__ = ["argmax", "argmin", "max", "mean", "min", "std", "sum", "var"]

@@ -1,5 +1,6 @@
 """Shape primitives: reshape, transpose, broadcast_to, squeeze, expand_dims, concatenate, stack,
-getitem (basic slicing and integer-array indexing) and its adjoint scatter_add.
+getitem (basic slicing and integer-array indexing) and its adjoint scatter_add, each declared
+with its derivatives, its lowering and its rewrites.
 
 ``getitem``'s index is static data: a tuple of items ``("int", i)``,
 ``("slice", start, stop, step)``, ``("newaxis",)``, ``("array", k)``, where
@@ -15,11 +16,19 @@ import operator
 
 import numpy as np
 
-from tracer.core import TracedArray, bind, find_trace, user_location
 from tracer.errors import ShapeError, TracegradError, TracingError, UnsupportedError
+from tracer.frames import user_location
 from tracer.primitives import elementwise as ew
-from tracer.primitives.base import Primitive, avals_str, normalize_axes, normalize_axis
+from tracer.primitives.base import (
+    CALL_IMPL,
+    Primitive,
+    avals_str,
+    linear,
+    normalize_axes,
+    normalize_axis,
+)
 from tracer.spec import format_aval
+from tracer.staging import Tracer, bind, find_trace
 
 # ----- shape rules -----
 
@@ -199,25 +208,164 @@ def _scatter_add_rule(g, *arrays, shape, index):
 
 
 # ----- shape ops -----
-reshape_p = Primitive("reshape", lambda x, shape: np.reshape(x, shape), _reshape_rule, 1,
-                      ("shape",), view=True)  # fmt: skip
-transpose_p = Primitive("transpose", lambda x, axes: np.transpose(x, axes), _transpose_rule, 1,
-                        ("axes",), view=True)  # fmt: skip
-broadcast_to_p = Primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
-                           _broadcast_to_rule, 1, ("shape",), view=True)  # fmt: skip
-squeeze_p = Primitive("squeeze", lambda x, axis: np.squeeze(x, axis), _squeeze_rule, 1,
-                      ("axis",), view=True)  # fmt: skip
-expand_dims_p = Primitive("expand_dims", lambda x, axis: np.expand_dims(x, axis),
-                          _expand_dims_rule, 1, ("axis",), view=True)  # fmt: skip
-concatenate_p = Primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis),
-                          _concatenate_rule, None, ("axis",))  # fmt: skip
-stack_p = Primitive("stack", lambda *xs, axis: np.stack(xs, axis), _stack_rule, None, ("axis",))
-getitem_p = Primitive("getitem", _getitem_impl, _getitem_rule, None, ("index",), view=True)
-scatter_add_p = Primitive("scatter_add", _scatter_add_impl, _scatter_add_rule, None,
-                          ("shape", "index"))  # fmt: skip
+def _shape_lowering(fn, key):
+    return lambda a, p, lit: f"np.{fn}({a[0]}, {lit.ints(p[key])})"
+
+
+def _join_lowering(fn):
+    return lambda a, p, lit: (
+        f"np.{fn}(({', '.join(a)}{',' if len(a) == 1 else ''}), " + (f"{lit.int(p['axis'])})")
+    )
+
+
+reshape_p = Primitive(
+    "reshape", lambda x, shape: np.reshape(x, shape), _reshape_rule, 1, ("shape",),
+    *linear(lambda t, shape: reshape(t, shape), lambda gy, x, shape: reshape(gy, x.shape)),
+    view=True, lower=_shape_lowering("reshape", "shape"),
+    rewrites=(lambda c, n, a: _reshape_rewrites(c, n, a),),
+)  # fmt: skip
+transpose_p = Primitive(
+    "transpose", lambda x, axes: np.transpose(x, axes), _transpose_rule, 1, ("axes",),
+    *linear(lambda t, axes: transpose(t, axes),
+            lambda gy, x, axes: transpose(gy, tuple(int(i) for i in np.argsort(axes)))),
+    view=True, lower=_shape_lowering("transpose", "axes"),
+    rewrites=(lambda c, n, a: _transpose_rewrites(c, n, a),),
+)  # fmt: skip
+broadcast_to_p = Primitive(
+    "broadcast_to", lambda x, shape: np.broadcast_to(x, shape), _broadcast_to_rule, 1,
+    ("shape",),
+    # the transpose is the identity: the autodiff driver sums broadcast axes away, centrally
+    *linear(lambda t, shape: broadcast_to(t, shape), lambda gy, x, shape: gy),
+    view=True, lower=_shape_lowering("broadcast_to", "shape"),
+    rewrites=(lambda c, n, a: _broadcast_to_rewrites(c, n, a),),
+)  # fmt: skip
+squeeze_p = Primitive(
+    "squeeze", lambda x, axis: np.squeeze(x, axis), _squeeze_rule, 1, ("axis",),
+    *linear(lambda t, axis: squeeze(t, axis), lambda gy, x, axis: reshape(gy, x.shape)),
+    view=True, lower=_shape_lowering("squeeze", "axis"),
+    rewrites=(lambda c, n, a: _as_reshape(c, n, a),),
+)  # fmt: skip
+expand_dims_p = Primitive(
+    "expand_dims", lambda x, axis: np.expand_dims(x, axis), _expand_dims_rule, 1, ("axis",),
+    *linear(lambda t, axis: expand_dims(t, axis), lambda gy, x, axis: reshape(gy, x.shape)),
+    view=True, lower=_shape_lowering("expand_dims", "axis"),
+    rewrites=(lambda c, n, a: _as_reshape(c, n, a),),
+)  # fmt: skip
+concatenate_p = Primitive(
+    "concatenate", lambda *xs, axis: np.concatenate(xs, axis), _concatenate_rule, None,
+    ("axis",), vjp=lambda gy, *xs, y, axis: _concatenate_vjp(gy, xs, axis),
+    jvp=lambda ts, *xs, y, axis: _join_jvp(concatenate, ts, xs, y, axis),
+    fresh=True, lower=_join_lowering("concatenate"),
+)  # fmt: skip
+stack_p = Primitive(
+    "stack", lambda *xs, axis: np.stack(xs, axis), _stack_rule, None, ("axis",),
+    vjp=lambda gy, *xs, y, axis: tuple(
+        getitem(gy, (slice(None),) * axis + (i,)) for i in range(len(xs))
+    ),
+    jvp=lambda ts, *xs, y, axis: _join_jvp(stack, ts, xs, y, axis),
+    fresh=True, lower=_join_lowering("stack"),
+)  # fmt: skip
+getitem_p = Primitive(
+    "getitem", _getitem_impl, _getitem_rule, None, ("index",),
+    vjp=lambda gy, x, *arrays, y, index: (
+        scatter_add_p.bind(gy, *arrays, shape=x.shape, index=index), *(None,) * len(arrays)
+    ),
+    jvp=lambda ts, x, *arrays, y, index: (
+        None if ts[0] is None else getitem_p.bind(ts[0], *arrays, index=index)
+    ),
+    structural=lambda i: i > 0, view=True,
+    lower=lambda a, p, lit: f"{a[0]}[{lit.index(p['index'], a[1:])}]",
+    rewrites=(lambda c, n, a, *arrays: _getitem_rewrites(c, n, a, arrays),),
+)  # fmt: skip
+scatter_add_p = Primitive(
+    "scatter_add", _scatter_add_impl, _scatter_add_rule, None, ("shape", "index"),
+    vjp=lambda gy, g, *arrays, y, shape, index: (
+        getitem_p.bind(gy, *arrays, index=index), *(None,) * len(arrays)
+    ),
+    jvp=lambda ts, g, *arrays, y, shape, index: (
+        None if ts[0] is None else scatter_add_p.bind(ts[0], *arrays, shape=shape, index=index)
+    ),
+    structural=lambda i: i > 0, fresh=True, lower=CALL_IMPL,
+)  # fmt: skip
 
 PRIMITIVES = (reshape_p, transpose_p, broadcast_to_p, squeeze_p, expand_dims_p, concatenate_p,
               stack_p, getitem_p, scatter_add_p)  # fmt: skip
+
+
+def _zeros(x, dtype):
+    return broadcast_to(np.zeros((), dtype=dtype), x.shape)
+
+
+def _concatenate_vjp(gy, xs, axis):
+    grads, start = [], 0
+    for x in xs:
+        stop = start + x.shape[axis]
+        index = [slice(None)] * gy.ndim
+        index[axis] = slice(start, stop)
+        grads.append(getitem(gy, tuple(index)))
+        start = stop
+    return tuple(grads)
+
+
+def _join_jvp(join, ts, xs, y, axis):
+    if all(t is None for t in ts):
+        return None
+    return join([_zeros(x, y.dtype) if t is None else t for t, x in zip(ts, xs)], axis)
+
+
+# ----- rewrites (called by the optimiser with its rewriting context ``c``) -----
+
+
+def _reshape_rewrites(c, n, a):
+    shape = c.shape(n)
+    if c.shape(a) == shape:
+        return a, "reshape(same)"
+    if c.op(a) in ("reshape", "squeeze", "expand_dims"):
+        inner = c.arg0(a)
+        if c.shape(inner) == shape:
+            return inner, "reshape chain"
+        return c.new("reshape", [inner], {"shape": shape}, n), "reshape chain"
+    return None, None
+
+
+def _as_reshape(c, n, a):
+    return c.new("reshape", [a], {"shape": c.shape(n)}, n), "squeeze/expand_dims->reshape"
+
+
+def _transpose_rewrites(c, n, a):
+    axes = tuple(c.params(n)["axes"])
+    if axes == tuple(range(len(axes))):
+        return a, "transpose(identity)"
+    if c.op(a) == "transpose":
+        inner_axes = tuple(c.params(a)["axes"])
+        composed = tuple(int(inner_axes[i]) for i in axes)
+        inner = c.arg0(a)
+        if composed == tuple(range(len(composed))):
+            return inner, "transpose chain"
+        return c.new("transpose", [inner], {"axes": composed}, n), "transpose chain"
+    return None, None
+
+
+def _broadcast_to_rewrites(c, n, a):
+    if c.shape(a) == c.shape(n):
+        return a, "broadcast_to(same)"
+    if c.op(a) == "broadcast_to":
+        inner = c.arg0(a)
+        return c.new("broadcast_to", [inner], {"shape": c.shape(n)}, n), "broadcast chain"
+    return None, None
+
+
+def _getitem_rewrites(c, n, a, arrays):
+    if arrays:
+        return None, None
+    index = c.params(n)["index"]
+    shape = c.shape(a)
+    if len(index) == len(shape) and all(
+        it[0] == "slice" and it[1] == 0 and it[2] == dim and it[3] == 1
+        for it, dim in zip(index, shape)
+    ):
+        return a, "getitem(full slice)"
+    return None, None
 
 
 # ----- index normalisation -----
@@ -232,13 +380,13 @@ def normalize_index(x, index):
     items = index if isinstance(index, tuple) else (index,)
     expanded, masks = [], {}  # masks: position in expanded -> the mask's shape
     for it in items:  # boolean masks become integer arrays (only concrete masks)
-        if isinstance(it, TracedArray) and it.dtype == np.bool_:
+        if isinstance(it, Tracer) and it.dtype == np.bool_:
             it._trace.blamed.add(it.node)  # a captured mask is frozen instead (tracer.captures)
             raise TracingError(
                 f"indexing with a traced boolean mask has a data-dependent shape and cannot be "
                 f"traced (at {user_location()}); use np.where(mask, x, 0) instead"
             )
-        if isinstance(it, (list, np.ndarray)) and not isinstance(it, TracedArray):
+        if isinstance(it, (list, np.ndarray)) and not isinstance(it, Tracer):
             arr = np.asarray(it)
             if arr.dtype == np.bool_:
                 if arr.ndim == 0:
@@ -294,7 +442,7 @@ def normalize_index(x, index):
                 )
             spec.append(("int", i % x.shape[dim]))
             dim += 1
-        elif isinstance(it, (np.ndarray, TracedArray)):
+        elif isinstance(it, (np.ndarray, Tracer)):
             if isinstance(it, np.ndarray) and it.size:
                 lo, hi = int(it.min()), int(it.max())
                 if lo < -x.shape[dim] or hi >= x.shape[dim]:
@@ -320,7 +468,7 @@ def normalize_index(x, index):
 def getitem(x, index):
     if find_trace((x, *(index if isinstance(index, tuple) else (index,)))) is None:
         return np.asarray(x)[index]
-    if not isinstance(x, TracedArray):
+    if not isinstance(x, Tracer):
         x = np.asarray(x)
     spec, arrays = normalize_index(x, index)
     return bind(getitem_p, x, *arrays, weak=getattr(x, "weak", False), index=spec)
@@ -333,7 +481,7 @@ def _resolve_shape(x, shape):
         shape = [operator.index(d) for d in shape]
     except TypeError:
         raise TracegradError(f"reshape: shape must be ints, got {shape!r}") from None
-    size = x.size if isinstance(x, TracedArray) else np.size(x)
+    size = x.size if isinstance(x, Tracer) else np.size(x)
     if shape.count(-1) > 1:
         raise ShapeError(f"reshape: can only specify one unknown dimension, got {tuple(shape)}")
     if -1 in shape:
@@ -400,7 +548,7 @@ def broadcast_to(x, shape, subok=False):
     if find_trace((x,)) is None:
         return np.broadcast_to(x, shape)
     shape = (int(shape),) if _is_int(shape) else tuple(int(d) for d in shape)
-    if not isinstance(x, TracedArray):
+    if not isinstance(x, Tracer):
         x = np.asarray(x)
     if tuple(x.shape) == shape:
         return x
@@ -434,9 +582,9 @@ def ravel(x, order="C"):
 
 
 def _operands(xs, name):
-    if isinstance(xs, TracedArray):
+    if isinstance(xs, Tracer):
         raise UnsupportedError(f"{name}: pass a sequence of arrays, not one traced array")
-    return [x if isinstance(x, TracedArray) else np.asarray(x) for x in xs]
+    return [x if isinstance(x, Tracer) else np.asarray(x) for x in xs]
 
 
 def concatenate(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
@@ -471,12 +619,12 @@ def atleast_2d(x):
 
 
 def hstack(arrays, *, dtype=None, casting="same_kind"):
-    xs = [atleast_1d(x if isinstance(x, TracedArray) else np.asarray(x)) for x in arrays]
+    xs = [atleast_1d(x if isinstance(x, Tracer) else np.asarray(x)) for x in arrays]
     return concatenate(xs, axis=0 if xs[0].ndim == 1 else 1, dtype=dtype)
 
 
 def vstack(arrays, *, dtype=None, casting="same_kind"):
-    xs = [atleast_2d(x if isinstance(x, TracedArray) else np.asarray(x)) for x in arrays]
+    xs = [atleast_2d(x if isinstance(x, Tracer) else np.asarray(x)) for x in arrays]
     return concatenate(xs, axis=0, dtype=dtype)
 
 
@@ -489,7 +637,7 @@ def take(a, indices, axis=None, out=None, mode=None):
         )
     if find_trace((a, indices)) is None:
         return np.take(a, indices, axis=axis)
-    if not isinstance(a, TracedArray):
+    if not isinstance(a, Tracer):
         a = np.asarray(a)
     if axis is None:
         return getitem(ravel(a), indices)
@@ -526,7 +674,7 @@ def _like(fill):
 
 
 def full_like(x, fill_value, dtype=None, order="K", subok=True, shape=None, *, device=None):
-    if isinstance(fill_value, TracedArray):
+    if isinstance(fill_value, Tracer):
         return broadcast_to(ew.astype(fill_value, dtype or x.dtype), x.shape)
     return np.full(x.shape if shape is None else shape, fill_value, dtype=dtype or x.dtype)
 
@@ -535,7 +683,7 @@ def copy(x, order="K", subok=False):
     return x
 
 
-FUNCTIONS = {
+NUMPY = {
     np.reshape: reshape, np.transpose: transpose, np.swapaxes: swapaxes, np.moveaxis: moveaxis,
     np.broadcast_to: broadcast_to, np.squeeze: squeeze, np.expand_dims: expand_dims,
     np.ravel: ravel, np.concatenate: concatenate, np.stack: stack, np.hstack: hstack,
@@ -543,3 +691,33 @@ FUNCTIONS = {
     np.take: take, np.shape: shape, np.ndim: ndim, np.size: size, np.zeros_like: _like(0),
     np.ones_like: _like(1), np.empty_like: _like(0), np.full_like: full_like, np.copy: copy,
 }  # fmt: skip
+
+
+# ----- ndarray methods and attributes -----
+
+
+def _reshape_method(x, *shape, order="C", copy=None):
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        shape = shape[0]
+    return reshape(x, shape, order=order)
+
+
+def _transpose_method(x, *axes):
+    if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+        axes = axes[0]
+    return transpose(x, axes or None)
+
+
+METHODS = {
+    "reshape": _reshape_method, "transpose": _transpose_method, "swapaxes": swapaxes,
+    "squeeze": squeeze, "ravel": lambda x, order="C": ravel(x, order),
+    "flatten": lambda x, order="C": ravel(x, order), "copy": lambda x, order="C": x,
+    "take": take,
+}  # fmt: skip
+ATTRIBUTES = {"T": lambda x: transpose(x), "mT": lambda x: swapaxes(x, -1, -2)}
+
+__all__ = [
+    "atleast_1d", "atleast_2d", "broadcast_to", "concatenate", "expand_dims", "flip", "getitem",
+    "hstack", "moveaxis", "ravel", "reshape", "squeeze", "stack", "swapaxes", "take",
+    "transpose", "vstack",
+]  # fmt: skip
