@@ -44,7 +44,7 @@ import numpy as np
 
 from tracer.frames import is_internal
 from tracer.pytree import flatten, unflatten
-from tracer.staging import Tracer
+from tracer.staging import Bound, Tracer
 
 MAX_LEAVES = 256  # a container with more leaves is keyed by identity, not traced leaf by leaf
 MAX_DEPTH = 8  # how deep the walk follows helper functions
@@ -142,18 +142,6 @@ class Fetch:
                 raise NameError(f"captured {self.slot.label} no longer exists")
             leaves = memo[self.slot] = flatten(value)[0] if _container(value) else [value]
         return leaves[self.leaf]
-
-
-class Bound:
-    """A capture input bound to one object for the graph's lifetime (an outer traced value)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value):
-        self.value = value
-
-    def __call__(self, memo: dict):
-        return self.value
 
 
 def _container(value) -> bool:

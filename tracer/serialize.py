@@ -19,10 +19,10 @@ import stat
 import networkx as nx
 import numpy as np
 
-from tracer.captures import Bound
 from tracer.errors import GraphError, GraphFormatError, TracegradError
 from tracer.graph import Graph
 from tracer.spec import canonical_dtype
+from tracer.staging import Bound
 from tracer.validate import validate
 
 FORMAT = "tracegrad-graph"

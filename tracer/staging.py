@@ -122,8 +122,6 @@ class TraceState:
         nid = self.lifted.get(id(x))
         if nid is not None:
             return nid
-        from tracer.captures import Bound  # captures builds on this module
-
         label = _variable_name(self.fn, x) or x.name or f"%{x.node}"
         nid = self.graph.add_op(
             "input", (), {}, x.shape, x.dtype, name=label, scope=(),
@@ -133,6 +131,18 @@ class TraceState:
         self.captured.append(x)
         self.graph.graph.setdefault("captures", []).append(nid)
         return nid
+
+
+class Bound:
+    """A capture input bound to one object for the graph's lifetime (an outer traced value)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __call__(self, memo: dict):
+        return self.value
 
 
 _TRACE: ContextVar[TraceState | None] = ContextVar("tracegrad_trace", default=None)

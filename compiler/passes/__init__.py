@@ -13,11 +13,9 @@ value numbering keeping one of two equal polynomials. ``0*x`` and ``x-x``
 become 0 also where ``x`` is inf or NaN.
 """
 
-from compiler.passes.cse import cse
 from compiler.passes.dce import dce
-from compiler.passes.fold import fold_constants
 from compiler.passes.manager import DEFAULT_PASSES, PASSES, PassReport, optimize
-from compiler.passes.simplify import simplify
+from compiler.passes.sweep import cse, fold_constants, simplify
 
 __all__ = [
     "DEFAULT_PASSES", "PASSES", "PassReport", "cse", "dce", "fold_constants", "optimize",

@@ -9,8 +9,6 @@ so one sweep finds every repeat.
 
 from __future__ import annotations
 
-from compiler.passes._graph import copy_graph
-from tracer.graph import Graph
 from tracer.primitives import PRIMITIVES
 
 # Declared exactly commutative (maximum/minimum are not: signed zeros, NaN payloads).
@@ -20,20 +18,6 @@ COMMUTATIVE = frozenset(p.name for p in PRIMITIVES.values() if p.algebra.commuta
 CONST_BYTES_LIMIT = 1 << 16
 
 
-def cse(graph: Graph) -> Graph:
-    """A copy of ``graph`` in which each distinct computation appears once."""
-    g = copy_graph(graph)
-    run_cse(g)
-    return g
-
-
 def params_key(params: dict) -> str:
     """A hashable, type-exact key for a params dict (``1``, ``1.0``, ``True`` differ)."""
     return repr(sorted(params.items()))
-
-
-def run_cse(g: Graph) -> dict[str, int]:
-    """Merge repeated computations in ``g`` in place; return ``{"merged": count}``."""
-    from compiler.passes.sweep import run_sweep
-
-    return dict(run_sweep(g, ("cse",))["cse"])

@@ -11,20 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.passes._graph import clear_operands, copy_graph, operands, size_of
+from compiler.passes._graph import clear_operands, operands, size_of
 from tracer.graph import Graph
 from tracer.primitives import PRIMITIVES
 from tracer.primitives.shape_ops import broadcast_to_p
 
 FOLD_LIMIT = 1_000_000
 BROADCAST_FOLD_LIMIT = 1024
-
-
-def fold_constants(graph: Graph) -> Graph:
-    """A copy of ``graph`` with constant subexpressions evaluated."""
-    g = copy_graph(graph)
-    run_fold(g)
-    return g
 
 
 def foldable(g: Graph, n: int) -> bool:
@@ -68,10 +61,3 @@ def make_const(g: Graph, n: int, value: np.ndarray) -> None:
     d["op"] = "const"
     d["params"] = {}
     d["value"] = value
-
-
-def run_fold(g: Graph) -> dict[str, int]:
-    """Fold constant subexpressions of ``g`` in place; return ``{"folded": count}``."""
-    from compiler.passes.sweep import run_sweep
-
-    return dict(run_sweep(g, ("fold",))["fold"])

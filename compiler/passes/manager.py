@@ -18,11 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from compiler.passes._graph import copy_graph, fix_references, gc_paused
-from compiler.passes.cse import run_cse
 from compiler.passes.dce import run_dce
-from compiler.passes.fold import run_fold
-from compiler.passes.simplify import run_simplify
-from compiler.passes.sweep import PARTS, Sweep
+from compiler.passes.sweep import PARTS, Sweep, run_cse, run_fold, run_simplify
 from tracer.graph import Graph
 
 # name -> in-place runner returning {what: count}; the order is the order of a round.

@@ -25,21 +25,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.passes._graph import add_node, copy_graph, operands
+from compiler.passes._graph import add_node, operands
 from tracer.graph import Graph
 from tracer.primitives import PRIMITIVES
+from tracer.primitives.elementwise import mul_p
 from tracer.primitives.shape_ops import broadcast_to_p, reshape_p
 
-_BROADCAST_TO, _RESHAPE = broadcast_to_p.name, reshape_p.name
+# the ops the rewriting context itself builds or recognises (scaled copies, broadcasts)
+_BROADCAST_TO, _RESHAPE, _MUL = broadcast_to_p.name, reshape_p.name, mul_p.name
 # ops whose value is a view of their operand: a uniform operand gives a uniform value
 _VIEW_CHAIN = frozenset(p.name for p in PRIMITIVES.values() if p.view and p.arity == 1)
-
-
-def simplify(graph: Graph) -> Graph:
-    """A copy of ``graph`` with the algebraic rewrites above applied to a fixed point."""
-    g = copy_graph(graph)
-    run_simplify(g)
-    return g
 
 
 class _Ctx:
@@ -143,7 +138,7 @@ class _Ctx:
 
     def scaled(self, n: int):
         """``(x, k)`` when ``n`` is ``x * k`` for a 0-d constant ``k`` (either side)."""
-        if self.op(n) != "mul":
+        if self.op(n) != _MUL:
             return None
         a, b = operands(self.g, n)
         if self.scalar(b) is not None:
@@ -259,10 +254,3 @@ def _rules_of(prim) -> tuple:
 
 # op name -> rewrites: derived from the declarations, once
 REWRITES = {name: rules for name, prim in PRIMITIVES.items() if (rules := _rules_of(prim))}
-
-
-def run_simplify(g: Graph) -> dict[str, int]:
-    """Apply the rewrites to ``g`` in place; return a count per rule that fired."""
-    from compiler.passes.sweep import run_sweep
-
-    return dict(run_sweep(g, ("simplify",))["simplify"])

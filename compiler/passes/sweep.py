@@ -21,6 +21,7 @@ import numpy as np
 
 from compiler.passes._graph import (
     OutputIndex,
+    copy_graph,
     fix_references,
     operands,
     replace_uses,
@@ -228,3 +229,39 @@ def run_sweep(g: Graph, parts=PARTS) -> dict[str, Counter]:
         if own:
             fix_references(g, g.__dict__.pop("_replaced"))
     return sweep.counts
+
+
+def run_fold(g: Graph) -> dict[str, int]:
+    """Fold constant subexpressions of ``g`` in place; return ``{"folded": count}``."""
+    return dict(run_sweep(g, ("fold",))["fold"])
+
+
+def run_simplify(g: Graph) -> dict[str, int]:
+    """Apply the rewrites to ``g`` in place; return a count per rule that fired."""
+    return dict(run_sweep(g, ("simplify",))["simplify"])
+
+
+def run_cse(g: Graph) -> dict[str, int]:
+    """Merge repeated computations in ``g`` in place; return ``{"merged": count}``."""
+    return dict(run_sweep(g, ("cse",))["cse"])
+
+
+def fold_constants(graph: Graph) -> Graph:
+    """A copy of ``graph`` with constant subexpressions evaluated."""
+    g = copy_graph(graph)
+    run_fold(g)
+    return g
+
+
+def simplify(graph: Graph) -> Graph:
+    """A copy of ``graph`` with the algebraic rewrites applied to a fixed point."""
+    g = copy_graph(graph)
+    run_simplify(g)
+    return g
+
+
+def cse(graph: Graph) -> Graph:
+    """A copy of ``graph`` in which each distinct computation appears once."""
+    g = copy_graph(graph)
+    run_cse(g)
+    return g

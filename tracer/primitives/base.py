@@ -26,6 +26,7 @@ import numpy as np
 
 from tracer.errors import ShapeError, TracegradError
 from tracer.spec import format_aval
+from tracer.staging import bind
 
 
 @dataclass(frozen=True)
@@ -131,8 +132,6 @@ class Primitive:
         return self.fresh(params) if callable(self.fresh) else self.fresh
 
     def bind(self, *operands, **params):
-        from tracer.staging import bind  # staging builds on the primitive record
-
         return bind(self, *operands, **params)
 
 
