@@ -183,8 +183,8 @@ def f_sort(x):
     return np.sort(x)  # <-
 
 
-def f_arctan(x):
-    return np.arctan(x)  # <-
+def f_gcd(x):
+    return np.gcd(x, 4)  # <-
 
 
 def f_reduce(x):
@@ -439,8 +439,8 @@ CASES = [
     # ----- NumPy functions, ufunc methods and keywords without a primitive -----
     Case("Unsupported NumPy", f_sort, call_x, UnsupportedError,
          ("np.sort has no tracegrad primitive", "supported functions", "{line}")),
-    Case("Unsupported NumPy", f_arctan, call_x, UnsupportedError,
-         ("np.arctan has no tracegrad primitive", "supported ufuncs", "{line}")),
+    Case("Unsupported NumPy", f_gcd, call_x, UnsupportedError,
+         ("np.gcd has no tracegrad primitive", "supported ufuncs", "{line}")),
     Case("Unsupported NumPy", f_reduce, call_x, UnsupportedError,
          ("np.add.reduce is not supported", "np.add(...)", "{line}")),
     Case("Unsupported NumPy", f_at, call_x, UnsupportedError,
