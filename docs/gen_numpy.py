@@ -36,7 +36,7 @@ UNSUPPORTED = {
     "np.cumsum, np.cumprod": "no traceable form yet (a Python loop of slices traces, slowly)",
     "np.sort, np.argsort": "`np.max`/`np.min`/`np.argmax` when you need the extremes only",
     "np.logaddexp, np.logsumexp-style code": ("`m = np.max(x); m + np.log(np.sum(np.exp(x - m)))`"),
-    "np.arctan, np.arcsin, np.arccos, np.arctanh": "no traceable form yet",
+    "np.arcsin, np.arccos, np.arctanh": "no traceable form yet",
     "np.mod, np.fmod, np.remainder": "`a - b * np.floor(a / b)`",
     "ufunc methods (`np.add.reduce`, `np.add.at`, `np.maximum.accumulate`)": (
         "`np.sum`, `np.max`; scatter-adds come from the gradient of indexing"

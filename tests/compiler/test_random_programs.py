@@ -34,6 +34,7 @@ OPS = {
     "sin": (1, lambda a, b, p: np.sin(a)),
     "cos": (1, lambda a, b, p: np.cos(a)),
     "tanh": (1, lambda a, b, p: np.tanh(a)),
+    "arctan": (1, lambda a, b, p: np.arctan(a * 2.0)),
     "exp": (1, lambda a, b, p: np.exp(np.tanh(a))),
     "log": (1, lambda a, b, p: np.log(np.square(a) + 0.5)),
     "sqrt": (1, lambda a, b, p: np.sqrt(np.square(a) + 0.25)),

@@ -62,6 +62,7 @@ UNARY = {
     "cos": (np.cos, rand),
     "tan": (np.tan, lambda *s, seed=0: rand(*s, low=-1.0, high=1.0, seed=seed)),
     "tanh": (np.tanh, rand),
+    "arctan": (np.arctan, lambda *s, seed=0: rand(*s, low=-4.0, high=4.0, seed=seed)),
     "sqrt": (np.sqrt, pos),
     "abs": (np.abs, rand),
     "square": (np.square, rand),

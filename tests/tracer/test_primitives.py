@@ -57,6 +57,7 @@ UNARY = [
     ("cos", np.cos, (-3, 3), ("float64", "float32")),
     ("tan", np.tan, (-1, 1), ("float64", "float32")),
     ("tanh", np.tanh, (-3, 3), ("float64", "float32", "int64")),
+    ("arctan", np.arctan, (-5, 5), ("float64", "float32", "int64")),
     ("sqrt", np.sqrt, (0, 4), ("float64", "float32", "int64")),
     ("abs", np.abs, (-2, 2), ("float64", "float32", "int64", "int8")),
     ("sign", np.sign, (-2, 2), ("float64", "int64")),

@@ -101,6 +101,7 @@ sin_p = _unary("sin", np.sin, lambda x, y: cos(x))
 cos_p = _unary("cos", np.cos, lambda x, y: neg(sin(x)))
 tan_p = _unary("tan", np.tan, lambda x, y: add(1.0, square(y)))
 tanh_p = _unary("tanh", np.tanh, lambda x, y: sub(1.0, square(y)))
+arctan_p = _unary("arctan", np.arctan, lambda x, y: reciprocal(add(1.0, square(x))))
 sqrt_p = _unary("sqrt", np.sqrt, lambda x, y: div(0.5, y))
 abs_p = _unary("abs", np.absolute, lambda x, y: sign(x), algebra=Algebra(idempotent=True))
 sign_p = _unary("sign", np.sign, algebra=Algebra(idempotent=True))
@@ -187,7 +188,7 @@ astype_p = Primitive(
 )  # fmt: skip
 
 PRIMITIVES = (
-    neg_p, exp_p, log_p, sin_p, cos_p, tan_p, tanh_p, sqrt_p, abs_p, sign_p, square_p,
+    neg_p, exp_p, log_p, sin_p, cos_p, tan_p, tanh_p, arctan_p, sqrt_p, abs_p, sign_p, square_p,
     reciprocal_p, log1p_p, expm1_p, floor_p, ceil_p, round_p, logical_not_p,
     add_p, sub_p, mul_p, div_p, pow_p, maximum_p, minimum_p,
     less_p, less_equal_p, greater_p, greater_equal_p, equal_p, not_equal_p,
@@ -289,6 +290,10 @@ def tan(x):
 
 def tanh(x):
     return apply(tanh_p, x)
+
+
+def arctan(x):
+    return apply(arctan_p, x)
 
 
 def sqrt(x):
@@ -728,7 +733,8 @@ def _astype_method(x, dtype, order="K", casting="unsafe", subok=True, copy=True)
 
 NUMPY = {
     np.negative: neg, np.positive: positive, np.exp: exp, np.log: log, np.sin: sin,
-    np.cos: cos, np.tan: tan, np.tanh: tanh, np.sqrt: sqrt, np.absolute: abs, np.fabs: abs,
+    np.cos: cos, np.tan: tan, np.tanh: tanh, np.arctan: arctan, np.sqrt: sqrt,
+    np.absolute: abs, np.fabs: abs,
     np.sign: sign, np.square: square, np.reciprocal: reciprocal, np.log1p: log1p,
     np.expm1: expm1, np.floor: floor, np.ceil: ceil, np.rint: rint,
     np.logical_not: logical_not, np.add: add, np.subtract: sub, np.multiply: mul,
@@ -744,8 +750,8 @@ METHODS = {"astype": _astype_method, "clip": _clip_method, "round": _round_metho
 ATTRIBUTES: dict = {}
 
 __all__ = [
-    "abs", "add", "astype", "bitwise_and", "bitwise_or", "ceil", "clip", "cos", "cosh", "div",
-    "equal", "exp", "exp2", "expm1", "floor", "greater", "greater_equal", "hypot", "invert",
+    "abs", "add", "arctan", "astype", "bitwise_and", "bitwise_or", "ceil", "clip", "cos", "cosh",
+    "div", "equal", "exp", "exp2", "expm1", "floor", "greater", "greater_equal", "hypot", "invert",
     "less", "less_equal", "log", "log1p", "log2", "log10", "logical_and", "logical_not",
     "logical_or", "maximum", "minimum", "mul", "neg", "not_equal", "positive", "power",
     "reciprocal", "rint", "round", "sign", "sin", "sinh", "sqrt", "square", "sub", "tan",
