@@ -21,7 +21,7 @@ import numpy as np
 import compiler
 import tracer
 from compiler import compile, grad, render
-from compiler.export import find_renderer
+from compiler.drawing.graphviz_runner import find_renderer
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

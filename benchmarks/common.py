@@ -276,7 +276,7 @@ class PhaseProfiler:
     def __enter__(self):
         # Modules by their full name: ``compiler.compile`` is also a function's name.
         tracing = importlib.import_module("tracer.tracing")
-        api = importlib.import_module("compiler.api")
+        api = importlib.import_module("compiler.transforms")
         comp = importlib.import_module("compiler.compile")
         executor = importlib.import_module("compiler.executor")
         self._patch(tracing, "trace_to_graph", "trace")

@@ -6,12 +6,12 @@
 3.297442541400256
 """
 
-from compiler.api import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from compiler.autodiff import build_grad_graph
-from compiler.check import GradientCheckError, check_grad, numerical_grad
 from compiler.compile import CompiledFunction, compile  # noqa: A004  (DESIGN's public name)
 from compiler.drawing import render
+from compiler.gradcheck import GradientCheckError, check_grad, numerical_grad
 from compiler.steps import step_through
+from compiler.transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from tracer import __version__
 
 __all__ = [

@@ -204,7 +204,7 @@ def _compile_fn():
 
 def cmd_render(ns) -> int:
     from compiler.drawing import graph_of, render, wrt_nodes
-    from compiler.export import export, format_of
+    from compiler.drawing.graphviz_runner import export, format_of
 
     try:
         format_of(ns.output)

@@ -221,7 +221,7 @@ def test_slot_machine_and_source_modes_from_many_threads():
 
 
 def test_jvp_and_vjp_first_calls_from_many_threads_trace_once():
-    from compiler import api, vjp
+    from compiler import transforms, vjp
 
     x, w = inputs(3)
     gx, gw = model_grad(x, w)
@@ -242,4 +242,5 @@ def test_jvp_and_vjp_first_calls_from_many_threads_trace_once():
             np.testing.assert_allclose(dw, gw, rtol=1e-10)
         assert f.trace_count == 1
         # one transformed function each, traced once (not one per racing thread)
-        assert api._jvp_cache[f].trace_count == 1 and api._vjp_cache[f].trace_count == 1
+        assert transforms._jvp_cache[f].trace_count == 1
+        assert transforms._vjp_cache[f].trace_count == 1

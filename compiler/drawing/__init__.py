@@ -9,7 +9,7 @@
 
 The pieces: ``model.build_drawing`` decides what is drawn (values, ops,
 derivative nodes, scopes), ``dot.to_dot`` styles it as DOT, and
-``compiler.export`` runs Graphviz (system ``dot`` or ``graphviz-pure``).
+``compiler.drawing.graphviz_runner`` runs Graphviz (system ``dot`` or ``graphviz-pure``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 import networkx as nx
 
-from compiler import export
+from compiler.drawing import graphviz_runner
 from compiler.drawing.dot import to_dot
 from compiler.drawing.model import Drawing, build_drawing, collapse, fit
 from tracer.errors import TracegradError
@@ -135,7 +135,7 @@ def render(
             (``"mlp/layer1"``), or an int (every scope with more nodes than that).
         max_nodes: drawings with more nodes are drawn with scopes collapsed and
             a note, and so are smaller ones whose layout is estimated to take over
-            ``compiler.export.LAYOUT_LIMIT`` seconds; ``None`` or ``0`` draws
+            ``compiler.drawing.graphviz_runner.LAYOUT_LIMIT`` seconds; ``None`` or ``0`` draws
             everything (``--max-nodes 0``), and a layout that is too big is then
             refused when the image is made, with a message saying what to do.
         title: a caption above the picture.
@@ -173,7 +173,10 @@ def render(
     dot = to_dot(drawing, rankdir=rankdir, title=title, graph_attr=graph_attr)
     # Few nodes can still be slow to lay out (long edges cross many ranks): under a
     # node limit, collapse further until the layout is estimated to be quick enough.
-    while max_nodes and export.estimate_layout_seconds(dot.source) > export.LAYOUT_LIMIT:
+    while (
+        max_nodes
+        and graphviz_runner.estimate_layout_seconds(dot.source) > graphviz_runner.LAYOUT_LIMIT
+    ):
         smaller = fit(full, collapse_over=collapse, max_nodes=len(drawing.items) * 2 // 3)
         if len(smaller.items) >= len(drawing.items):
             break  # nothing left to collapse: export explains what to do

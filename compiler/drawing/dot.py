@@ -1,6 +1,6 @@
 """``to_dot``: a ``Drawing`` styled in DeZero's visual language, as a ``graphviz.Digraph``.
 
-A pure function: it builds DOT text and runs nothing (``compiler.export`` runs
+A pure function: it builds DOT text and runs nothing (``compiler.drawing.graphviz_runner`` runs
 the renderer). Values are orange ellipses, ops light-blue boxes; the gradient
 side is green (values) and lavender (derivative ops), its edges purple and
 drawn from output to input; a dashed grey edge goes from each forward value a
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 
+from compiler.drawing.graphviz_runner import Digraph
 from compiler.drawing.labels import escape
 from compiler.drawing.model import Drawing, Item
-from compiler.export import Digraph
 
 FONT = "Helvetica"
 
@@ -107,7 +107,7 @@ def to_dot(
     graph_attr: dict | None = None,
     ids: str | None = None,
 ) -> Digraph:
-    """The ``graphviz.Digraph`` (``compiler.export.Digraph``) for ``drawing``.
+    """The ``graphviz.Digraph`` (``compiler.drawing.graphviz_runner.Digraph``) for ``drawing``.
 
     Args:
         drawing: what to draw (``compiler.drawing.model.build_drawing``).

@@ -17,9 +17,9 @@ import xml.etree.ElementTree as ET
 from importlib import resources
 
 from compiler.drawing.dot import to_dot
+from compiler.drawing.graphviz_runner import pipe
 from compiler.drawing.labels import value_text
 from compiler.drawing.model import Drawing
-from compiler.export import pipe
 from compiler.steps.model import Step
 
 PREFIX = "tg-"

@@ -11,7 +11,7 @@ import importlib
 
 import pytest
 
-from compiler.api import Transformed
+from compiler.transforms import Transformed
 from tracer import validate
 
 # the module, not the ``compiler.compile`` function that ``compiler`` exports

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from compiler.cli import DTYPE_ALIASES, UsageError, build_parser, parse_spec
-from compiler.export import find_renderer
+from compiler.drawing.graphviz_runner import find_renderer
 from tracer import Spec, __version__
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,7 +110,7 @@ def test_render_collapse_and_no_shapes(model, tmp_path):
 def test_render_without_a_renderer_writes_dot_and_fails_clearly(model, tmp_path):
     out = tmp_path / "chain.png"
     code = (
-        "import sys, compiler.export as e; e._scripts_dir = lambda: None; "
+        "import sys, compiler.drawing.graphviz_runner as e; e._scripts_dir = lambda: None; "
         "from compiler.cli import main; sys.exit(main(sys.argv[1:]))"
     )
     env = dict(os.environ, PATH=str(tmp_path / "nothing"))

@@ -12,8 +12,8 @@ import pytest
 from compiler import build_grad_graph, grad, render
 from compiler.drawing import build_drawing
 from compiler.drawing.dot import EDGE, STYLE
+from compiler.drawing.graphviz_runner import find_renderer
 from compiler.drawing.labels import escape, value_names
-from compiler.export import find_renderer
 from tracer import TracegradError, trace
 
 
@@ -241,7 +241,7 @@ def test_backward_of_a_gradient_function_is_the_second_order_picture():
 
 
 def test_hostile_names_render(renderer):
-    from compiler.export import pipe
+    from compiler.drawing.graphviz_runner import pipe
     from tracer import name_scope
 
     weird = 'we"ird <n> {x} \\'

@@ -13,7 +13,7 @@ import pytest
 from compiler import build_grad_graph, render
 from compiler.drawing import build_drawing, fit
 from compiler.drawing.dot import ALARM
-from compiler.export import find_renderer
+from compiler.drawing.graphviz_runner import find_renderer
 from tracer import Spec, TracegradError, name_scope, trace
 
 

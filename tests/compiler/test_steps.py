@@ -17,7 +17,7 @@ import pytest
 from compiler import grad, step_through
 from compiler.drawing import build_drawing
 from compiler.drawing.dot import to_dot
-from compiler.export import find_renderer
+from compiler.drawing.graphviz_runner import find_renderer
 from compiler.steps.model import show
 from tracer import Spec, TracegradError, name_scope, trace
 

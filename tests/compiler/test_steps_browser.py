@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from compiler import grad
-from compiler.export import find_renderer
+from compiler.drawing.graphviz_runner import find_renderer
 from compiler.steps.model import show
 
 CHROMIUM = Path("/usr/bin/chromium")

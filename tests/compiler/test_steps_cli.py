@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from compiler.cli import main
-from compiler.export import find_renderer
+from compiler.drawing.graphviz_runner import find_renderer
 
 needs_renderer = pytest.mark.skipif(
     find_renderer() is None, reason="no Graphviz renderer (dot or graphviz-pure) installed"

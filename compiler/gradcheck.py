@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compiler.api import grad
+from compiler.transforms import grad
 from tracer.errors import TracegradError
 from tracer.pytree import flatten, leaf_paths, unflatten
 

@@ -7,7 +7,7 @@ import pytest
 from autodiff_testing import validated_graphs  # noqa: F401
 
 from compiler import GradientCheckError, check_grad, numerical_grad
-from compiler.check import GradCheckResult
+from compiler.gradcheck import GradCheckResult
 from tracer import TracegradError
 
 pytestmark = pytest.mark.usefixtures("validated_graphs")

@@ -182,7 +182,7 @@ def check_layout_cost(source: str, kind: str = "dot", limit: float | None = None
             f"(over the {_describe(limit)} limit); draw fewer nodes "
             "(render(..., max_nodes=400) collapses scopes, collapse='name' folds one; "
             "--max-nodes, --collapse on the command line), export .dot text and lay it "
-            "out yourself, or raise the limit (compiler.export.LAYOUT_LIMIT)"
+            "out yourself, or raise the limit (compiler.drawing.graphviz_runner.LAYOUT_LIMIT)"
         )
     return seconds
 

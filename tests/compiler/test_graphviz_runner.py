@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compiler import export as ex
 from compiler import render
+from compiler.drawing import graphviz_runner as ex
 from tracer import TracegradError
 
 MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-", "svg": b"<?xml"}
