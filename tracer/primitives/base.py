@@ -183,6 +183,37 @@ def linear(fn: Callable, transpose: Callable) -> tuple[Callable, Callable]:
     return vjp, jvp
 
 
+# ----- elementwise declarations in one line -----
+
+_NO_FACTS = Algebra()
+
+
+def unary(name, fn, d=None, *, algebra=_NO_FACTS, rewrites=(), **facts) -> Primitive:
+    """An elementwise primitive of one operand computed by NumPy ufunc ``fn``.
+
+    ``d(x, y)`` is its derivative, written with traceable ops (None: a zero
+    gradient, unless ``vjp``/``jvp`` are given in ``facts``); other ``facts`` are
+    ``Primitive`` fields.
+    """
+    vjp, jvp = from_partials(lambda x, y, **p: (d(x, y, **p),)) if d else (None, None)
+    facts.setdefault("vjp", vjp)
+    facts.setdefault("jvp", jvp)
+    return Primitive(name, fn, elementwise_rule(name, fn), 1, zero_grad=facts["vjp"] is None,
+                     elementwise=True, ufunc=fn.__name__, fresh=True, algebra=algebra,
+                     rewrites=rewrites, **facts)  # fmt: skip
+
+
+def binary(name, fn, d=None, *, algebra=_NO_FACTS, rewrites=(), **facts) -> Primitive:
+    """An elementwise primitive of two operands computed by NumPy ufunc ``fn``;
+    ``d(x0, x1, y)`` returns both partial derivatives."""
+    vjp, jvp = from_partials(d) if d else (None, None)
+    facts.setdefault("vjp", vjp)
+    facts.setdefault("jvp", jvp)
+    return Primitive(name, fn, elementwise_rule(name, fn), 2, zero_grad=facts["vjp"] is None,
+                     elementwise=True, ufunc=fn.__name__, fresh=True, algebra=algebra,
+                     rewrites=rewrites, **facts)  # fmt: skip
+
+
 def avals_str(*avals) -> str:
     return ", ".join(format_aval(a.shape, a.dtype) for a in avals)
 

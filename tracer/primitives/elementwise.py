@@ -26,38 +26,18 @@ from tracer.primitives.base import (
     Algebra,
     Primitive,
     add_tangents,
+    binary,
     broadcast_shapes,
     elementwise_rule,
     from_partials,
     linear,
     result_dtype,
+    unary,
 )
 from tracer.spec import canonical_dtype
 from tracer.staging import Tracer, bind, find_trace
 
 _PY_SCALARS = (bool, int, float, complex)
-_NO_FACTS = Algebra()
-
-
-def _unary(name, fn, d=None, *, algebra=_NO_FACTS, rewrites=(), **facts):
-    """An elementwise primitive of one operand; ``d(x, y)`` is its derivative (None: zero,
-    unless ``vjp``/``jvp`` are given)."""
-    vjp, jvp = from_partials(lambda x, y, **p: (d(x, y, **p),)) if d else (None, None)
-    facts.setdefault("vjp", vjp)
-    facts.setdefault("jvp", jvp)
-    return Primitive(name, fn, elementwise_rule(name, fn), 1, zero_grad=facts["vjp"] is None,
-                     elementwise=True, ufunc=fn.__name__, fresh=True, algebra=algebra,
-                     rewrites=rewrites, **facts)  # fmt: skip
-
-
-def _binary(name, fn, d=None, *, algebra=_NO_FACTS, rewrites=(), **facts):
-    """An elementwise primitive of two operands; ``d(x0, x1, y)`` gives both partials."""
-    vjp, jvp = from_partials(d) if d else (None, None)
-    facts.setdefault("vjp", vjp)
-    facts.setdefault("jvp", jvp)
-    return Primitive(name, fn, elementwise_rule(name, fn), 2, zero_grad=d is None and
-                     facts["vjp"] is None, elementwise=True, ufunc=fn.__name__, fresh=True,
-                     algebra=algebra, rewrites=rewrites, **facts)  # fmt: skip
 
 
 def _round_impl(x, decimals):
@@ -92,26 +72,26 @@ def _clip_rule(x, lo, hi):
 
 # ----- unary elementwise -----
 _neg_vjp, _neg_jvp = linear(lambda t: neg(t), lambda gy, x: neg(gy))
-neg_p = _unary("neg", np.negative, vjp=_neg_vjp, jvp=_neg_jvp,
+neg_p = unary("neg", np.negative, vjp=_neg_vjp, jvp=_neg_jvp,
                algebra=Algebra(involution=True, poly=operator.neg),
                rewrites=(lambda c, n, a: _neg_rewrites(c, n, a),))  # fmt: skip
-exp_p = _unary("exp", np.exp, lambda x, y: y)
-log_p = _unary("log", np.log, lambda x, y: reciprocal(x))
-sin_p = _unary("sin", np.sin, lambda x, y: cos(x))
-cos_p = _unary("cos", np.cos, lambda x, y: neg(sin(x)))
-tan_p = _unary("tan", np.tan, lambda x, y: add(1.0, square(y)))
-tanh_p = _unary("tanh", np.tanh, lambda x, y: sub(1.0, square(y)))
-arctan_p = _unary("arctan", np.arctan, lambda x, y: reciprocal(add(1.0, square(x))))
-sqrt_p = _unary("sqrt", np.sqrt, lambda x, y: div(0.5, y))
-abs_p = _unary("abs", np.absolute, lambda x, y: sign(x), algebra=Algebra(idempotent=True))
-sign_p = _unary("sign", np.sign, algebra=Algebra(idempotent=True))
-square_p = _unary("square", np.square, lambda x, y: mul(2.0, x),
+exp_p = unary("exp", np.exp, lambda x, y: y)
+log_p = unary("log", np.log, lambda x, y: reciprocal(x))
+sin_p = unary("sin", np.sin, lambda x, y: cos(x))
+cos_p = unary("cos", np.cos, lambda x, y: neg(sin(x)))
+tan_p = unary("tan", np.tan, lambda x, y: add(1.0, square(y)))
+tanh_p = unary("tanh", np.tanh, lambda x, y: sub(1.0, square(y)))
+arctan_p = unary("arctan", np.arctan, lambda x, y: reciprocal(add(1.0, square(x))))
+sqrt_p = unary("sqrt", np.sqrt, lambda x, y: div(0.5, y))
+abs_p = unary("abs", np.absolute, lambda x, y: sign(x), algebra=Algebra(idempotent=True))
+sign_p = unary("sign", np.sign, algebra=Algebra(idempotent=True))
+square_p = unary("square", np.square, lambda x, y: mul(2.0, x),
                   algebra=Algebra(poly=lambda p: p * p))  # fmt: skip
-reciprocal_p = _unary("reciprocal", np.reciprocal, lambda x, y: neg(square(y)))
-log1p_p = _unary("log1p", np.log1p, lambda x, y: reciprocal(add(1.0, x)))
-expm1_p = _unary("expm1", np.expm1, lambda x, y: add(y, 1.0))
-floor_p = _unary("floor", np.floor, algebra=Algebra(idempotent=True))
-ceil_p = _unary("ceil", np.ceil, algebra=Algebra(idempotent=True))
+reciprocal_p = unary("reciprocal", np.reciprocal, lambda x, y: neg(square(y)))
+log1p_p = unary("log1p", np.log1p, lambda x, y: reciprocal(add(1.0, x)))
+expm1_p = unary("expm1", np.expm1, lambda x, y: add(y, 1.0))
+floor_p = unary("floor", np.floor, algebra=Algebra(idempotent=True))
+ceil_p = unary("ceil", np.ceil, algebra=Algebra(idempotent=True))
 round_p = Primitive(
     "round",
     _round_impl,
@@ -122,49 +102,49 @@ round_p = Primitive(
     elementwise=True,
     lower=lambda a, p, lit: f"np.round({a[0]}, {lit.int(p['decimals'])})",
 )  # fmt: skip  (not fresh: NumPy returns an integer input itself)
-logical_not_p = _unary("logical_not", np.logical_not, algebra=Algebra(involution=True))
+logical_not_p = unary("logical_not", np.logical_not, algebra=Algebra(involution=True))
 
 # ----- binary elementwise -----
-add_p = _binary(
+add_p = binary(
     "add", np.add, vjp=lambda gy, x0, x1, y: (gy, gy), jvp=lambda ts, x0, x1, y: add_tangents(*ts),
     algebra=Algebra(commutative=True, identity=0, poly=operator.add),
     rewrites=(lambda c, n, a, b: _add_rewrites(c, n, a, b),),
 )  # fmt: skip
-sub_p = _binary(
+sub_p = binary(
     "sub", np.subtract, vjp=lambda gy, x0, x1, y: (gy, neg(gy)),
     jvp=lambda ts, x0, x1, y: add_tangents(ts[0], None if ts[1] is None else neg(ts[1])),
     algebra=Algebra(identity=0, self_inverse=0, poly=operator.sub),
     rewrites=(lambda c, n, a, b: _sub_rewrites(c, n, a, b),),
 )  # fmt: skip
-mul_p = _binary("mul", np.multiply, lambda x0, x1, y: (x1, x0),
+mul_p = binary("mul", np.multiply, lambda x0, x1, y: (x1, x0),
                 algebra=Algebra(commutative=True, identity=1, absorbing=0, poly=operator.mul),
                 rewrites=(lambda c, n, a, b: _mul_rewrites(c, n, a, b),))  # fmt: skip
-div_p = _binary("div", np.divide, lambda x0, x1, y: (reciprocal(x1), neg(div(y, x1))),
+div_p = binary("div", np.divide, lambda x0, x1, y: (reciprocal(x1), neg(div(y, x1))),
                 algebra=Algebra(identity=1),
                 rewrites=(lambda c, n, a, b: _div_rewrites(c, n, a, b),))  # fmt: skip
-pow_p = _binary("pow", np.power, lambda x0, x1, y: _pow_partials(x0, x1, y),
+pow_p = binary("pow", np.power, lambda x0, x1, y: _pow_partials(x0, x1, y),
                 algebra=Algebra(identity=1),
                 rewrites=(lambda c, n, a, b: _pow_rewrites(c, n, a, b),))  # fmt: skip
-maximum_p = _binary(
+maximum_p = binary(
     "maximum", np.maximum,
     lambda x0, x1, y: (_tie_split(x0, x1, greater), _tie_split(x1, x0, greater)),
     algebra=Algebra(idempotent=True), ufunc_out="keyword",  # NumPy 2 deprecates positional out
 )  # fmt: skip
-minimum_p = _binary(
+minimum_p = binary(
     "minimum", np.minimum, lambda x0, x1, y: (_tie_split(x0, x1, less), _tie_split(x1, x0, less)),
     algebra=Algebra(idempotent=True), ufunc_out="keyword",
 )  # fmt: skip
 
 # ----- comparisons and logic (boolean results, zero gradient) -----
-less_p = _binary("less", np.less)
-less_equal_p = _binary("less_equal", np.less_equal)
-greater_p = _binary("greater", np.greater)
-greater_equal_p = _binary("greater_equal", np.greater_equal)
-equal_p = _binary("equal", np.equal, algebra=Algebra(commutative=True))
-not_equal_p = _binary("not_equal", np.not_equal, algebra=Algebra(commutative=True))
-logical_and_p = _binary("logical_and", np.logical_and,
+less_p = binary("less", np.less)
+less_equal_p = binary("less_equal", np.less_equal)
+greater_p = binary("greater", np.greater)
+greater_equal_p = binary("greater_equal", np.greater_equal)
+equal_p = binary("equal", np.equal, algebra=Algebra(commutative=True))
+not_equal_p = binary("not_equal", np.not_equal, algebra=Algebra(commutative=True))
+logical_and_p = binary("logical_and", np.logical_and,
                         algebra=Algebra(commutative=True, idempotent=True))  # fmt: skip
-logical_or_p = _binary("logical_or", np.logical_or,
+logical_or_p = binary("logical_or", np.logical_or,
                        algebra=Algebra(commutative=True, idempotent=True))  # fmt: skip
 
 # ----- selection and casts -----
