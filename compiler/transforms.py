@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from compiler.autodiff import Builder, build_grad_graph, copy_forward, finish_grad_graph, prune
+from compiler.autodiff import Builder, build_grad_graph, copy_forward, finish_grad_graph
 from compiler.compile import CompiledFunction
 from compiler.forward import build_jvp_graph
 from compiler.jacobian import build_jacobian_graph
@@ -173,21 +173,23 @@ class GradFunction(Transformed):
         wrt = [n for ids in groups for n in ids]
         _check_float_inputs(fwd, wrt, fname)
         y, aux, aux_tree = _split_aux(fwd, self.has_aux, fname)
-        g = build_grad_graph(fwd, wrt, keep_value=True, output=0, extra_outputs=aux)
+        # the forward value is an output only for value_and_grad: build_grad_graph prunes
+        # what the outputs do not need, once
+        g = build_grad_graph(fwd, wrt, keep_value=self.with_value, output=0, extra_outputs=aux)
         outs = g.graph["outputs"]
-        value, grads, auxs = outs[0], outs[1 : 1 + len(wrt)], outs[1 + len(wrt) :]
+        first = 1 if self.with_value else 0
+        grads, auxs = outs[first : first + len(wrt)], outs[first + len(wrt) :]
         grad_tree = _grad_tree(fwd, argnums)
         leaf = {"type": "leaf"}
         if self.with_value:
             value_tree = {"type": "tuple", "children": [leaf, aux_tree]} if self.has_aux else leaf
-            g.graph["outputs"] = [value, *auxs, *grads]
+            g.graph["outputs"] = [outs[0], *auxs, *grads]
             g.graph["out_tree"] = {"type": "tuple", "children": [value_tree, grad_tree]}
         else:
             g.graph["outputs"] = [*grads, *auxs]
             g.graph["out_tree"] = (
                 {"type": "tuple", "children": [grad_tree, aux_tree]} if self.has_aux else grad_tree
             )
-            prune(g)
         g.graph["name"] = self.name
         return g
 
