@@ -47,12 +47,12 @@ class Transformed(CompiledFunction):
     inputs of the transformed graph and are never differentiated.
     """
 
-    def __init__(self, fun: Callable, prefix: str):
+    def __init__(self, fun: Callable, prefix: str, backend=None):
         inner = _as_traced(fun)
         self.inner = inner
         super().__init__(inner.fn, static_argnums=inner.static_argnums,
                          name=f"{prefix}_{inner.name}", make_graph=self._transformed,
-                         debug_nans=inner.debug_nans)  # fmt: skip
+                         debug_nans=inner.debug_nans, backend=backend)  # fmt: skip
 
     def _transformed(self, call: Call) -> Graph:
         graph = self.transform(self.inner.trace(*call.args, **call.kwargs))
@@ -163,8 +163,8 @@ def _describe_tree(tree) -> str:
 class GradFunction(Transformed):
     """``grad(f)`` / ``value_and_grad(f)``: the compiled reversed gradient graph of ``f``."""
 
-    def __init__(self, fun, argnums=0, has_aux=False, with_value=False):
-        super().__init__(fun, "value_and_grad" if with_value else "grad")
+    def __init__(self, fun, argnums=0, has_aux=False, with_value=False, backend=None):
+        super().__init__(fun, "value_and_grad" if with_value else "grad", backend)
         self.argnums, self.has_aux, self.with_value = argnums, has_aux, with_value
 
     def transform(self, fwd: Graph) -> Graph:
@@ -194,7 +194,9 @@ class GradFunction(Transformed):
         return g
 
 
-def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> GradFunction:
+def grad(
+    fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, *, backend=None
+) -> GradFunction:
     """The gradient of a scalar function, as a compiled traced function.
 
     Args:
@@ -202,17 +204,21 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
             ``has_aux``); plain Python or ``@trace``-decorated.
         argnums: which positional argument(s) to differentiate; a tuple gives a tuple.
         has_aux: ``fun`` returns ``(output, aux)``; the result is ``(grads, aux)``.
+        backend: where the gradient runs (``compiler.backends``; default: chosen per
+            call from the arguments).
 
     Returns:
         A function with ``fun``'s arguments returning gradients shaped like the
         arguments (pytrees give pytrees).
     """
-    return GradFunction(fun, argnums, has_aux, with_value=False)
+    return GradFunction(fun, argnums, has_aux, with_value=False, backend=backend)
 
 
-def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+def value_and_grad(
+    fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, *, backend=None
+):
     """Like ``grad``, returning ``(value, grads)`` (``((value, aux), grads)`` with ``has_aux``)."""
-    return GradFunction(fun, argnums, has_aux, with_value=True)
+    return GradFunction(fun, argnums, has_aux, with_value=True, backend=backend)
 
 
 # ----- vjp and jvp -----
@@ -400,8 +406,8 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
 class JacobianFunction(Transformed):
     """``jacobian(f)``: blocks ``d out / d arg`` of shape ``out.shape + arg.shape``."""
 
-    def __init__(self, fun, argnums=0, mode=None):
-        super().__init__(fun, "jacobian")
+    def __init__(self, fun, argnums=0, mode=None, backend=None):
+        super().__init__(fun, "jacobian", backend)
         self.argnums, self.mode = argnums, mode
 
     def transform(self, fwd: Graph) -> Graph:
@@ -425,7 +431,9 @@ def _graft(outer: dict, inner: dict) -> dict:
     return out
 
 
-def jacobian(fun: Callable, argnums: int | Sequence[int] = 0, mode: str | None = None):
+def jacobian(
+    fun: Callable, argnums: int | Sequence[int] = 0, mode: str | None = None, *, backend=None
+):
     """The Jacobian of ``fun``: for each output, for each argument, ``out.shape + arg.shape``.
 
     Args:
@@ -433,10 +441,11 @@ def jacobian(fun: Callable, argnums: int | Sequence[int] = 0, mode: str | None =
         argnums: argument(s) to differentiate with respect to.
         mode: ``"rev"`` (one reverse pass per output element), ``"fwd"`` (one forward
             pass per input element), or None to pick the one with fewer passes.
+        backend: where it runs (``compiler.backends``).
     """
-    return JacobianFunction(fun, argnums, mode)
+    return JacobianFunction(fun, argnums, mode, backend)
 
 
-def hessian(fun: Callable, argnums: int | Sequence[int] = 0):
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0, *, backend=None):
     """The Hessian of a scalar function: ``jacobian(grad(fun))`` (forward over reverse)."""
-    return jacobian(grad(fun, argnums), argnums, mode="fwd")
+    return jacobian(grad(fun, argnums), argnums, mode="fwd", backend=backend)
