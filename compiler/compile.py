@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from compiler import progress
 from compiler.backends import Backend, Program, get_backend, select_backend
 from compiler.passes import optimize
 from tracer.captures import has_outer_captures
@@ -74,7 +75,8 @@ class CompiledFunction(TracedFunction):
         if self.passes == ():
             return graph
         inplace = self._owns_graphs or self._source_maker is None
-        return optimize(graph, passes=self.passes, inplace=inplace)
+        with progress.step(f"optimising {self.name}", len(graph)):
+            return optimize(graph, passes=self.passes, inplace=inplace)
 
     def _run_compiled(self, graph: Graph, leaves: list) -> list:
         if nans_enabled(self.debug_nans):  # node-by-node, to name the first bad node
@@ -90,7 +92,8 @@ class CompiledFunction(TracedFunction):
         with self._lock:
             hit = self._executables.get(key)
             if hit is None or hit[0] is not graph:
-                program = backend.compile(graph, self.name)
+                with progress.step(f"generating {backend.name} code for {self.name}", len(graph)):
+                    program = backend.compile(graph, self.name)
                 if not has_outer_captures(graph):  # a graph bound to one trace is not kept
                     self._executables[key] = (graph, program)
                 return program

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from compiler import progress
 from compiler.autodiff import Builder, build_grad_graph, copy_forward, finish_grad_graph
 from compiler.compile import CompiledFunction
 from compiler.forward import build_jvp_graph
@@ -55,7 +56,9 @@ class Transformed(CompiledFunction):
                          debug_nans=inner.debug_nans, backend=backend)  # fmt: skip
 
     def _transformed(self, call: Call) -> Graph:
-        graph = self.transform(self.inner.trace(*call.args, **call.kwargs))
+        fwd = self.inner.trace(*call.args, **call.kwargs)
+        with progress.step(f"building {self.name}", len(fwd)):
+            graph = self.transform(fwd)
         self.trace_count += 1  # after: a call that fails (grad of an int input) built nothing
         return graph
 
