@@ -225,6 +225,14 @@ def build_grad_graph(
         A new graph with the same inputs; outputs are ``[value,] grad_0, grad_1, ...,
         *extra_outputs``, its ``out_tree`` a flat tuple (the API reshapes it).
         Graph attribute ``grads`` lists ``[forward id, gradient id]`` pairs.
+
+    Example:
+        >>> import numpy as np
+        >>> from tracer import evaluate, trace
+        >>> g = build_grad_graph(trace(lambda x: np.sum(np.exp(x))).trace(np.zeros(2)))
+        >>> value, gx = evaluate(g, np.zeros(2))
+        >>> float(value), gx.tolist()
+        (2.0, [1.0, 1.0])
     """
     outs = graph.graph["outputs"]
     if not 0 <= output < len(outs):
