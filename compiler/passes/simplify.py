@@ -172,39 +172,42 @@ def _is(u, value) -> bool:
 # ----- rewrites from the primitives' algebraic facts -----
 
 
-def _binary_facts(c: _Ctx, n, a, b):
-    """Identities, absorbing elements, ``x op x`` (``Algebra`` of the node's primitive)."""
-    prim = PRIMITIVES[c.op(n)]
+def _binary_facts(prim):
+    """Identities, absorbing elements and ``x op x`` of ``prim`` (its ``Algebra``)."""
     alg, sym = prim.algebra, prim.name
-    ua, ub = c.uniform(a), c.uniform(b)
-    if alg.identity is not None:
-        if _is(ub, alg.identity):
-            return c.fit(a, n), f"{sym}(x, {alg.identity})"
-        if alg.commutative and _is(ua, alg.identity):
-            return c.fit(b, n), f"{sym}(x, {alg.identity})"
-    absorbing = alg.absorbing
-    hit = _is(ub, absorbing) or alg.commutative and _is(ua, absorbing)
-    if absorbing is not None and hit and c.is_numeric(n):
-        return c.filled(n, absorbing), f"{sym}(x, {absorbing})"
-    if a == b:
-        if alg.self_inverse is not None and c.is_numeric(n):
-            return c.filled(n, alg.self_inverse), f"{sym}(x, x)"
-        if alg.idempotent:
-            return c.fit(a, n), f"{sym}(x, x)"
-    return None, None
+    identity, absorbing, commutative = alg.identity, alg.absorbing, alg.commutative
 
-
-def _unary_facts(c: _Ctx, n, a):
-    """``f(f(x))`` for involutions and idempotent ops."""
-    op = c.op(n)
-    if c.op(a) != op:
+    def rewrite(c: _Ctx, n, a, b):
+        ua, ub = c.uniform(a), c.uniform(b)
+        if identity is not None:
+            if _is(ub, identity):
+                return c.fit(a, n), f"{sym}(x, {identity})"
+            if commutative and _is(ua, identity):
+                return c.fit(b, n), f"{sym}(x, {identity})"
+        hit = _is(ub, absorbing) or commutative and _is(ua, absorbing)
+        if absorbing is not None and hit and c.is_numeric(n):
+            return c.filled(n, absorbing), f"{sym}(x, {absorbing})"
+        if a == b:
+            if alg.self_inverse is not None and c.is_numeric(n):
+                return c.filled(n, alg.self_inverse), f"{sym}(x, x)"
+            if alg.idempotent:
+                return c.fit(a, n), f"{sym}(x, x)"
         return None, None
-    alg = PRIMITIVES[op].algebra
-    if alg.involution:
-        return c.fit(c.arg0(a), n), f"{op}({op}(x))"
-    if alg.idempotent:
-        return c.fit(a, n), f"{op}({op}(x))"
-    return None, None
+
+    return rewrite
+
+
+def _unary_facts(prim):
+    """``f(f(x))`` for an involution or an idempotent op."""
+    op, alg = prim.name, prim.algebra
+    label = f"{op}({op}(x))"
+
+    def rewrite(c: _Ctx, n, a):
+        if c.op(a) != op:
+            return None, None
+        return (c.fit(c.arg0(a), n) if alg.involution else c.fit(a, n)), label
+
+    return rewrite
 
 
 def _unbroadcast(c: _Ctx, n, *args):
@@ -240,9 +243,9 @@ def _rules_of(prim) -> tuple:
     rules = []
     if arity == 2 and (alg.identity is not None or alg.absorbing is not None
                        or alg.self_inverse is not None or alg.idempotent):  # fmt: skip
-        rules.append(_binary_facts)
+        rules.append(_binary_facts(prim))
     if arity == 1 and (alg.involution or alg.idempotent):
-        rules.append(_unary_facts)
+        rules.append(_unary_facts(prim))
     rules.extend(prim.rewrites)
     if prim.elementwise and (arity is None or arity >= 2):
         rules.append(_unbroadcast)
