@@ -15,6 +15,7 @@ from tracer.primitives import (
     elementwise,
     inverses,
     linalg,
+    matrix_functions,
     norms,
     reductions,
     shape_ops,
@@ -22,7 +23,7 @@ from tracer.primitives import (
 from tracer.primitives.base import Primitive
 
 MODULES = (elementwise, reductions, shape_ops, linalg, contractions, diagonals, inverses,
-           decompositions, norms)  # fmt: skip
+           decompositions, norms, matrix_functions)  # fmt: skip
 
 # Structural node kinds: not primitives (no impl), but valid ``op`` values.
 STRUCTURAL_OPS = ("input", "const")
