@@ -167,7 +167,9 @@ def _canonical(subscripts, output):
 
 einsum_p = Primitive(
     "einsum", _einsum_impl, _einsum_rule, None, ("subscripts", "output", "optimize"),
-    vjp=_einsum_vjp, jvp=_einsum_jvp, fresh=True, lower=_einsum_lowering,
+    vjp=_einsum_vjp, jvp=_einsum_jvp, lower=_einsum_lowering,
+    # one operand and nothing summed (a transpose, a diagonal) is a view of that operand
+    fresh=lambda p: len(p["subscripts"]) > 1, view=True,
     doc="np.einsum with integer sublists (one tuple of labels per operand, and the output's)",
 )  # fmt: skip
 

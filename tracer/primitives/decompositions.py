@@ -242,7 +242,7 @@ def _svd_parts(x, hermitian):
 
 def _reduced_only(x, full_matrices, what):
     m, n = x.shape[-2:]
-    if full_matrices and m != n:
+    if full_matrices and (m > n if what == "U" else n > m):
         raise UnsupportedError(
             f"svd: the derivative of {what} with full_matrices=True is not defined for a "
             f"non-square matrix ({m} x {n}: the extra columns are not unique); use "
@@ -286,7 +286,22 @@ def _svd_vh_vjp(gy, x, y, full_matrices, hermitian):
 
 
 def _svd_u_jvp(ts, x, y, full_matrices, hermitian):
-    _reduced_only(x, full_matrices, "U")
+    du = _svd_u_reduced_jvp(ts, x, hermitian)
+    m, n = x.shape[-2:]
+    if full_matrices and m > n:  # the extra columns have no derivative: nan
+        return so.concatenate([du, np.full(x.shape[:-2] + (m, m - n), np.nan, x.dtype)], -1)
+    return du
+
+
+def _svd_vh_jvp(ts, x, y, full_matrices, hermitian):
+    dvh = _svd_vh_reduced_jvp(ts, x, hermitian)
+    m, n = x.shape[-2:]
+    if full_matrices and n > m:  # the extra rows have no derivative: nan
+        return so.concatenate([dvh, np.full(x.shape[:-2] + (n - m, n), np.nan, x.dtype)], -2)
+    return dvh
+
+
+def _svd_u_reduced_jvp(ts, x, hermitian):
     u, s, v = _svd_parts(x, hermitian)
     t = _sym(ts[0]) if hermitian else ts[0]
     p = matmul(mT(u), t, v)
@@ -298,8 +313,7 @@ def _svd_u_jvp(ts, x, y, full_matrices, hermitian):
     return du
 
 
-def _svd_vh_jvp(ts, x, y, full_matrices, hermitian):
-    _reduced_only(x, full_matrices, "Vh")
+def _svd_vh_reduced_jvp(ts, x, hermitian):
     u, s, v = _svd_parts(x, hermitian)
     t = _sym(ts[0]) if hermitian else ts[0]
     p = matmul(mT(u), t, v)
@@ -362,18 +376,49 @@ def _qr_rule(which):
     return rule
 
 
-def _qr_parts(x, mode):
-    m, n = x.shape[-2:]
-    if mode == "complete" and m > n:
-        raise UnsupportedError(
-            f"qr: mode='complete' of a tall matrix ({m} x {n}) has no derivative (the extra "
-            f"columns of Q are not unique); use mode='reduced' (at {user_location()})"
-        )
+def _qr_parts(x):
     return qr_q_p.bind(x, mode="reduced"), qr_r_p.bind(x, mode="reduced")
 
 
-def _qr_vjp(gq, gr, x, mode):
-    q, r = _qr_parts(x, mode)
+def _extra_columns(x, mode) -> bool:
+    """Q of mode='complete' has columns beyond the reduced ones (not unique: no derivative)."""
+    return mode == "complete" and x.shape[-2] > x.shape[-1]
+
+
+def _qr_q_vjp(gy, x, mode):
+    if _extra_columns(x, mode):
+        m, n = x.shape[-2:]
+        raise UnsupportedError(
+            f"qr: the derivative of Q with mode='complete' is not defined for a tall matrix "
+            f"({m} x {n}: the extra columns are not unique); use mode='reduced' "
+            f"(at {user_location()})"
+        )
+    return (_qr_vjp(gy, None, x),)
+
+
+def _qr_q_jvp(t, x, mode):
+    dq = _qr_jvp(t, x)[0]
+    if not _extra_columns(x, mode):
+        return dq
+    m, n = x.shape[-2:]  # the extra columns have no derivative: nan
+    return so.concatenate([dq, np.full(x.shape[:-2] + (m, m - n), np.nan, x.dtype)], axis=-1)
+
+
+def _qr_r_vjp(gy, x, mode):
+    n = x.shape[-1]
+    return (_qr_vjp(None, gy[..., :n, :] if _extra_columns(x, mode) else gy, x),)
+
+
+def _qr_r_jvp(t, x, mode):
+    dr = _qr_jvp(t, x)[1]
+    if not _extra_columns(x, mode):
+        return dr
+    m, n = x.shape[-2:]  # the rows below the reduced R are zeros
+    return so.concatenate([dr, np.zeros(x.shape[:-2] + (m - n, n), x.dtype)], axis=-2)
+
+
+def _qr_vjp(gq, gr, x):
+    q, r = _qr_parts(x)
     m, n = x.shape[-2:]
     if m >= n:
         return _qr_square_vjp(gq, gr, q, r)
@@ -400,9 +445,9 @@ def _qr_square_vjp(gq, gr, q, r):
     return _right_solve(b, mT(r))
 
 
-def _qr_jvp(t, x, mode):
+def _qr_jvp(t, x):
     """(dQ, dR) of the reduced QR."""
-    q, r = _qr_parts(x, mode)
+    q, r = _qr_parts(x)
     m, n = x.shape[-2:]
     if m >= n:
         return _qr_square_jvp(t, q, r)
@@ -426,14 +471,14 @@ def _qr_lowering(field):
 
 qr_q_p = Primitive(
     "qr_q", _qr_q_impl, _qr_rule("Q"), 1, ("mode",),
-    vjp=lambda gy, x, y, mode: (_qr_vjp(gy, None, x, mode),),
-    jvp=lambda ts, x, y, mode: _qr_jvp(ts[0], x, mode)[0],
+    vjp=lambda gy, x, y, mode: _qr_q_vjp(gy, x, mode),
+    jvp=lambda ts, x, y, mode: _qr_q_jvp(ts[0], x, mode),
     fresh=True, lower=_qr_lowering("Q"), doc="the Q output of np.linalg.qr",
 )  # fmt: skip
 qr_r_p = Primitive(
     "qr_r", _qr_r_impl, _qr_rule("R"), 1, ("mode",),
-    vjp=lambda gy, x, y, mode: (_qr_vjp(None, gy, x, mode),),
-    jvp=lambda ts, x, y, mode: _qr_jvp(ts[0], x, mode)[1],
+    vjp=lambda gy, x, y, mode: _qr_r_vjp(gy, x, mode),
+    jvp=lambda ts, x, y, mode: _qr_r_jvp(ts[0], x, mode),
     fresh=True, lower=_qr_lowering("R"), doc="the R output of np.linalg.qr",
 )  # fmt: skip
 
