@@ -38,7 +38,7 @@ from tracer.primitives import reductions as red
 from tracer.primitives import shape_ops as so
 from tracer.primitives.base import Primitive, add_tangents, avals_str
 from tracer.primitives.contractions import strong
-from tracer.staging import find_trace
+from tracer.staging import Tracer, find_trace
 
 # ----- dtypes and shapes (shared by the decompositions) -----
 
@@ -304,6 +304,8 @@ def pinv(a, rcond=None, hermitian=False, *, rtol=np._NoValue):
     if find_trace((a,)) is None:
         return np.linalg.pinv(a, rcond=rcond, hermitian=hermitian, rtol=rtol)
     (a,) = as_linalg("pinv", a)
+    if isinstance(rcond, Tracer):  # a float read from a closure: asked for concretely, frozen
+        rcond = float(rcond)
     if rcond is None:  # NumPy's defaults, resolved now: the graph holds a number
         if rtol is np._NoValue:
             rcond = 1e-15
@@ -313,9 +315,9 @@ def pinv(a, rcond=None, hermitian=False, *, rtol=np._NoValue):
             rcond = rtol
     elif rtol is not np._NoValue:
         raise TracegradError(f"pinv: `rtol` and `rcond` can't be both set ({user_location()})")
-    if np.ndim(rcond) or find_trace((rcond,)) is not None:
+    if np.ndim(rcond):
         raise UnsupportedError(
-            f"np.linalg.pinv with an array or traced rcond is not supported (at {user_location()})"
+            f"np.linalg.pinv with an array rcond is not supported (at {user_location()})"
         )
     return pinv_p.bind(a, rcond=float(rcond), hermitian=bool(hermitian))
 

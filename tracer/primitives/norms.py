@@ -25,7 +25,7 @@ from tracer.primitives import shape_ops as so
 from tracer.primitives.base import normalize_axis
 from tracer.primitives.contractions import strong
 from tracer.primitives.decompositions import svd
-from tracer.staging import find_trace
+from tracer.staging import Tracer, find_trace
 
 PRIMITIVES = ()
 
@@ -77,6 +77,8 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002
     'nuc', 1, -1, 2, -2, inf, -inf), ``axis`` (an int or a pair), ``keepdims``."""
     if find_trace((x,)) is None:
         return np.linalg.norm(x, ord, axis, keepdims)
+    if isinstance(ord, Tracer):  # a float read from a closure: asked for concretely, frozen
+        ord = float(ord)  # noqa: A001
     x = strong(x)
     if x.dtype.kind not in "fc":
         x = ew.astype(x, np.float64)
