@@ -163,6 +163,24 @@ def test_products_equal_numpy(fn, shapes, dtype):
     check_traced(fn, *[A(s, dtype, seed=i) for i, s in enumerate(shapes)])
 
 
+@pytest.mark.parametrize(
+    "fn, shapes",
+    [
+        (np.linalg.matmul, [(2, 3), (3, 4)]),
+        (lambda a, b: np.linalg.tensordot(a, b, axes=1), [(2, 3), (3, 4)]),
+        (np.linalg.outer, [(3,), (2,)]),
+        (np.linalg.cross, [(2, 3), (3,)]),
+        (lambda a, b: np.linalg.cross(a, b, axis=0), [(3, 2), (3, 2)]),
+        (np.linalg.vecdot, [(2, 3), (3,)]),
+        (lambda a, b: np.linalg.vecdot(a, b, axis=0), [(3, 2), (3, 1)]),
+        (lambda a, b: np.linalg.matrix_transpose(a) @ b, [(2, 3, 4), (3, 2)]),
+    ],
+)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_linalg_array_api_spellings_equal_numpy(fn, shapes, dtype):
+    check_traced(fn, *[A(s, dtype, seed=i) for i, s in enumerate(shapes)])
+
+
 def test_two_dimensional_cross_product_is_a_scalar():
     with pytest.warns(DeprecationWarning):
         expected = np.cross(A((4, 2), "float64"), A((4, 2), "float64", seed=1))

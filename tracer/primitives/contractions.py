@@ -449,9 +449,55 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     return so.moveaxis(cp, -1, normalize_axis("cross", axisc, cp.ndim))
 
 
-NUMPY = {np.einsum: einsum, np.tensordot: tensordot, np.inner: inner, np.kron: kron,
-         np.cross: cross}  # fmt: skip
+# ----- np.linalg's array-API spellings -----
+
+
+def linalg_tensordot(x1, x2, /, *, axes=2):
+    return tensordot(x1, x2, axes)
+
+
+def linalg_cross(x1, x2, /, *, axis=-1):
+    x1, x2 = strong(x1), strong(x2)
+    if x1.shape[axis] != 3 or x2.shape[axis] != 3:
+        raise ShapeError(
+            f"np.linalg.cross: both inputs must be 3-vectors along axis {axis}, got {x1.shape} "
+            f"and {x2.shape} (at {user_location()})"
+        )
+    return cross(x1, x2, axis=axis)
+
+
+def linalg_outer(x1, x2, /):
+    x1, x2 = strong(x1), strong(x2)
+    if x1.ndim != 1 or x2.ndim != 1:
+        raise ShapeError(
+            f"np.linalg.outer: inputs must be vectors, got {x1.shape} and {x2.shape} "
+            f"(at {user_location()})"
+        )
+    return la.outer(x1, x2)
+
+
+def matrix_transpose(x, /):
+    return so.swapaxes(x, -1, -2)
+
+
+def vecdot(x1, x2, /, *, axis=-1):
+    """``np.linalg.vecdot`` of real vectors: ``sum(x1 * x2, axis)``, as an einsum."""
+    x1, x2 = strong(x1), strong(x2)
+    nd = max(x1.ndim, x2.ndim)
+    ax = normalize_axis("vecdot", axis, nd)
+    x1 = so.moveaxis(so.reshape(x1, (1,) * (nd - x1.ndim) + x1.shape), ax, -1)
+    x2 = so.moveaxis(so.reshape(x2, (1,) * (nd - x2.ndim) + x2.shape), ax, -1)
+    return einsum("...i,...i->...", x1, x2)
+
+
+NUMPY = {
+    np.einsum: einsum, np.tensordot: tensordot, np.inner: inner, np.kron: kron, np.cross: cross,
+    np.linalg.tensordot: linalg_tensordot, np.linalg.cross: linalg_cross,
+    np.linalg.outer: linalg_outer, np.linalg.vecdot: vecdot,
+    np.linalg.matmul: la.matmul,
+    np.linalg.matrix_transpose: matrix_transpose,
+}  # fmt: skip
 METHODS: dict = {}
 ATTRIBUTES: dict = {}
 
-__all__ = ["cross", "einsum", "inner", "kron", "tensordot"]
+__all__ = ["cross", "einsum", "inner", "kron", "tensordot", "vecdot"]

@@ -28,11 +28,13 @@ replace it without changing any program.
   ``dU = U (F o (P S + S P^T)) + (I - U U^T) dA V S^-1`` (when ``m > n``),
   ``dV = V (F o (S P + P^T S)) + (I - V V^T) dA^T U S^-1`` (when ``n > m``).
   ``U`` and ``Vh`` need distinct (and, for the last terms, non-zero) singular
-  values; with ``full_matrices=True`` and ``m != n`` they are not unique and
-  have no derivative (an error says so).
+  values; with ``full_matrices=True`` the extra columns of ``U`` (tall
+  matrix) or rows of ``Vh`` (wide) are not unique and have no derivative:
+  reverse mode raises, forward mode gives nan there.
 - ``qr`` (reduced; ``m >= n``): ``gA = (gQ + Q copyltu(M)) R^-T`` with
   ``M = gR R^T - Q^T gQ``; a wide matrix ``[X | Y]`` is ``Q R_X`` and
-  ``R_Y = Q^T Y``.
+  ``R_Y = Q^T Y``. ``mode='complete'`` of a tall matrix: ``Q``'s extra columns
+  have no derivative (reverse mode raises, forward mode gives nan).
 
 NumPy's ``cholesky`` and ``eigh`` read one triangle of the input. As JAX does,
 the rules treat the input as symmetric: the tangent is symmetrised before use
