@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from compiler import build_grad_graph, check_grad, grad, jvp, vjp
 from tracer import PRIMITIVES, trace, validate
+from tracer.scipy.linalg import expm
 
 pytestmark = pytest.mark.usefixtures("validated_graphs")
 
@@ -78,7 +79,51 @@ OPS = {
     "maximum": (2, lambda a, b, p: np.maximum(a, b)),
     "minimum": (2, lambda a, b, p: np.minimum(a, b)),
     "where": (2, lambda a, b, p: np.where(a > b, a * b, b)),
+    # linear algebra on matrices made from the last axis (well conditioned, spectra apart)
+    "einsum": (1, lambda a, b, p: np.einsum("...i,...j->...ij", _vec(a), np.sin(_vec(a)))),
+    "einsum_trace": (1, lambda a, b, p: np.einsum("...ii", _mat(a))),
+    "inv": (1, lambda a, b, p: np.linalg.inv(_mat(a))),
+    "solve": (1, lambda a, b, p: np.linalg.solve(_mat(a), _vec(a)[..., None])),
+    "det": (1, lambda a, b, p: np.linalg.det(_mat(a))),
+    "slogdet": (1, lambda a, b, p: np.linalg.slogdet(_mat(a))[1]),
+    "pinv": (1, lambda a, b, p: np.linalg.pinv(_mat(a))),
+    "cholesky": (1, lambda a, b, p: np.linalg.cholesky(_sym(a))),
+    "eigh": (1, lambda a, b, p: _eigh(_sym(a))),
+    "svd": (1, lambda a, b, p: _svd(_mat(a))),
+    "qr": (1, lambda a, b, p: np.linalg.qr(_mat(a))[0] + np.linalg.qr(_mat(a))[1]),
+    "expm": (1, lambda a, b, p: expm(_mat(a) * 0.5)),
 }
+
+
+def _vec(a):
+    return np.reshape(a, (1,)) if np.ndim(a) == 0 else a
+
+
+def _mat(a):
+    """A matrix per last-axis vector: distinct singular values, well conditioned."""
+    v = _vec(a)
+    n = v.shape[-1]
+    spread = np.eye(n, dtype=v.dtype) * np.arange(1, n + 1, dtype=v.dtype)
+    return spread + np.tanh(v[..., :, None] * np.sin(v)[..., None, :]) * 0.3
+
+
+def _sym(a):
+    m = _mat(a)
+    return (m + np.swapaxes(m, -1, -2)) * 0.5
+
+
+def _eigh(s):
+    w, v = np.linalg.eigh(s)
+    return w[..., None, :] * v**2  # squares: eigenvectors are defined up to sign
+
+
+def _svd(m):
+    u, s, vh = np.linalg.svd(m)
+    return s[..., None, :] * u**2 + vh**2
+
+
+LINALG = {"einsum", "einsum_trace", "inv", "solve", "det", "slogdet", "pinv", "cholesky", "eigh",
+          "svd", "qr", "expm"}  # fmt: skip
 
 
 def _applicable(name: str, shape: tuple) -> bool:
@@ -94,6 +139,8 @@ def _applicable(name: str, shape: tuple) -> bool:
         return 1 in shape
     if name in ("broadcast", "stack"):
         return doubles
+    if name in LINALG:
+        return int(np.prod(shape)) * (shape[-1] if shape else 1) <= MAX_SIZE
     return True
 
 
