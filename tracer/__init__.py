@@ -29,6 +29,14 @@ from tracer.spec import Spec
 from tracer.staging import name_scope
 from tracer.traced import TracedArray
 from tracer.tracing import RetraceWarning, TracedFunction, trace
+from tracer.tree_util import (
+    PyTreeDef,
+    tree_flatten,
+    tree_leaves,
+    tree_map,
+    tree_structure,
+    tree_unflatten,
+)
 from tracer.validate import validate
 
 try:
@@ -42,4 +50,5 @@ __all__ = [
     "ShapeError", "Spec", "TracedArray", "TracedFunction", "TracegradError", "TracingError",
     "UnsupportedError", "evaluate", "format_graph", "load", "name_scope", "save", "trace",
     "validate", "__version__",
+    "PyTreeDef", "tree_flatten", "tree_leaves", "tree_map", "tree_structure", "tree_unflatten",
 ]  # fmt: skip

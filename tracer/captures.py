@@ -145,7 +145,7 @@ class Fetch:
 
 
 def _container(value) -> bool:
-    return isinstance(value, (tuple, list, dict)) and not hasattr(value, "_fields")
+    return isinstance(value, (tuple, list, dict))  # namedtuples too: containers, as in JAX
 
 
 def capture_nodes(graph) -> list[int]:

@@ -294,13 +294,20 @@ def _check_tree(tree, key, depth=0) -> int:
     if (
         depth > 100
         or not isinstance(tree, dict)
-        or tree.get("type") not in ("leaf", "none", "static", "tuple", "list", "dict")
+        or tree.get("type") not in ("leaf", "none", "static", "tuple", "list", "dict", "namedtuple")
     ):
         raise GraphFormatError(f"graph attribute {key!r} is not a valid tree")
-    if tree["type"] in ("tuple", "list", "dict"):
+    if tree["type"] in ("tuple", "list", "dict", "namedtuple"):
         children = tree.get("children")
         if not isinstance(children, list):
             raise GraphFormatError(f"graph attribute {key!r} is not a valid tree")
+        if tree["type"] == "namedtuple" and not (  # a class named by path, never imported
+            isinstance(tree.get("class"), str)
+            and isinstance(tree.get("fields"), list)
+            and all(isinstance(f, str) for f in tree["fields"])
+            and len(tree["fields"]) == len(children)
+        ):
+            raise GraphFormatError(f"graph attribute {key!r}: a bad namedtuple node")
         if tree["type"] == "dict" and (
             not isinstance(tree.get("keys"), list) or len(tree["keys"]) != len(children)
         ):
