@@ -14,12 +14,16 @@ each input's dtype here, in one place. Everything is iterative, so
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
 
+from compiler.calls import CallGroups
+from compiler.remat import Remat
 from tracer import ops
 from tracer.captures import explicit_inputs
+from tracer.checkpoint import REGION
 from tracer.errors import TracegradError
 from tracer.graph import Graph, subgraph_nodes
 from tracer.primitives import PRIMITIVES
@@ -55,6 +59,16 @@ class Builder:
                 nodes[nid]["role"] = role
                 nodes[nid]["grad_of"] = grad_of
                 nodes[nid].update(attrs)
+
+    def retag(self, start: int, grad_of: int, role: str = "backward") -> None:
+        """Mark every node created since id ``start`` as part of forward node ``grad_of``'s
+        derivative (overriding the tags of a derivative computed inside it)."""
+        nodes = self.graph._node
+        for nid in range(start, self.graph._next_id):
+            d = nodes.get(nid)
+            if d is not None:
+                d["role"], d["grad_of"] = role, grad_of
+                d.pop("accum", None)
 
     def in_context(self, n: int):
         """Create nodes with the source line and scope of forward node ``n``."""
@@ -119,9 +133,23 @@ def active_nodes(graph: Graph, wrt: Sequence[int]) -> set[int]:
 
 
 def backward_pass(
-    b: Builder, seeds: Sequence[tuple[int, TracedArray]], wrt: Sequence[int], active: set[int]
+    b: Builder,
+    seeds: Sequence[tuple[int, TracedArray]],
+    wrt: Sequence[int],
+    active: set[int],
+    *,
+    order: Sequence[int] | None = None,
+    role: str = "backward",
 ) -> dict[int, TracedArray]:
     """Propagate ``seeds`` (``(output node, gradient)`` pairs) back to ``wrt``.
+
+    Rules read checkpointed values from recomputed copies (``compiler.remat``); a
+    call with a rule of its own (``per_call``: ``tracer.custom``) gets its rule once,
+    with all its results' cotangents (``compiler.calls``).
+
+    Args:
+        order: the ``active`` nodes in a topological order (default: the graph's).
+        role: the ``role`` of the nodes created (``"tangent"`` inside forward mode).
 
     Returns:
         The total gradient of every forward node reached (``wrt`` nodes the outputs
@@ -134,25 +162,42 @@ def backward_pass(
         contributions.setdefault(n, []).append(g)
     totals: dict[int, TracedArray] = {}
     wrt_set = set(wrt)
-    order = [n for n in graph.topo_order() if n in active]
+    if order is None:
+        order = [n for n in graph.topo_order() if n in active]
+    calls = CallGroups(graph, order)
+    remat = Remat(graph, role) if any(REGION in nodes[n] for n in order) else None
     for n in reversed(order):
         parts = contributions.pop(n, None)
-        if not parts:
+        if not parts and n not in calls.key_of:
             continue
         d = nodes[n]
         with b.in_context(n):
-            start = graph._next_id
-            g = parts[0]
-            for p in parts[1:]:  # fan-out: a value used k times gets the sum of k gradients
-                g = ops.add(g, p)
-            b.tag(start, n, accum=True)
-            totals[n] = g
-            if n in wrt_set or d["op"] == "input":
-                continue
+            g = None
+            if parts:
+                start = graph._next_id
+                g = parts[0]
+                for p in parts[1:]:  # fan-out: a value used k times gets the sum of k gradients
+                    g = ops.add(g, p)
+                b.tag(start, n, role, accum=True)
+                totals[n] = g
+                if n in wrt_set or d["op"] == "input":
+                    continue
             operands = graph.operands(n)
             start = graph._next_id
-            xs = rule_operands(b, n, operands)
-            grads = PRIMITIVES[d["op"]].vjp(g, *xs, y=b.wrap(n), **d["params"])
+            if n in calls.key_of:
+                if not calls.record(n, g):
+                    continue  # the call's rule runs at its earliest result
+                grads = _call_vjp(b, n, operands, calls.cotangents(n), remat, role)
+                if grads is None:
+                    continue
+                b.retag(start, n, role)
+            else:
+                xs, y = operands, n
+                if remat is not None:
+                    xs = [remat.read(u, g.node) for u in operands]
+                    y = remat.read(n, g.node)
+                xs = rule_operands(b, n, xs)
+                grads = PRIMITIVES[d["op"]].vjp(g, *xs, y=b.wrap(y), **d["params"])
             if len(grads) != len(operands):
                 raise TracegradError(
                     f"internal: vjp rule of {d['op']} returned {len(grads)} gradients "
@@ -165,8 +210,58 @@ def backward_pass(
                     raise TracegradError(f"internal: vjp rule of {d['op']} returned a constant")
                 ud = nodes[u]
                 contributions.setdefault(u, []).append(unbroadcast(gu, ud["shape"], ud["dtype"]))
-            b.tag(start, n)
+            b.tag(start, n, role)
     return totals
+
+
+def _call_vjp(b: Builder, n: int, operands: list[int], cts, remat, role: str):
+    """The gradients of a call's operands (None for its results) from its rule, or None when
+    no result of the call got a cotangent."""
+    if cts is None:
+        return None
+    d = b.graph._node[n]
+    k = d["params"]["outputs"]
+    token = next(c.node for c in cts if c is not None)
+    args = [remat.read(u, token) if remat is not None else u for u in operands[k:]]
+    transpose = functools.partial(transpose_linear, b, role=role)
+    arg_cts = PRIMITIVES[d["op"]].vjp(cts, *map(b.wrap, args), rule=d.get("rule"),
+                                      transpose=transpose, **d["params"])  # fmt: skip
+    return [None] * k + list(arg_cts)
+
+
+def transpose_linear(b: Builder, fn, avals, cts, *, role: str = "backward") -> list:
+    """The transpose of a linear function, applied to ``cts``: reverse mode over ``fn``'s
+    traced ops with respect to its inputs (as a custom rule's other direction needs).
+
+    Args:
+        fn: ``fn(xs) -> list`` of arrays, linear in ``xs`` (traced values of ``avals``).
+        avals: shapes and dtypes of ``fn``'s inputs.
+        cts: one cotangent per output of ``fn`` (None: zero).
+
+    Returns:
+        One value per input (None where nothing flows).
+    """
+    graph = b.graph
+    start = graph._next_id
+    holders = []  # placeholder inputs: zeros (a linear fn's transpose never reads them)
+    for a in avals:
+        z = b.const(np.zeros((), dtype=a.dtype))
+        holders.append(ops.broadcast_to(z, tuple(a.shape)) if tuple(a.shape) else z)
+    outs = fn(list(holders))
+    seeds = [(o.node, unbroadcast(ct, o.shape, o.dtype)) for o, ct in zip(outs, cts)
+             if ct is not None and isinstance(o, TracedArray) and o.node >= start]  # fmt: skip
+    wrt = [h.node for h in holders]
+    active = set(wrt)
+    nodes = graph._node
+    for nid in range(start, graph._next_id):  # created in order: a topological order
+        d = nodes.get(nid)
+        if d is None or nid in active or d["op"] in ("input", "const"):
+            continue
+        differentiable = _inexact(d["dtype"]) and PRIMITIVES[d["op"]].differentiable
+        if differentiable and any(u in active for u in graph._pred[nid]):
+            active.add(nid)
+    totals = backward_pass(b, seeds, wrt, active, order=sorted(active), role=role)
+    return [totals.get(h.node) for h in holders]
 
 
 def zeros_for(b: Builder, n: int, grad_of: int, role: str = "backward") -> TracedArray:
@@ -186,7 +281,7 @@ def copy_forward(graph: Graph) -> Graph:
     out = Graph.copy(graph if isinstance(graph, Graph) else Graph(graph))
     for d in out._node.values():
         d["role"] = "forward"
-        for key in ("grad_of", "seed", "accum"):
+        for key in ("grad_of", "seed", "accum", "recompute"):
             d.pop(key, None)
     return out
 

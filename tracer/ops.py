@@ -6,5 +6,6 @@ from __future__ import annotations
 
 from tracer.primitives.elementwise import *  # noqa: F403
 from tracer.primitives.linalg import *  # noqa: F403
+from tracer.primitives.markers import *  # noqa: F403
 from tracer.primitives.reductions import *  # noqa: F403
 from tracer.primitives.shape_ops import *  # noqa: F403

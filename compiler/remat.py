@@ -1,0 +1,106 @@
+"""Rematerialisation for ``checkpoint``: the backward pass reads a region's internal values from
+a recomputed copy instead of the forward one.
+
+A node of a checkpoint region (node attribute ``checkpoint``, see
+``tracer.checkpoint``) is *internal* when every forward user is in the same
+region and it is not an output: no one outside the region needs it. When a
+derivative rule reads an internal value, ``Remat.read`` returns its copy,
+recomputed (once per region and backward pass) from the region's own inputs, each
+read through ``after(input, gradient)``. That barrier makes the copy depend on
+the gradient being propagated, so generated code computes it only when the
+backward pass gets there and frees the forward copy at its last forward use, and
+it keeps the optimiser from merging the copy back into the forward value (they
+differ in an operand). Recomputed nodes carry ``role="backward"``,
+``grad_of`` = the node they recompute and ``recompute`` = the same id, which is
+how drawings show them.
+"""
+
+from __future__ import annotations
+
+from tracer.checkpoint import REGION
+from tracer.graph import Graph
+from tracer.primitives.markers import after_p
+
+RECOMPUTE = "recompute"  # the node attribute marking a recomputed copy (its original's id)
+
+
+def has_regions(graph: Graph) -> bool:
+    return any(REGION in d for d in graph._node.values())
+
+
+class Remat:
+    """Recomputed copies of checkpointed values for one backward pass."""
+
+    def __init__(self, graph: Graph, role: str = "backward"):
+        self.graph = graph
+        self.role = role
+        self.outputs = set(graph.graph.get("outputs") or ())
+        self.copies: dict[int, int] = {}
+        self.barriers: dict[tuple[int, int], int] = {}
+        self.internal: dict[int, bool] = {}
+
+    def is_internal(self, n: int) -> bool:
+        hit = self.internal.get(n)
+        if hit is None:
+            nodes = self.graph._node
+            region = nodes[n].get(REGION)
+            hit = (
+                region is not None
+                and n not in self.outputs
+                and all(
+                    nodes[v].get(REGION) == region
+                    for v in self.graph._succ[n]
+                    if nodes[v].get("role") in (None, "forward")
+                )
+            )
+            self.internal[n] = hit
+        return hit
+
+    def read(self, n: int, token: int) -> int:
+        """The node a derivative rule reads for forward value ``n``: a recomputed copy if ``n``
+        is internal to a checkpoint region, else ``n``. ``token``: the gradient being
+        propagated (what the recomputation waits for)."""
+        if not self.is_internal(n):
+            return n
+        hit = self.copies.get(n)
+        return hit if hit is not None else self._recompute(n, token)
+
+    def _recompute(self, root: int, token: int) -> int:
+        """Copy ``root`` and the internal values it needs, operands first (iteratively)."""
+        g = self.graph
+        nodes = g._node
+        stack = [root]
+        while stack:
+            n = stack[-1]
+            if n in self.copies:
+                stack.pop()
+                continue
+            operands = g.operands(n)
+            missing = [u for u in operands if self.is_internal(u) and u not in self.copies]
+            if missing:
+                stack.extend(missing)
+                continue
+            stack.pop()
+            d = nodes[n]
+            args = [self._operand(u, n, token) for u in operands]
+            self.copies[n] = g.add_op(
+                d["op"], args, d["params"], d["shape"], d["dtype"], source=d.get("source"),
+                scope=d.get("scope", ()), role=self.role, grad_of=n, **{RECOMPUTE: n},
+            )  # fmt: skip
+        return self.copies[root]
+
+    def _operand(self, u: int, user: int, token: int) -> int:
+        if u in self.copies:
+            return self.copies[u]
+        d = self.graph._node[u]
+        if d["op"] == "const":
+            return u
+        region = self.graph._node[user][REGION]
+        hit = self.barriers.get((region, u))
+        if hit is None:
+            hit = self.barriers[region, u] = self.graph.add_op(
+                after_p.name, [u, token], {}, d["shape"], d["dtype"], source=d.get("source"),
+                scope=self.graph._node[user].get("scope", ()), role=self.role, grad_of=u,
+                **{RECOMPUTE: u},
+            )  # fmt: skip
+        return hit
