@@ -354,8 +354,8 @@ for dt in ("float64", "float32", "int64"):
         case("after", lambda x, t: ops.after(x, t) + 1, A(shape, dt), A((2,), "float64"))
         case("custom_jvp_call", _softplus, A(shape, dt), label=dt)
     case("custom_vjp_call", _scaled, A((3,), dt), A((2, 3), "float64"), label=dt)
-case("stop_gradient", lambda x: ops.stop_gradient({"a": x, "b": (x, x * 2)})["b"][1], A((2,), "float64"),
-     label="pytree")  # fmt: skip
+case("stop_gradient", lambda x: ops.stop_gradient({"a": x, "b": (x, x * 2)})["b"][1],
+     A((2,), "float64"), label="pytree")  # fmt: skip
 case("custom_vjp_call", lambda x: _scaled(x, 1.5)[0], A((2, 2), "float32"), label="const-arg")
 
 
