@@ -23,7 +23,7 @@ from compiler.calls import CallGroups
 from compiler.remat import Remat
 from tracer import ops
 from tracer.captures import explicit_inputs
-from tracer.checkpoint import REGION
+from tracer.checkpointing import REGION
 from tracer.errors import TracegradError
 from tracer.graph import Graph, subgraph_nodes
 from tracer.primitives import PRIMITIVES

@@ -2,7 +2,7 @@
 a recomputed copy instead of the forward one.
 
 A node of a checkpoint region (node attribute ``checkpoint``, see
-``tracer.checkpoint``) is *internal* when every forward user is in the same
+``tracer.checkpointing``) is *internal* when every forward user is in the same
 region and it is not an output: no one outside the region needs it. When a
 derivative rule reads an internal value, ``Remat.read`` returns its copy,
 recomputed (once per region and backward pass) from the region's own inputs, each
@@ -17,7 +17,7 @@ how drawings show them.
 
 from __future__ import annotations
 
-from tracer.checkpoint import REGION
+from tracer.checkpointing import REGION
 from tracer.graph import Graph
 from tracer.primitives.markers import after_p
 

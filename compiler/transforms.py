@@ -1,4 +1,5 @@
-"""The transformations users call: grad, value_and_grad, vjp, jvp, jacobian, hessian.
+"""The transformations users call: grad, value_and_grad, vjp, jvp, jacobian (jacfwd, jacrev),
+hessian.
 
 Each returns a traced function (callable on arrays; ``.trace(...)`` gives its
 graph; transformable again), following JAX's conventions. A transformation
@@ -433,6 +434,33 @@ def jacobian(fun: Callable, argnums: int | Sequence[int] = 0, mode: str | None =
             pass per input element), or None to pick the one with fewer passes.
     """
     return JacobianFunction(fun, argnums, mode)
+
+
+def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0):
+    """The Jacobian by forward mode: ``jacobian(fun, argnums, mode="fwd")`` (one pass per
+    input element; the cheaper mode for tall Jacobians, more outputs than inputs).
+
+    Example:
+        >>> import numpy as np
+        >>> from compiler import jacfwd
+        >>> jacfwd(lambda x: np.sin(x) * 2.0)(np.zeros(2))
+        array([[2., 0.],
+               [0., 2.]])
+    """
+    return jacobian(fun, argnums, mode="fwd")
+
+
+def jacrev(fun: Callable, argnums: int | Sequence[int] = 0):
+    """The Jacobian by reverse mode: ``jacobian(fun, argnums, mode="rev")`` (one pass per
+    output element; the cheaper mode for wide Jacobians, more inputs than outputs).
+
+    Example:
+        >>> import numpy as np
+        >>> from compiler import jacrev
+        >>> jacrev(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0]))
+        array([2., 4.])
+    """
+    return jacobian(fun, argnums, mode="rev")
 
 
 def hessian(fun: Callable, argnums: int | Sequence[int] = 0):

@@ -11,6 +11,8 @@
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
+from tracer.checkpointing import checkpoint
+from tracer.custom import custom_jvp, custom_vjp
 from tracer.debug import NaNError, debug_nans
 from tracer.errors import (
     EvaluationError,
@@ -24,6 +26,7 @@ from tracer.errors import (
 from tracer.graph import Graph, format_graph
 from tracer.interpreter import evaluate
 from tracer.primitives import PRIMITIVES, Primitive
+from tracer.primitives.markers import stop_gradient
 from tracer.serialize import load, save
 from tracer.spec import Spec
 from tracer.staging import name_scope
@@ -51,4 +54,5 @@ __all__ = [
     "UnsupportedError", "evaluate", "format_graph", "load", "name_scope", "save", "trace",
     "validate", "__version__",
     "PyTreeDef", "tree_flatten", "tree_leaves", "tree_map", "tree_structure", "tree_unflatten",
+    "checkpoint", "custom_jvp", "custom_vjp", "stop_gradient",
 ]  # fmt: skip

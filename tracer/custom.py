@@ -202,7 +202,7 @@ class custom_vjp(_Custom):  # noqa: N801  (JAX's name)
         >>> def bwd(res, g):
         ...     return (np.clip(g, -1.0, 1.0),)
         >>> clip_gradient.defvjp(fwd, bwd)
-        >>> grad(lambda x: 5.0 * clip_gradient(x))(2.0)   # 5 clipped to 1 on the way back
+        >>> print(grad(lambda x: 5.0 * clip_gradient(x))(2.0))   # 5 clipped to 1 on the way back
         1.0
     """
 
@@ -240,7 +240,7 @@ class custom_jvp(_Custom):  # noqa: N801  (JAX's name)
         ... def log1pexp_jvp(primals, tangents):
         ...     (x,), (t,) = primals, tangents
         ...     return log1pexp(x), t * (1.0 - 1.0 / (1.0 + np.exp(x)))
-        >>> grad(log1pexp)(1000.0)   # the body's own derivative is inf / inf = nan here
+        >>> print(grad(log1pexp)(1000.0))   # the body's own derivative is inf / inf = nan here
         1.0
     """
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from tracer.captures import Captures, Fetch, capture_leaves, has_outer_captures, rebuild
-from tracer.checkpoint import REGION
+from tracer.checkpointing import REGION
 from tracer.debug import nans_enabled
 from tracer.errors import TracegradError
 from tracer.frames import is_internal, user_location

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from compiler import build_grad_graph, check_grad, grad, jvp, vjp
 from tracer import PRIMITIVES, ops, trace, validate
-from tracer.checkpoint import checkpoint
+from tracer.checkpointing import checkpoint
 from tracer.custom import custom_jvp, custom_vjp
 
 pytestmark = pytest.mark.usefixtures("validated_graphs")

@@ -61,7 +61,7 @@ def stop_gradient(x):
     Example:
         >>> import numpy as np
         >>> from compiler import grad, stop_gradient
-        >>> grad(lambda x: x * stop_gradient(x))(3.0)  # d/dx (x * c) with c = x = 3
+        >>> print(grad(lambda x: x * stop_gradient(x))(3.0))  # d/dx (x * c) with c = x = 3
         3.0
     """
     leaves, tree = flatten(x)
