@@ -187,10 +187,11 @@ def backward_pass(
             if n in calls.key_of:
                 if not calls.record(n, g):
                     continue  # the call's rule runs at its earliest result
-                grads = _call_vjp(b, n, operands, calls.cotangents(n), remat, role)
-                if grads is None:
+                due = calls.cotangents(n)
+                if due is None:
                     continue
-                b.retag(start, n, role)
+                grads = _call_vjp(b, n, operands, due[0], remat, role)
+                b.retag(start, due[1], role)
             else:
                 xs, y = operands, n
                 if remat is not None:
@@ -214,11 +215,8 @@ def backward_pass(
     return totals
 
 
-def _call_vjp(b: Builder, n: int, operands: list[int], cts, remat, role: str):
-    """The gradients of a call's operands (None for its results) from its rule, or None when
-    no result of the call got a cotangent."""
-    if cts is None:
-        return None
+def _call_vjp(b: Builder, n: int, operands: list[int], cts: list, remat, role: str) -> list:
+    """The gradients of a call's operands (None for its results) from its rule."""
     d = b.graph._node[n]
     k = d["params"]["outputs"]
     token = next(c.node for c in cts if c is not None)

@@ -44,6 +44,7 @@ class CallGroups:
                 self.key_of[n] = key
                 self.last.setdefault(key, n)  # order is topological: the first is earliest
         self.cts: dict[tuple, dict[int, object]] = {}
+        self.anchor: dict[tuple, int] = {}  # the earliest marker that got a gradient
 
     def __bool__(self) -> bool:
         return bool(self.key_of)
@@ -53,16 +54,19 @@ class CallGroups:
         key = self.key_of[n]
         per_output = self.cts.setdefault(key, {})
         if g is not None:
+            self.anchor[key] = n  # reached in reverse order: the last one is the earliest
             i = self.graph._node[n]["params"]["output"]
             prev = per_output.get(i)
             per_output[i] = g if prev is None else prev + g  # a result read by two markers
         return self.last[key] == n
 
-    def cotangents(self, n: int) -> list | None:
-        """One cotangent per result of ``n``'s call (None where none arrived), or None when
-        no result of the call got a gradient."""
-        per_output = self.cts.pop(self.key_of[n], None)
+    def cotangents(self, n: int) -> tuple[list, int] | None:
+        """One cotangent per result of ``n``'s call (None where none arrived) and the marker the
+        rule's nodes are tagged with (one whose result is used), or None when no result
+        of the call got a gradient."""
+        key = self.key_of[n]
+        per_output = self.cts.pop(key, None)
         if not per_output:
             return None
         k = self.graph._node[n]["params"]["outputs"]
-        return [per_output.get(i) for i in range(k)]
+        return [per_output.get(i) for i in range(k)], self.anchor.pop(key)

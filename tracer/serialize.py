@@ -29,7 +29,7 @@ FORMAT = "tracegrad-graph"
 VERSION = 1
 MAX_BYTES = 512 * 1024 * 1024  # refuse files larger than this before parsing
 _NODE_KEYS = {"op", "params", "shape", "dtype", "value", "name", "source", "scope", "role",
-              "capture",
+              "capture", "checkpoint", "recompute",
               "grad_of", "seed", "accum", "id"}  # fmt: skip
 _MAX_DEPTH = 64  # nesting allowed inside an attribute value (params are shallow)
 
@@ -59,6 +59,8 @@ def to_json(graph: nx.MultiDiGraph) -> str:
     """
     data = nx.node_link_data(graph, edges="edges")
     for node in data["nodes"]:
+        # a custom derivative's rule is Python code: the file keeps the marker, not the rule
+        node.pop("rule", None)
         # how a capture input is read at call time is the running program's, not the
         # file's: the file keeps the value it has now (outer traced values have none)
         fetch = node.pop("fetch", None)
@@ -206,8 +208,9 @@ def from_json(text: str) -> Graph:
             raise GraphFormatError(f"{where}: params must be plain JSON values, not arrays")
         if d.get("role") is not None and not isinstance(d["role"], str):
             raise GraphFormatError(f"{where}: 'role' must be a string")
-        if d.get("grad_of") is not None and not _is_id(d["grad_of"]):
-            raise GraphFormatError(f"{where}: 'grad_of' must be a node id")
+        for key in ("grad_of", "checkpoint", "recompute"):
+            if d.get(key) is not None and not _is_id(d[key]):
+                raise GraphFormatError(f"{where}: {key!r} must be a node id")
         for key in ("seed", "accum"):
             if key in d and not isinstance(d[key], bool):
                 raise GraphFormatError(f"{where}: {key!r} must be true or false")
