@@ -22,7 +22,7 @@ import numpy as np
 from compiler.calls import CallGroups
 from compiler.remat import Remat
 from tracer import ops
-from tracer.captures import explicit_inputs
+from tracer.captures import Fetch, explicit_inputs
 from tracer.checkpointing import REGION
 from tracer.errors import TracegradError
 from tracer.graph import Graph, subgraph_nodes
@@ -44,6 +44,16 @@ class Builder:
         # each local derivative keeps its own constants (the book view draws them
         # inside their derivative's node); the optimiser merges equal ones later
         self.stage = Stage(graph, TracedArray, share_scalars=False)
+        # a rule reading a captured array (a custom rule reads the globals its function
+        # reads) reads the capture input, so it sees the value of every call
+        state = self.stage.state
+        for n in graph.graph.get("captures") or ():
+            fetch = graph._node[n].get("fetch")
+            if isinstance(fetch, Fetch):
+                value = _fetched(fetch)
+                if isinstance(value, np.ndarray):
+                    state.capture_ids[id(value)] = n
+                    state.captured.append(value)
 
     def wrap(self, n: int) -> TracedArray:
         return self.stage.wrap(n)
@@ -74,6 +84,13 @@ class Builder:
         """Create nodes with the source line and scope of forward node ``n``."""
         d = self.graph._node[n]
         return self.stage.at(d.get("source"), tuple(d.get("scope") or ()))
+
+
+def _fetched(fetch: Fetch):
+    try:
+        return fetch({})
+    except (NameError, IndexError, TypeError):  # a global gone since: nothing to map
+        return None
 
 
 def rule_operands(b: Builder, n: int, operands: Sequence[int]) -> list[TracedArray]:

@@ -112,7 +112,11 @@ def build_drawing(
     """
     nodes = graph.nodes
     order = graph.topo_order()
-    names = L.value_names(graph, order, roles=roles)
+    calls = custom_calls(graph, order, skip=lambda n: roles and L.is_backward(graph, n))
+    if view != "book":
+        calls = {}
+    hidden = {n for n, c in calls.items() if n not in c.markers}  # values inside a call's box
+    names = L.value_names(graph, [n for n in order if n not in hidden], roles=roles)
     gm = L.grads_map(graph)
     outputs = set(graph.graph.get("outputs", []))
     book = roles and view == "book"
@@ -146,7 +150,6 @@ def build_drawing(
             and not is_recomputed(graph, n)
         )
 
-    calls = custom_calls(graph, order, skip=backward) if view == "book" else {}
     cut = cuts(graph, backward) if roles else set()
     call_links: set[Link] = set()
 
