@@ -207,15 +207,15 @@ def backward_pass(
                 due = calls.cotangents(n)
                 if due is None:
                     continue
-                grads = _call_vjp(b, n, operands, due[0], remat, role)
+                grads = _call_vjp(b, n, operands, due[0], role)
+                if remat is not None:  # checkpointed values the rule read: recomputed
+                    remat.redirect(start, next(c.node for c in due[0] if c is not None))
                 b.retag(start, due[1], role)
             else:
-                xs, y = operands, n
+                xs = rule_operands(b, n, operands)
+                grads = PRIMITIVES[d["op"]].vjp(g, *xs, y=b.wrap(n), **d["params"])
                 if remat is not None:
-                    xs = [remat.read(u, g.node) for u in operands]
-                    y = remat.read(n, g.node)
-                xs = rule_operands(b, n, xs)
-                grads = PRIMITIVES[d["op"]].vjp(g, *xs, y=b.wrap(y), **d["params"])
+                    remat.redirect(start, g.node)
             if len(grads) != len(operands):
                 raise TracegradError(
                     f"internal: vjp rule of {d['op']} returned {len(grads)} gradients "
@@ -232,12 +232,11 @@ def backward_pass(
     return totals
 
 
-def _call_vjp(b: Builder, n: int, operands: list[int], cts: list, remat, role: str) -> list:
+def _call_vjp(b: Builder, n: int, operands: list[int], cts: list, role: str) -> list:
     """The gradients of a call's operands (None for its results) from its rule."""
     d = b.graph._node[n]
     k = d["params"]["outputs"]
-    token = next(c.node for c in cts if c is not None)
-    args = [remat.read(u, token) if remat is not None else u for u in operands[k:]]
+    args = operands[k:]
     transpose = functools.partial(transpose_linear, b, role=role)
     arg_cts = PRIMITIVES[d["op"]].vjp(cts, *map(b.wrap, args), rule=d.get("rule"),
                                       transpose=transpose, **d["params"])  # fmt: skip

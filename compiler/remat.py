@@ -3,16 +3,17 @@ a recomputed copy instead of the forward one.
 
 A node of a checkpoint region (node attribute ``checkpoint``, see
 ``tracer.checkpointing``) is *internal* when every forward user is in the same
-region and it is not an output: no one outside the region needs it. When a
-derivative rule reads an internal value, ``Remat.read`` returns its copy,
-recomputed (once per region and backward pass) from the region's own inputs, each
-read through ``after(input, gradient)``. That barrier makes the copy depend on
-the gradient being propagated, so generated code computes it only when the
-backward pass gets there and frees the forward copy at its last forward use, and
-it keeps the optimiser from merging the copy back into the forward value (they
-differ in an operand). Recomputed nodes carry ``role="backward"``,
-``grad_of`` = the node they recompute and ``recompute`` = the same id, which is
-how drawings show them.
+region and it is not an output: no one outside the region needs it. After a
+derivative rule has run, ``Remat.redirect`` points every read of an internal value
+by the rule's new nodes at a copy, recomputed (once per region and backward pass)
+from the region's own inputs, each read through ``after(input, gradient)``: only
+values a rule actually reads are recomputed, and only when the backward pass
+reaches that rule. The barrier makes the copy depend on the gradient being
+propagated, so generated code computes it late and frees the forward copy at its
+last forward use, and it keeps the optimiser from merging the copy back into the
+forward value (they differ in an operand). Recomputed nodes carry
+``role="backward"``, ``grad_of`` = the node they recompute and ``recompute`` = the
+same id, which is how drawings show them.
 """
 
 from __future__ import annotations
@@ -50,11 +51,26 @@ class Remat:
                 and all(
                     nodes[v].get(REGION) == region
                     for v in self.graph._succ[n]
-                    if nodes[v].get("role") in (None, "forward")
+                    if nodes[v].get("role") == "forward"  # (copy_forward marks them all)
                 )
             )
             self.internal[n] = hit
         return hit
+
+    def redirect(self, start: int, token: int) -> None:
+        """Make the nodes created since id ``start`` (a derivative rule's) read recomputed
+        copies of the internal values they read; ``token``: the gradient the rule got."""
+        g = self.graph
+        pred = g._pred
+        for nid in range(start, g._next_id):
+            if nid not in pred:
+                continue
+            for u in [u for u in pred[nid] if u < start and self.is_internal(u)]:
+                copy = self.read(u, token)
+                args = [d["arg"] for d in pred[nid][u].values()]
+                g.remove_edges_from([(u, nid, k) for k in list(pred[nid][u])])
+                for arg in args:
+                    g.add_edge(copy, nid, arg=arg)
 
     def read(self, n: int, token: int) -> int:
         """The node a derivative rule reads for forward value ``n``: a recomputed copy if ``n``
