@@ -10,7 +10,7 @@ from compiler.autodiff import build_grad_graph
 from compiler.compile import CompiledFunction, compile  # noqa: A004  (DESIGN's public name)
 from compiler.drawing import render
 from compiler.gradcheck import GradientCheckError, check_grad, numerical_grad
-from compiler.linearize import linearize
+from compiler.linearization import linearize
 from compiler.steps import step_through
 from compiler.transforms import grad, hessian, jacfwd, jacobian, jacrev, jvp, value_and_grad, vjp
 
