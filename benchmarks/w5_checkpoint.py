@@ -122,11 +122,13 @@ def table(results: dict, batch: int) -> str:
         f"`checkpoint` lowers the peak by {(base['rss'] - ck['rss']) / 2**20:.1f} MiB "
         f"({1 - ck['rss'] / base['rss']:.0%}; tracemalloc: "
         f"{(base['tracemalloc'] - ck['tracemalloc']) / 2**20:.1f} MiB, "
-        f"{1 - ck['tracemalloc'] / base['tracemalloc']:.0%}): the first layer's activation "
-        "(4 KiB per example) is freed once the second layer has read it, and recomputed "
-        "from `x` (one matmul, add and tanh) when the backward pass reaches the layers. "
+        f"{1 - ck['tracemalloc'] / base['tracemalloc']:.0%}). The plain gradient keeps the "
+        "first layer's activation `h1` (4 MiB) through the backward pass of the head and of "
+        "the second layer, beside `1 - h1**2` (computed as soon as `h1` exists); with "
+        "`checkpoint`, `h1` is freed once the second layer has read it and recomputed from "
+        "`x` (one matmul, add and tanh) when the backward pass reaches the first layer. "
         "`python -m benchmarks.w5_checkpoint` measures it (each variant in a fresh process, "
-        "as W5).",
+        "as W5 does).",
     ]
     return "\n".join(lines) + "\n"
 

@@ -204,6 +204,8 @@ def test_residuals_and_dict_results():
         got, want = grad(f, argnums)(r, th), grad(plain, argnums)(r, th)
         np.testing.assert_allclose(got, want, rtol=1e-13)
     check_grad(f, r, th, order=2)  # second order differentiates fwd and bwd
+    # forward over reverse: the forward pass transposes bwd
+    np.testing.assert_allclose(hessian(f, 1)(r, th), hessian(plain, 1)(r, th), rtol=1e-12)
 
 
 def test_a_result_used_alone_gets_a_zero_cotangent_for_the_other():
