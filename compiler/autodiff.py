@@ -48,23 +48,22 @@ class Builder:
         # reads) reads the capture input, so it sees the value of every call
         state = self.stage.state
         for n in graph.graph.get("captures") or ():
-            fetch = graph._node[n].get("fetch")
+            fetch = graph.attrs(n).get("fetch")
             if isinstance(fetch, Fetch):
                 value = _fetched(fetch)
                 if isinstance(value, np.ndarray):
                     state.capture_ids[id(value)] = n
                     state.captured.append(value)
-
-    def wrap(self, n: int) -> TracedArray:
-        return self.stage.wrap(n)
+        self.wrap = state.wrap  # hot: one call per operand a rule reads
 
     def const(self, value) -> TracedArray:
         return self.stage.wrap(self.stage.const(value))
 
     def tag(self, start: int, grad_of: int, role: str = "backward", **attrs) -> None:
         """Mark the nodes created since id ``start`` as derived from forward node ``grad_of``."""
-        nodes = self.graph._node
-        for nid in range(start, self.graph._next_id):
+        graph = self.graph
+        nodes = graph.node_attrs
+        for nid in range(start, graph.next_id):
             if nid in nodes and "role" not in nodes[nid]:
                 nodes[nid]["role"] = role
                 nodes[nid]["grad_of"] = grad_of
@@ -73,8 +72,8 @@ class Builder:
     def retag(self, start: int, grad_of: int, role: str = "backward") -> None:
         """Mark every node created since id ``start`` as part of forward node ``grad_of``'s
         derivative (overriding the tags of a derivative computed inside it)."""
-        nodes = self.graph._node
-        for nid in range(start, self.graph._next_id):
+        nodes = self.graph.node_attrs
+        for nid in range(start, self.graph.next_id):
             d = nodes.get(nid)
             if d is not None:
                 d["role"], d["grad_of"] = role, grad_of
@@ -82,7 +81,7 @@ class Builder:
 
     def in_context(self, n: int):
         """Create nodes with the source line and scope of forward node ``n``."""
-        d = self.graph._node[n]
+        d = self.graph.node_attrs[n]
         return self.stage.at(d.get("source"), tuple(d.get("scope") or ()))
 
 
@@ -103,7 +102,7 @@ def rule_operands(b: Builder, n: int, operands: Sequence[int]) -> list[TracedArr
     for every rule (operands the primitive declares ``structural``, index arrays
     and ``where``'s condition, keep theirs).
     """
-    d = b.graph._node[n]
+    d = b.graph.attrs(n)
     xs = [b.wrap(u) for u in operands]
     if not _inexact(d["dtype"]):
         return xs
@@ -144,7 +143,7 @@ def active_nodes(graph: Graph, wrt: Sequence[int]) -> set[int]:
             continue
         if not PRIMITIVES[d["op"]].differentiable:
             continue
-        if any(u in active for u in graph._pred[n]):
+        if any(u in active for u in graph.operand_ids(n)):
             active.add(n)
     return active
 
@@ -173,7 +172,7 @@ def backward_pass(
         do not depend on are absent).
     """
     graph = b.graph
-    nodes = graph._node
+    nodes = graph.node_attrs
     contributions: dict[int, list[TracedArray]] = {}
     for n, g in seeds:
         contributions.setdefault(n, []).append(g)
@@ -191,7 +190,7 @@ def backward_pass(
         with b.in_context(n):
             g = None
             if parts:
-                start = graph._next_id
+                start = graph.next_id
                 g = parts[0]
                 for p in parts[1:]:  # fan-out: a value used k times gets the sum of k gradients
                     g = ops.add(g, p)
@@ -200,7 +199,7 @@ def backward_pass(
                 if n in wrt_set or d["op"] == "input":
                     continue
             operands = graph.operands(n)
-            start = graph._next_id
+            start = graph.next_id
             if n in calls.key_of:
                 if not calls.record(n, g):
                     continue  # the call's rule runs at its earliest result
@@ -234,7 +233,7 @@ def backward_pass(
 
 def _call_vjp(b: Builder, n: int, operands: list[int], cts: list, role: str) -> list:
     """The gradients of a call's operands (None for its results) from its rule."""
-    d = b.graph._node[n]
+    d = b.graph.attrs(n)
     k = d["params"]["outputs"]
     args = operands[k:]
     transpose = functools.partial(transpose_linear, b, role=role)
@@ -256,7 +255,7 @@ def transpose_linear(b: Builder, fn, avals, cts, *, role: str = "backward") -> l
         One value per input (None where nothing flows).
     """
     graph = b.graph
-    start = graph._next_id
+    start = graph.next_id
     holders = []  # placeholder inputs: zeros (a linear fn's transpose never reads them)
     for a in avals:
         z = b.const(np.zeros((), dtype=a.dtype))
@@ -266,13 +265,13 @@ def transpose_linear(b: Builder, fn, avals, cts, *, role: str = "backward") -> l
              if ct is not None and isinstance(o, TracedArray) and o.node >= start]  # fmt: skip
     wrt = [h.node for h in holders]
     active = set(wrt)
-    nodes = graph._node
-    for nid in range(start, graph._next_id):  # created in order: a topological order
+    nodes = graph.node_attrs
+    for nid in range(start, graph.next_id):  # created in order: a topological order
         d = nodes.get(nid)
         if d is None or nid in active or d["op"] in ("input", "const"):
             continue
         differentiable = _inexact(d["dtype"]) and PRIMITIVES[d["op"]].differentiable
-        if differentiable and any(u in active for u in graph._pred[nid]):
+        if differentiable and any(u in active for u in graph.operand_ids(nid)):
             active.add(nid)
     totals = backward_pass(b, seeds, wrt, active, order=sorted(active), role=role)
     return [totals.get(h.node) for h in holders]
@@ -281,7 +280,7 @@ def transpose_linear(b: Builder, fn, avals, cts, *, role: str = "backward") -> l
 def zeros_for(b: Builder, n: int, grad_of: int, role: str = "backward") -> TracedArray:
     """Zeros shaped like node ``n`` (a gradient or tangent where nothing flows)."""
     d = b.graph.nodes[n]
-    start = b.graph._next_id
+    start = b.graph.next_id
     with b.in_context(n):
         z = ops.broadcast_to(np.zeros((), dtype=d["dtype"]), tuple(d["shape"]))
         if not isinstance(z, TracedArray):
@@ -293,7 +292,7 @@ def zeros_for(b: Builder, n: int, grad_of: int, role: str = "backward") -> Trace
 def copy_forward(graph: Graph) -> Graph:
     """A copy of ``graph`` whose nodes all carry ``role="forward"``."""
     out = Graph.copy(graph if isinstance(graph, Graph) else Graph(graph))
-    for d in out._node.values():
+    for d in out.node_attrs.values():
         d["role"] = "forward"
         for key in ("grad_of", "seed", "accum", "recompute"):
             d.pop(key, None)
@@ -334,6 +333,14 @@ def build_grad_graph(
         A new graph with the same inputs; outputs are ``[value,] grad_0, grad_1, ...,
         *extra_outputs``, its ``out_tree`` a flat tuple (the API reshapes it).
         Graph attribute ``grads`` lists ``[forward id, gradient id]`` pairs.
+
+    Example:
+        >>> import numpy as np
+        >>> from tracer import evaluate, trace
+        >>> g = build_grad_graph(trace(lambda x: np.sum(np.exp(x))).trace(np.zeros(2)))
+        >>> value, gx = evaluate(g, np.zeros(2))
+        >>> float(value), gx.tolist()
+        (2.0, [1.0, 1.0])
     """
     outs = graph.graph["outputs"]
     if not 0 <= output < len(outs):
@@ -356,7 +363,7 @@ def build_grad_graph(
     with gc_paused():
         g = copy_forward(graph)
         b = Builder(g)
-        start = g._next_id
+        start = g.next_id
         with b.in_context(y):
             seed = b.const(np.ones((), dtype=yd["dtype"]))
         b.tag(start, y, seed=True)

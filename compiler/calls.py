@@ -19,14 +19,14 @@ from tracer.primitives import PRIMITIVES
 
 def call_key(graph: Graph, n: int, operands: list[int]) -> tuple:
     """What the markers of one call share: op, params other than ``output``, operands."""
-    d = graph._node[n]
+    d = graph.attrs(n)
     params = {k: v for k, v in d["params"].items() if k != "output"}
     return d["op"], params_key(params), tuple(operands)
 
 
 def is_call(graph: Graph, n: int) -> bool:
     """True for a node of a ``per_call`` primitive."""
-    op = graph._node[n]["op"]
+    op = graph.attrs(n)["op"]
     prim = PRIMITIVES.get(op)
     return prim is not None and prim.per_call
 
@@ -55,7 +55,7 @@ class CallGroups:
         per_output = self.cts.setdefault(key, {})
         if g is not None:
             self.anchor[key] = n  # reached in reverse order: the last one is the earliest
-            i = self.graph._node[n]["params"]["output"]
+            i = self.graph.attrs(n)["params"]["output"]
             prev = per_output.get(i)
             per_output[i] = g if prev is None else prev + g  # a result read by two markers
         return self.last[key] == n
@@ -68,5 +68,5 @@ class CallGroups:
         per_output = self.cts.pop(key, None)
         if not per_output:
             return None
-        k = self.graph._node[n]["params"]["outputs"]
+        k = self.graph.attrs(n)["params"]["outputs"]
         return [per_output.get(i) for i in range(k)], self.anchor.pop(key)

@@ -62,7 +62,7 @@ def forward_pass(b: Builder, tangents: dict[int, TracedArray]) -> dict[int, Trac
         if jvp is None:
             continue
         with b.in_context(n):
-            start = graph._next_id
+            start = graph.next_id
             t = jvp(ts, *rule_operands(b, n, operands), y=b.wrap(n), **d["params"])
             if t is not None:
                 out[n] = _fit(t, d["shape"], d["dtype"])
@@ -81,7 +81,7 @@ def _call_jvp(b: Builder, n: int, operands: list[int], out: dict, calls: dict) -
         calls[key] = None
         if any(t is not None for t in ts):
             with b.in_context(n):
-                start = b.graph._next_id
+                start = b.graph.next_id
                 transpose = functools.partial(transpose_linear, b, role="tangent")
                 calls[key] = PRIMITIVES[d["op"]].jvp(
                     ts, *[b.wrap(u) for u in operands[k:]], rule=d.get("rule"),
@@ -92,7 +92,7 @@ def _call_jvp(b: Builder, n: int, operands: list[int], out: dict, calls: dict) -
     t = tangents[d["params"]["output"]] if tangents is not None else None
     if t is not None and _inexact(d["dtype"]):
         with b.in_context(n):
-            start = b.graph._next_id
+            start = b.graph.next_id
             out[n] = _fit(t, d["shape"], d["dtype"])
             b.tag(start, n, role="tangent")
 

@@ -63,7 +63,7 @@ def numerical_grad(
     results = []
     for a in nums:
         leaves, tree = flatten(args[a])
-        leaves = [np.array(x, dtype=np.float64) for x in leaves]
+        leaves = [np.array(x, dtype=np.float64, order="C") for x in leaves]  # flat views
         grads = []
         for k, leaf in enumerate(leaves):
             g = np.zeros_like(leaf)

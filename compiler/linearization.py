@@ -97,10 +97,10 @@ def _split(graph: Graph, n_primal: int) -> tuple[Graph, Graph, list[int]]:
     residuals + tangents, outputs = the output tangents; the residual node ids)."""
     inputs = graph.graph["inputs"]
     tangent_inputs = inputs[n_primal : 2 * n_primal]
-    nodes = graph._node
+    nodes = graph.node_attrs
     unknown = set(tangent_inputs)
     for n in graph.topo_order():
-        if n not in unknown and any(u in unknown for u in graph._pred[n]):
+        if n not in unknown and any(u in unknown for u in graph.operand_ids(n)):
             unknown.add(n)
     outs = graph.graph["outputs"]
     primal_outs, tangent_outs = outs[: len(outs) // 2], outs[len(outs) // 2 :]
@@ -120,12 +120,12 @@ def _split(graph: Graph, n_primal: int) -> tuple[Graph, Graph, list[int]]:
     linear = graph.copy()
     for r in residuals:  # each residual becomes an input of the linear graph
         linear.remove_edges_from(list(linear.in_edges(r, keys=True)))
-        d = linear._node[r]
+        d = linear.attrs(r)
         d.update(op="input", params={})
         for key in ("value", "capture", "fetch"):
             d.pop(key, None)
     keep = unknown | set(residuals)
-    keep |= {u for n in unknown for u in graph._pred[n] if nodes[u]["op"] == "const"}
+    keep |= {u for n in unknown for u in graph.operand_ids(n) if nodes[u]["op"] == "const"}
     keep |= {o for o in tangent_outs if nodes[o]["op"] == "const"}
     linear.remove_nodes_from([n for n in list(linear.nodes) if n not in keep])
     linear.graph.update(inputs=residuals + list(tangent_inputs), outputs=list(tangent_outs),

@@ -26,7 +26,7 @@ RECOMPUTE = "recompute"  # the node attribute marking a recomputed copy (its ori
 
 
 def has_regions(graph: Graph) -> bool:
-    return any(REGION in d for d in graph._node.values())
+    return any(REGION in d for d in graph.node_attrs.values())
 
 
 class Remat:
@@ -43,14 +43,14 @@ class Remat:
     def is_internal(self, n: int) -> bool:
         hit = self.internal.get(n)
         if hit is None:
-            nodes = self.graph._node
+            nodes = self.graph.node_attrs
             region = nodes[n].get(REGION)
             hit = (
                 region is not None
                 and n not in self.outputs
                 and all(
                     nodes[v].get(REGION) == region
-                    for v in self.graph._succ[n]
+                    for v in self.graph.users(n)
                     if nodes[v].get("role") == "forward"  # (copy_forward marks them all)
                 )
             )
@@ -61,14 +61,15 @@ class Remat:
         """Make the nodes created since id ``start`` (a derivative rule's) read recomputed
         copies of the internal values they read; ``token``: the gradient the rule got."""
         g = self.graph
-        pred = g._pred
-        for nid in range(start, g._next_id):
-            if nid not in pred:
+        nodes = g.node_attrs
+        for nid in range(start, g.next_id):
+            if nid not in nodes:
                 continue
-            for u in [u for u in pred[nid] if u < start and self.is_internal(u)]:
+            for u in [u for u in g.operand_ids(nid) if u < start and self.is_internal(u)]:
                 copy = self.read(u, token)
-                args = [d["arg"] for d in pred[nid][u].values()]
-                g.remove_edges_from([(u, nid, k) for k in list(pred[nid][u])])
+                edges = g.get_edge_data(u, nid)  # key -> {"arg": position}
+                args = [d["arg"] for d in edges.values()]
+                g.remove_edges_from([(u, nid, k) for k in list(edges)])
                 for arg in args:
                     g.add_edge(copy, nid, arg=arg)
 
@@ -84,7 +85,7 @@ class Remat:
     def _recompute(self, root: int, token: int) -> int:
         """Copy ``root`` and the internal values it needs, operands first (iteratively)."""
         g = self.graph
-        nodes = g._node
+        nodes = g.node_attrs
         stack = [root]
         while stack:
             n = stack[-1]
@@ -108,15 +109,15 @@ class Remat:
     def _operand(self, u: int, user: int, token: int) -> int:
         if u in self.copies:
             return self.copies[u]
-        d = self.graph._node[u]
+        d = self.graph.attrs(u)
         if d["op"] == "const":
             return u
-        region = self.graph._node[user][REGION]
+        region = self.graph.attrs(user)[REGION]
         hit = self.barriers.get((region, u))
         if hit is None:
             hit = self.barriers[region, u] = self.graph.add_op(
                 after_p.name, [u, token], {}, d["shape"], d["dtype"], source=d.get("source"),
-                scope=self.graph._node[user].get("scope", ()), role=self.role, grad_of=u,
+                scope=self.graph.attrs(user).get("scope", ()), role=self.role, grad_of=u,
                 **{RECOMPUTE: u},
             )  # fmt: skip
         return hit

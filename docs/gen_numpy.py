@@ -29,10 +29,15 @@ OPERATORS = {
 
 # NumPy that does not trace, and what to write instead. Keep it to what users reach for.
 UNSUPPORTED = {
-    "np.einsum": "`a @ b`, `np.matmul`, `.T`/`np.transpose` and `np.sum(a * b, axis=...)`",
-    "np.tensordot": "reshape both operands to matrices, then `a @ b`, then reshape back",
-    "np.linalg.norm": "`np.sqrt(np.sum(x ** 2))`",
-    "np.linalg.inv, np.linalg.solve, np.linalg.det": "no traceable form yet",
+    "np.linalg.eig, np.linalg.eigvals (non-symmetric)": (
+        "`np.linalg.eigh` for symmetric matrices; `np.linalg.svd`"
+    ),
+    "np.linalg.lstsq, np.linalg.matrix_rank, np.linalg.cond": (
+        "`np.linalg.pinv(a) @ b`; `np.linalg.svd(a, compute_uv=False)`"
+    ),
+    "scipy.linalg.* (cholesky, solve_triangular, cho_factor, cho_solve, expm)": (
+        "their twins in `tracer.scipy.linalg` (SciPy's functions call `np.asarray`)"
+    ),
     "np.cumsum, np.cumprod": "no traceable form yet (a Python loop of slices traces, slowly)",
     "np.sort, np.argsort": "`np.max`/`np.min`/`np.argmax` when you need the extremes only",
     "np.logaddexp, np.logsumexp-style code": ("`m = np.max(x); m + np.log(np.sum(np.exp(x - m)))`"),

@@ -61,17 +61,17 @@ class Checkpointed:
         if state is None:  # nothing traced, nothing to differentiate
             return self.fun(*args, **kwargs)
         graph = state.graph
-        start = graph._next_id
+        start = graph.next_id
         with name_scope(f"checkpoint({self.name})"):
             out = self.fun(*args, **kwargs)
-        mark_region(graph, range(start, graph._next_id))
+        mark_region(graph, range(start, graph.next_id))
         return out
 
 
 def mark_region(graph, ids) -> int | None:
     """Put the ops among node ``ids`` in one checkpoint region (an inner one's nodes too);
     return its id (None when there are no ops)."""
-    nodes = graph._node
+    nodes = graph.node_attrs
     region = None
     for nid in ids:
         d = nodes.get(nid)

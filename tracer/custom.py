@@ -126,7 +126,7 @@ class _Custom:
             for i, y in enumerate(out_leaves):
                 r = bind(self.marker, *operands, weak=getattr(y, "weak", False), name=self.name,
                          key=key, output=i, outputs=len(out_leaves))  # fmt: skip
-                state.graph._node[r.node]["rule"] = rule
+                state.graph.attrs(r.node)["rule"] = rule
                 results.append(r)
         return unflatten(out_tree, results)
 

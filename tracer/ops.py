@@ -4,8 +4,14 @@ of ``tracer.primitives`` lists its functions in ``__all__``."""
 
 from __future__ import annotations
 
+from tracer.primitives.contractions import *  # noqa: F403
+from tracer.primitives.decompositions import *  # noqa: F403
+from tracer.primitives.diagonals import *  # noqa: F403
 from tracer.primitives.elementwise import *  # noqa: F403
+from tracer.primitives.inverses import *  # noqa: F403
 from tracer.primitives.linalg import *  # noqa: F403
 from tracer.primitives.markers import *  # noqa: F403
+from tracer.primitives.matrix_functions import *  # noqa: F403
+from tracer.primitives.norms import *  # noqa: F403
 from tracer.primitives.reductions import *  # noqa: F403
 from tracer.primitives.shape_ops import *  # noqa: F403

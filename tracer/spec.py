@@ -91,8 +91,9 @@ class Spec:
     def of(cls, shape, dtype) -> Spec:
         """A ``Spec`` from a shape and dtype already checked (the tracer's hot path)."""
         self = object.__new__(cls)
-        object.__setattr__(self, "shape", tuple(shape))
-        object.__setattr__(self, "dtype", dtype if isinstance(dtype, np.dtype) else as_dtype(dtype))
+        d = self.__dict__  # past the frozen __setattr__: one dict write each (hot in bind)
+        d["shape"] = shape if type(shape) is tuple else tuple(shape)
+        d["dtype"] = dtype if isinstance(dtype, np.dtype) else as_dtype(dtype)
         return self
 
     @property

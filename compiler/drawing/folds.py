@@ -37,7 +37,7 @@ class Call:
 def custom_calls(graph, order: list[int], skip=lambda n: False) -> dict[int, Call]:
     """Node id -> its ``Call``, for every marker and body node of every call (nodes for
     which ``skip`` is true, the gradient side, are left out)."""
-    nodes = graph._node
+    nodes = graph.node_attrs
     calls: dict[tuple, Call] = {}
     for n in order:
         if skip(n) or not is_call(graph, n):
@@ -57,7 +57,7 @@ def custom_calls(graph, order: list[int], skip=lambda n: False) -> dict[int, Cal
 
 
 def _body(graph, call: Call, skip) -> set[int]:
-    nodes = graph._node
+    nodes = graph.node_attrs
     first = call.markers[0]
     k = nodes[first]["params"]["outputs"]
     operands = graph.operands(first)
@@ -73,13 +73,13 @@ def _body(graph, call: Call, skip) -> set[int]:
         if d["op"] == "input" or tuple(d.get("scope") or ())[: len(scope)] != scope:
             continue
         body.add(u)
-        stack.extend(graph._pred[u])
+        stack.extend(graph.operand_ids(u))
     inside = body | set(call.markers)
     changed = True
     while changed:  # a value read outside the call stays visible, and so does what it reads
         changed = False
         for u in list(body):
-            if any(v not in inside for v in graph._succ[u]):
+            if any(v not in inside for v in graph.users(u)):
                 body.discard(u)
                 inside.discard(u)
                 changed = True
@@ -89,7 +89,7 @@ def _body(graph, call: Call, skip) -> set[int]:
 def cuts(graph, backward) -> set[int]:
     """Forward ops whose gradient is zero by declaration while a float operand of theirs depends
     on a differentiated input: where the drawn gradient stops."""
-    nodes = graph._node
+    nodes = graph.node_attrs
     differentiated = {int(f) for f, _ in graph.graph.get("grads") or ()}
     differentiated |= {d["grad_of"] for d in nodes.values() if d.get("grad_of") is not None}
     live = {n for n in graph.graph["inputs"] if n in differentiated}
@@ -98,7 +98,7 @@ def cuts(graph, backward) -> set[int]:
         d = nodes[n]
         if backward(n) or n in live or d["op"] in ("input", "const"):
             continue
-        floats = [u for u in graph._pred[n] if u in live and _inexact(nodes[u]["dtype"])]
+        floats = [u for u in graph.operand_ids(n) if u in live and _inexact(nodes[u]["dtype"])]
         if not floats:
             continue
         prim = PRIMITIVES.get(d["op"])
@@ -111,7 +111,7 @@ def cuts(graph, backward) -> set[int]:
 
 
 def is_recomputed(graph, n: int) -> bool:
-    return graph._node[n].get(RECOMPUTE) is not None
+    return graph.attrs(n).get(RECOMPUTE) is not None
 
 
 def _inexact(dtype) -> bool:

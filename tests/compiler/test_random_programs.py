@@ -24,6 +24,7 @@ from compiler import build_grad_graph, check_grad, grad, jvp, vjp
 from tracer import PRIMITIVES, ops, trace, validate
 from tracer.checkpointing import checkpoint
 from tracer.custom import custom_jvp, custom_vjp
+from tracer.scipy.linalg import expm
 
 pytestmark = pytest.mark.usefixtures("validated_graphs")
 
@@ -80,6 +81,19 @@ OPS = {
     "maximum": (2, lambda a, b, p: np.maximum(a, b)),
     "minimum": (2, lambda a, b, p: np.minimum(a, b)),
     "where": (2, lambda a, b, p: np.where(a > b, a * b, b)),
+    # linear algebra on matrices made from the last axis (well conditioned, spectra apart)
+    "einsum": (1, lambda a, b, p: np.einsum("...i,...j->...ij", _vec(a), np.sin(_vec(a)))),
+    "einsum_trace": (1, lambda a, b, p: np.einsum("...ii", _mat(a))),
+    "inv": (1, lambda a, b, p: np.linalg.inv(_mat(a))),
+    "solve": (1, lambda a, b, p: np.linalg.solve(_mat(a), _vec(a)[..., None])),
+    "det": (1, lambda a, b, p: np.linalg.det(_mat(a))),
+    "slogdet": (1, lambda a, b, p: np.linalg.slogdet(_mat(a))[1]),
+    "pinv": (1, lambda a, b, p: np.linalg.pinv(_mat(a))),
+    "cholesky": (1, lambda a, b, p: np.linalg.cholesky(_sym(a))),
+    "eigh": (1, lambda a, b, p: _eigh(_sym(a))),
+    "svd": (1, lambda a, b, p: _svd(_mat(a))),
+    "qr": (1, lambda a, b, p: np.linalg.qr(_mat(a))[0] + np.linalg.qr(_mat(a))[1]),
+    "expm": (1, lambda a, b, p: expm(_mat(a) * 0.5)),
     # custom rules (exact, so central differences agree), checkpoint and its barrier
     "custom_vjp": (2, lambda a, b, p: _sin_times(a + 0.0 * b, b + 0.0 * a)),
     "custom_jvp": (1, lambda a, b, p: _softplus(a)),
@@ -121,6 +135,37 @@ def _layer(a, b):
     return np.tanh(np.sin(a * b) * np.exp(np.tanh(b)))
 
 
+def _vec(a):
+    return np.reshape(a, (1,)) if np.ndim(a) == 0 else a
+
+
+def _mat(a):
+    """A matrix per last-axis vector: distinct singular values, well conditioned."""
+    v = _vec(a)
+    n = v.shape[-1]
+    spread = np.eye(n, dtype=v.dtype) * np.arange(1, n + 1, dtype=v.dtype)
+    return spread + np.tanh(v[..., :, None] * np.sin(v)[..., None, :]) * 0.3
+
+
+def _sym(a):
+    m = _mat(a)
+    return (m + np.swapaxes(m, -1, -2)) * 0.5
+
+
+def _eigh(s):
+    w, v = np.linalg.eigh(s)
+    return w[..., None, :] * v**2  # squares: eigenvectors are defined up to sign
+
+
+def _svd(m):
+    u, s, vh = np.linalg.svd(m)
+    return s[..., None, :] * u**2 + vh**2
+
+
+LINALG = {"einsum", "einsum_trace", "inv", "solve", "det", "slogdet", "pinv", "cholesky", "eigh",
+          "svd", "qr", "expm"}  # fmt: skip
+
+
 def _applicable(name: str, shape: tuple) -> bool:
     nd = len(shape)
     if name in ("transpose", "gram"):
@@ -134,6 +179,8 @@ def _applicable(name: str, shape: tuple) -> bool:
         return 1 in shape
     if name in ("broadcast", "stack"):
         return doubles
+    if name in LINALG:
+        return int(np.prod(shape)) * (shape[-1] if shape else 1) <= MAX_SIZE
     return True
 
 

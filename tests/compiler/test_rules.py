@@ -145,6 +145,57 @@ for s0, s1 in MATMUL_SHAPES:
 case("matmul", lambda x, w: np.dot(x, w), rand(4, 3, seed=40), rand(3, 2, seed=41), label="dot")
 
 
+# ----- einsum and np.linalg (tests/compiler/test_linalg_rules.py: composites, float32, kinks) --
+
+
+def spd(*shape, seed=0):
+    """A well-conditioned matrix (stack) with singular values (and, for a square one, the
+    eigenvalues of its symmetric part) far apart."""
+    m, n = shape[-2:]
+    return rand(*shape, seed=seed) * 0.3 + np.eye(m, n) * np.arange(1.0, n + 1)
+
+
+def sym(x):
+    return (x + np.swapaxes(x, -1, -2)) / 2  # eigh and cholesky read one triangle
+
+
+case("einsum", lambda x, y: np.einsum("ij,jk->ik", x, y), rand(2, 3, seed=42), rand(3, 4, seed=43))
+case("einsum", lambda x: np.einsum("ii->i", x) ** 2, rand(3, 3, seed=44), label="diagonal")
+case("einsum", lambda x, y: np.einsum("...i,...j", x, y), rand(2, 3, seed=45), rand(4, seed=46),
+     label="ellipsis")  # fmt: skip
+case("inv", np.linalg.inv, spd(3, 3, seed=47))
+case("solve", np.linalg.solve, spd(2, 3, 3, seed=48), rand(3, 2, seed=49))
+case("solve", np.linalg.solve, spd(3, 3, seed=50), rand(3, seed=51), label="vector")
+case("det", np.linalg.det, rand(2, 3, 3, seed=52))
+case("slogdet_logabsdet", lambda x: np.linalg.slogdet(x)[1], rand(3, 3, seed=53))
+case("pinv", np.linalg.pinv, rand(3, 4, seed=54))
+case("pinv", np.linalg.pinv, rand(2, 4, 3, seed=55), label="tall")
+case("cholesky", lambda x: np.linalg.cholesky(sym(x)), spd(2, 3, 3, seed=56))
+case("cholesky", lambda x: np.linalg.cholesky(sym(x), upper=True), spd(3, 3, seed=57),
+     label="upper")  # fmt: skip
+case("eigh_values", lambda x: np.linalg.eigvalsh(sym(x)), spd(2, 3, 3, seed=58))
+case("eigh_vectors", lambda x: np.linalg.eigh(sym(x))[1] ** 2, spd(3, 3, seed=59))
+case("svd_s", lambda x: np.linalg.svd(x, compute_uv=False), rand(2, 3, 4, seed=60))
+case("svd_u", lambda x: np.linalg.svd(x, full_matrices=False)[0] ** 2, spd(4, 3, seed=61))
+case("svd_u", lambda x: np.linalg.svd(x)[0] ** 2, spd(3, 4, seed=62), label="wide")
+case("svd_vh", lambda x: np.linalg.svd(x, full_matrices=False)[2] ** 2, spd(3, 4, seed=63))
+case("svd_vh", lambda x: np.linalg.svd(x)[2] ** 2, spd(2, 4, 3, seed=64), label="tall")
+case("qr_q", lambda x: np.linalg.qr(x)[0], rand(4, 3, seed=65))
+case("qr_q", lambda x: np.linalg.qr(x).Q, rand(2, 3, 4, seed=66), label="wide")
+case("qr_r", lambda x: np.linalg.qr(x)[1], rand(2, 4, 3, seed=67))
+case("qr_r", lambda x: np.linalg.qr(x, mode="r"), rand(3, 4, seed=68), label="wide")
+
+
+def _expm(x):
+    from tracer.scipy.linalg import expm  # a twin of scipy.linalg.expm: no NumPy spelling
+
+    return expm(x)
+
+
+case("expm", _expm, rand(3, 3, seed=69) * 0.5)
+case("expm", _expm, rand(2, 2, 2, seed=70) * 2.0, label="squarings")
+
+
 # ----- custom rules and the recomputation barrier (tracer.primitives.markers) -----
 
 

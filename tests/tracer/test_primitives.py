@@ -284,6 +284,39 @@ case("matmul", np.dot, A((2, 3, 4), "float64"), A((4,), "float64", seed=1), labe
 case("mul", np.dot, A((), "float64"), A((2, 3), "float64", seed=1), label="dot-0d")
 case("mul", np.outer, A((3,), "float64"), A((4,), "float64", seed=1), label="outer")
 
+# ----- einsum and np.linalg (tests/tracer/test_linalg.py has every spelling and keyword) -----
+
+
+def _spd(shape, dtype, seed=0):
+    """Symmetric positive definite matrices, well conditioned, eigenvalues apart."""
+    a = make_array(shape, "float64", seed=seed)
+    n = shape[-1]
+    return (a @ np.swapaxes(a, -1, -2) + np.diag(np.arange(1.0, n + 1) * n)).astype(dtype)
+
+
+case("einsum", lambda x, y: np.einsum("ij,jk->ik", x, y), A((2, 3), "float64"),
+     A((3, 4), "float64", seed=1))  # fmt: skip
+case("einsum", lambda x: np.einsum("...ii->...i", x), A((2, 3, 3), "float32"), label="diag")
+case("einsum", lambda x, y: np.einsum("i,i", x, y), A((3,), "int64"), A((3,), "int32"))
+for dt in ("float64", "float32"):
+    case("inv", np.linalg.inv, _spd((2, 3, 3), dt))
+    case("solve", np.linalg.solve, _spd((3, 3), dt), A((3, 2), dt))
+    case("solve", np.linalg.solve, _spd((2, 3, 3), dt), A((3,), dt), label="vector")
+    case("det", np.linalg.det, A((2, 3, 3), dt))
+    case("slogdet_sign", lambda x: np.linalg.slogdet(x)[0], A((2, 3, 3), dt))
+    case("slogdet_logabsdet", lambda x: np.linalg.slogdet(x).logabsdet, A((3, 3), dt))
+    case("pinv", np.linalg.pinv, A((2, 3, 4), dt))
+    case("cholesky", np.linalg.cholesky, _spd((2, 3, 3), dt))
+    case("eigh_values", lambda x: np.linalg.eigh(x)[0], _spd((2, 3, 3), dt))
+    case("eigh_vectors", lambda x: np.linalg.eigh(x).eigenvectors, _spd((3, 3), dt))
+    case("svd_s", lambda x: np.linalg.svd(x, compute_uv=False), A((2, 4, 3), dt))
+    case("svd_u", lambda x: np.linalg.svd(x)[0], A((3, 4), dt))
+    case("svd_vh", lambda x: np.linalg.svd(x, full_matrices=False).Vh, A((2, 4, 3), dt))
+    case("qr_q", lambda x: np.linalg.qr(x)[0], A((2, 4, 3), dt))
+    case("qr_r", lambda x: np.linalg.qr(x, mode="complete").R, A((3, 4), dt))
+case("inv", np.linalg.inv, np.array([[2, 1], [1, 3]]), label="int")
+case("det", np.linalg.det, A((3, 3), "int64", low=-3, high=3), label="int")
+
 # ----- getitem: basic slicing, integer arrays, masks -----
 X = np.arange(120.0).reshape(4, 5, 6)
 GETITEM = {
@@ -367,6 +400,7 @@ def test_primitive_equals_numpy(c: Case):
 
 def test_cases_cover_every_primitive():
     covered = {c.op for c in CASES} | {"scatter_add"}  # scatter_add: test below
+    covered |= {"expm"}  # reached from tracer.scipy.linalg only: tests/tracer/test_scipy_linalg.py
     assert covered == set(PRIMITIVES)
 
 

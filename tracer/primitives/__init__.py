@@ -8,10 +8,23 @@ functions), ``METHODS`` and ``ATTRIBUTES`` (of ndarrays). The tables here are th
 from __future__ import annotations
 
 from tracer.errors import TracegradError
-from tracer.primitives import elementwise, linalg, markers, reductions, shape_ops
+from tracer.primitives import (
+    contractions,
+    decompositions,
+    diagonals,
+    elementwise,
+    inverses,
+    linalg,
+    markers,
+    matrix_functions,
+    norms,
+    reductions,
+    shape_ops,
+)
 from tracer.primitives.base import Primitive
 
-MODULES = (elementwise, reductions, shape_ops, linalg, markers)
+MODULES = (elementwise, reductions, shape_ops, linalg, contractions, diagonals, inverses,
+           decompositions, norms, matrix_functions, markers)  # fmt: skip
 
 # Structural node kinds: not primitives (no impl), but valid ``op`` values.
 STRUCTURAL_OPS = ("input", "const")
