@@ -462,5 +462,8 @@ def render(res: dict, cfg) -> str:
     scale_md = Path(__file__).with_name("scale.md")  # 1,000,000-op figures (benchmarks/scale.py)
     if scale_md.exists() and not cfg.quick:
         lines += [scale_md.read_text().rstrip(), ""]
+    ckpt_md = Path(__file__).with_name("checkpoint.md")  # W5 with checkpoint (w5_checkpoint.py)
+    if ckpt_md.exists() and not cfg.quick:
+        lines += [ckpt_md.read_text().rstrip(), ""]
     lines += ["## Method", "", METHOD, FILES]
     return "\n".join(lines).rstrip() + "\n"

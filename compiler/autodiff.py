@@ -14,12 +14,16 @@ each input's dtype here, in one place. Everything is iterative, so
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
 
+from compiler.calls import CallGroups
+from compiler.remat import Remat
 from tracer import ops
-from tracer.captures import explicit_inputs
+from tracer.captures import Fetch, explicit_inputs
+from tracer.checkpointing import REGION
 from tracer.errors import TracegradError
 from tracer.graph import Graph, subgraph_nodes
 from tracer.primitives import PRIMITIVES
@@ -40,7 +44,17 @@ class Builder:
         # each local derivative keeps its own constants (the book view draws them
         # inside their derivative's node); the optimiser merges equal ones later
         self.stage = Stage(graph, TracedArray, share_scalars=False)
-        self.wrap = self.stage.state.wrap  # hot: one call per operand a rule reads
+        # a rule reading a captured array (a custom rule reads the globals its function
+        # reads) reads the capture input, so it sees the value of every call
+        state = self.stage.state
+        for n in graph.graph.get("captures") or ():
+            fetch = graph.attrs(n).get("fetch")
+            if isinstance(fetch, Fetch):
+                value = _fetched(fetch)
+                if isinstance(value, np.ndarray):
+                    state.capture_ids[id(value)] = n
+                    state.captured.append(value)
+        self.wrap = state.wrap  # hot: one call per operand a rule reads
 
     def const(self, value) -> TracedArray:
         return self.stage.wrap(self.stage.const(value))
@@ -55,10 +69,27 @@ class Builder:
                 nodes[nid]["grad_of"] = grad_of
                 nodes[nid].update(attrs)
 
+    def retag(self, start: int, grad_of: int, role: str = "backward") -> None:
+        """Mark every node created since id ``start`` as part of forward node ``grad_of``'s
+        derivative (overriding the tags of a derivative computed inside it)."""
+        nodes = self.graph.node_attrs
+        for nid in range(start, self.graph.next_id):
+            d = nodes.get(nid)
+            if d is not None:
+                d["role"], d["grad_of"] = role, grad_of
+                d.pop("accum", None)
+
     def in_context(self, n: int):
         """Create nodes with the source line and scope of forward node ``n``."""
         d = self.graph.node_attrs[n]
         return self.stage.at(d.get("source"), tuple(d.get("scope") or ()))
+
+
+def _fetched(fetch: Fetch):
+    try:
+        return fetch({})
+    except (NameError, IndexError, TypeError):  # a global gone since: nothing to map
+        return None
 
 
 def rule_operands(b: Builder, n: int, operands: Sequence[int]) -> list[TracedArray]:
@@ -118,9 +149,23 @@ def active_nodes(graph: Graph, wrt: Sequence[int]) -> set[int]:
 
 
 def backward_pass(
-    b: Builder, seeds: Sequence[tuple[int, TracedArray]], wrt: Sequence[int], active: set[int]
+    b: Builder,
+    seeds: Sequence[tuple[int, TracedArray]],
+    wrt: Sequence[int],
+    active: set[int],
+    *,
+    order: Sequence[int] | None = None,
+    role: str = "backward",
 ) -> dict[int, TracedArray]:
     """Propagate ``seeds`` (``(output node, gradient)`` pairs) back to ``wrt``.
+
+    Rules read checkpointed values from recomputed copies (``compiler.remat``); a
+    call with a rule of its own (``per_call``: ``tracer.custom``) gets its rule once,
+    with all its results' cotangents (``compiler.calls``).
+
+    Args:
+        order: the ``active`` nodes in a topological order (default: the graph's).
+        role: the ``role`` of the nodes created (``"tangent"`` inside forward mode).
 
     Returns:
         The total gradient of every forward node reached (``wrt`` nodes the outputs
@@ -133,25 +178,43 @@ def backward_pass(
         contributions.setdefault(n, []).append(g)
     totals: dict[int, TracedArray] = {}
     wrt_set = set(wrt)
-    order = [n for n in graph.topo_order() if n in active]
+    if order is None:
+        order = [n for n in graph.topo_order() if n in active]
+    calls = CallGroups(graph, order)
+    remat = Remat(graph, role) if any(REGION in nodes[n] for n in order) else None
     for n in reversed(order):
         parts = contributions.pop(n, None)
-        if not parts:
+        if not parts and n not in calls.key_of:
             continue
         d = nodes[n]
         with b.in_context(n):
-            start = graph.next_id
-            g = parts[0]
-            for p in parts[1:]:  # fan-out: a value used k times gets the sum of k gradients
-                g = ops.add(g, p)
-            b.tag(start, n, accum=True)
-            totals[n] = g
-            if n in wrt_set or d["op"] == "input":
-                continue
+            g = None
+            if parts:
+                start = graph.next_id
+                g = parts[0]
+                for p in parts[1:]:  # fan-out: a value used k times gets the sum of k gradients
+                    g = ops.add(g, p)
+                b.tag(start, n, role, accum=True)
+                totals[n] = g
+                if n in wrt_set or d["op"] == "input":
+                    continue
             operands = graph.operands(n)
             start = graph.next_id
-            xs = rule_operands(b, n, operands)
-            grads = PRIMITIVES[d["op"]].vjp(g, *xs, y=b.wrap(n), **d["params"])
+            if n in calls.key_of:
+                if not calls.record(n, g):
+                    continue  # the call's rule runs at its earliest result
+                due = calls.cotangents(n)
+                if due is None:
+                    continue
+                grads = _call_vjp(b, n, operands, due[0], role)
+                if remat is not None:  # checkpointed values the rule read: recomputed
+                    remat.redirect(start, next(c.node for c in due[0] if c is not None))
+                b.retag(start, due[1], role)
+            else:
+                xs = rule_operands(b, n, operands)
+                grads = PRIMITIVES[d["op"]].vjp(g, *xs, y=b.wrap(n), **d["params"])
+                if remat is not None:
+                    remat.redirect(start, g.node)
             if len(grads) != len(operands):
                 raise TracegradError(
                     f"internal: vjp rule of {d['op']} returned {len(grads)} gradients "
@@ -164,8 +227,54 @@ def backward_pass(
                     raise TracegradError(f"internal: vjp rule of {d['op']} returned a constant")
                 ud = nodes[u]
                 contributions.setdefault(u, []).append(unbroadcast(gu, ud["shape"], ud["dtype"]))
-            b.tag(start, n)
+            b.tag(start, n, role)
     return totals
+
+
+def _call_vjp(b: Builder, n: int, operands: list[int], cts: list, role: str) -> list:
+    """The gradients of a call's operands (None for its results) from its rule."""
+    d = b.graph.attrs(n)
+    k = d["params"]["outputs"]
+    args = operands[k:]
+    transpose = functools.partial(transpose_linear, b, role=role)
+    arg_cts = PRIMITIVES[d["op"]].vjp(cts, *map(b.wrap, args), rule=d.get("rule"),
+                                      transpose=transpose, **d["params"])  # fmt: skip
+    return [None] * k + list(arg_cts)
+
+
+def transpose_linear(b: Builder, fn, avals, cts, *, role: str = "backward") -> list:
+    """The transpose of a linear function, applied to ``cts``: reverse mode over ``fn``'s
+    traced ops with respect to its inputs (as a custom rule's other direction needs).
+
+    Args:
+        fn: ``fn(xs) -> list`` of arrays, linear in ``xs`` (traced values of ``avals``).
+        avals: shapes and dtypes of ``fn``'s inputs.
+        cts: one cotangent per output of ``fn`` (None: zero).
+
+    Returns:
+        One value per input (None where nothing flows).
+    """
+    graph = b.graph
+    start = graph.next_id
+    holders = []  # placeholder inputs: zeros (a linear fn's transpose never reads them)
+    for a in avals:
+        z = b.const(np.zeros((), dtype=a.dtype))
+        holders.append(ops.broadcast_to(z, tuple(a.shape)) if tuple(a.shape) else z)
+    outs = fn(list(holders))
+    seeds = [(o.node, unbroadcast(ct, o.shape, o.dtype)) for o, ct in zip(outs, cts)
+             if ct is not None and isinstance(o, TracedArray) and o.node >= start]  # fmt: skip
+    wrt = [h.node for h in holders]
+    active = set(wrt)
+    nodes = graph.node_attrs
+    for nid in range(start, graph.next_id):  # created in order: a topological order
+        d = nodes.get(nid)
+        if d is None or nid in active or d["op"] in ("input", "const"):
+            continue
+        differentiable = _inexact(d["dtype"]) and PRIMITIVES[d["op"]].differentiable
+        if differentiable and any(u in active for u in graph.operand_ids(nid)):
+            active.add(nid)
+    totals = backward_pass(b, seeds, wrt, active, order=sorted(active), role=role)
+    return [totals.get(h.node) for h in holders]
 
 
 def zeros_for(b: Builder, n: int, grad_of: int, role: str = "backward") -> TracedArray:
@@ -185,7 +294,7 @@ def copy_forward(graph: Graph) -> Graph:
     out = Graph.copy(graph if isinstance(graph, Graph) else Graph(graph))
     for d in out.node_attrs.values():
         d["role"] = "forward"
-        for key in ("grad_of", "seed", "accum"):
+        for key in ("grad_of", "seed", "accum", "recompute"):
             d.pop(key, None)
     return out
 

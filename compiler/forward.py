@@ -8,6 +8,7 @@ dtype here, centrally.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,8 +20,10 @@ from compiler.autodiff import (
     flat_tree,
     prune,
     rule_operands,
+    transpose_linear,
     zeros_for,
 )
+from compiler.calls import call_key, is_call
 from tracer import ops
 from tracer.captures import capture_nodes, explicit_inputs
 from tracer.graph import Graph
@@ -41,6 +44,7 @@ def forward_pass(b: Builder, tangents: dict[int, TracedArray]) -> dict[int, Trac
     graph = b.graph
     nodes = graph.nodes
     out = dict(tangents)
+    calls: dict[tuple, list | None] = {}  # per_call results' tangents, by call
     for n in graph.topo_order():
         if n in out:
             continue
@@ -48,6 +52,9 @@ def forward_pass(b: Builder, tangents: dict[int, TracedArray]) -> dict[int, Trac
         if d["op"] in ("input", "const") or d.get("role") not in (None, "forward"):
             continue
         operands = graph.operands(n)
+        if is_call(graph, n):
+            _call_jvp(b, n, operands, out, calls)
+            continue
         ts = [out.get(u) for u in operands]
         if all(t is None for t in ts) or not _inexact(d["dtype"]):
             continue
@@ -61,6 +68,33 @@ def forward_pass(b: Builder, tangents: dict[int, TracedArray]) -> dict[int, Trac
                 out[n] = _fit(t, d["shape"], d["dtype"])
             b.tag(start, n, role="tangent")
     return out
+
+
+def _call_jvp(b: Builder, n: int, operands: list[int], out: dict, calls: dict) -> None:
+    """The tangent of marker ``n`` of a call with a rule of its own: the rule runs at the call's
+    first marker, for all its results (``compiler.calls``)."""
+    d = b.graph.nodes[n]
+    key = call_key(b.graph, n, operands)
+    if key not in calls:
+        k = d["params"]["outputs"]
+        ts = [out.get(u) for u in operands[k:]]
+        calls[key] = None
+        if any(t is not None for t in ts):
+            with b.in_context(n):
+                start = b.graph.next_id
+                transpose = functools.partial(transpose_linear, b, role="tangent")
+                calls[key] = PRIMITIVES[d["op"]].jvp(
+                    ts, *[b.wrap(u) for u in operands[k:]], rule=d.get("rule"),
+                    transpose=transpose, **d["params"],
+                )  # fmt: skip
+                b.retag(start, n, "tangent")
+    tangents = calls[key]
+    t = tangents[d["params"]["output"]] if tangents is not None else None
+    if t is not None and _inexact(d["dtype"]):
+        with b.in_context(n):
+            start = b.graph.next_id
+            out[n] = _fit(t, d["shape"], d["dtype"])
+            b.tag(start, n, role="tangent")
 
 
 def _jvp_in_tree(graph: Graph, primal_inputs: list[int]) -> dict | None:

@@ -1,4 +1,5 @@
-"""The transformations users call: grad, value_and_grad, vjp, jvp, jacobian, hessian.
+"""The transformations users call: grad, value_and_grad, vjp, jvp, jacobian (jacfwd, jacrev),
+hessian.
 
 Each returns a traced function (callable on arrays; ``.trace(...)`` gives its
 graph; transformable again), following JAX's conventions. A transformation
@@ -447,6 +448,33 @@ def jacobian(
         backend: where it runs (``compiler.backends``).
     """
     return JacobianFunction(fun, argnums, mode, backend)
+
+
+def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, *, backend=None):
+    """The Jacobian by forward mode: ``jacobian(fun, argnums, mode="fwd")`` (one pass per
+    input element; the cheaper mode for tall Jacobians, more outputs than inputs).
+
+    Example:
+        >>> import numpy as np
+        >>> from compiler import jacfwd
+        >>> jacfwd(lambda x: np.sin(x) * 2.0)(np.zeros(2))
+        array([[2., 0.],
+               [0., 2.]])
+    """
+    return jacobian(fun, argnums, mode="fwd", backend=backend)
+
+
+def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, *, backend=None):
+    """The Jacobian by reverse mode: ``jacobian(fun, argnums, mode="rev")`` (one pass per
+    output element; the cheaper mode for wide Jacobians, more inputs than outputs).
+
+    Example:
+        >>> import numpy as np
+        >>> from compiler import jacrev
+        >>> jacrev(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0]))
+        array([2., 4.])
+    """
+    return jacobian(fun, argnums, mode="rev", backend=backend)
 
 
 def hessian(fun: Callable, argnums: int | Sequence[int] = 0, *, backend=None):

@@ -100,7 +100,7 @@ def render() -> str:
         "",
         "import numpy as np",
         "",
-        "from compiler import compile, grad, jvp, value_and_grad",
+        "from compiler import compile, custom_vjp, grad, jvp, value_and_grad",
         "from tracer import Spec, trace",
         "",
         "X = np.array([0.5, 1.0, 2.0])",

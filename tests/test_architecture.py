@@ -69,6 +69,8 @@ def test_tracer_never_imports_compiler():
 
 
 def _strings_outside_docstrings(path: Path):
+    """String constants of a module, but its docstrings and its ``__all__`` (which names the
+    module's functions: ``compiler.stop_gradient`` is a function, not a table entry)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     docs = set()
     for node in ast.walk(tree):
@@ -76,6 +78,10 @@ def _strings_outside_docstrings(path: Path):
         first = body[0] if isinstance(body, list) and body else None
         if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
             docs.add(id(first.value))
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            docs.update(id(c) for c in ast.walk(node.value) if isinstance(c, ast.Constant))
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
             yield node.lineno, node.value

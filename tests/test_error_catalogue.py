@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compiler import compile, grad, jvp, value_and_grad  # noqa: F401  (used by Case.make)
+from compiler import compile, custom_vjp, grad, jvp, value_and_grad  # noqa: F401  (Case.make)
 from tracer import (
     EvaluationError,
     ShapeError,
@@ -520,6 +520,51 @@ CASES = [
 ]  # fmt: skip
 
 
+# ----- custom derivatives (after the table: the lines above keep their numbers) -----
+
+
+def f_no_rule(x):
+    @custom_vjp
+    def doubled(x):
+        return x * 2.0
+
+    return np.sum(doubled(x))
+
+
+def f_bwd_too_few(x):
+    @custom_vjp
+    def product(x, y):
+        return x * y
+
+    product.defvjp(lambda x, y: (x * y, (x, y)), lambda res, g: (g * res[1],))
+    return np.sum(product(x, x))
+
+
+def f_nondiff_traced(x):
+    @functools.partial(custom_vjp, nondiff_argnums=(1,))
+    def clip_by(x, bound):
+        return x
+
+    clip_by.defvjp(lambda x, b: (x, None), lambda b, res, g: (np.clip(g, -b, b),))
+    return np.sum(clip_by(x, np.max(x)))  # <-
+
+
+CASES += [
+    Case("Custom derivatives", f_no_rule, call_x, TracegradError,
+         ("custom_vjp function doubled has no derivative rule", "doubled.defvjp(fwd, bwd)"),
+         make="grad({fn})", name="custom_vjp_without_a_rule",
+         note="The function itself evaluates, traces and compiles; only differentiating it "
+              "needs the rule."),
+    Case("Custom derivatives", f_bwd_too_few, call_x, TracegradError,
+         ("bwd must return a tuple of 2 cotangents", "got a tuple of 1"),
+         make="grad({fn})", name="custom_bwd_returns_too_few"),
+    Case("Custom derivatives", f_nondiff_traced, call_x, TracegradError,
+         ("argument 1 is in nondiff_argnums but is a traced value", "{line}"),
+         make="grad({fn})", name="custom_nondiff_argument_traced",
+         note="nondiff_argnums arguments are static Python values, as in JAX."),
+]  # fmt: skip
+
+
 def _ids():
     ids = [c.id for c in CASES]
     assert len(ids) == len(set(ids)), "case ids must be unique"
@@ -596,7 +641,7 @@ def test_catalogue_covers_the_issue():
     topics = {c.topic for c in CASES}
     assert topics == {
         "Arguments", "Mismatched shapes", "Unsupported NumPy", "In-place writes",
-        "Control flow", "Gradients", "Run time", "NaN and Inf",
+        "Control flow", "Gradients", "Run time", "NaN and Inf", "Custom derivatives",
     }  # fmt: skip
     binary_ops = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "less", "less_equal",
                   "greater", "greater_equal", "equal", "not_equal", "logical_and", "logical_or",

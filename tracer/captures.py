@@ -145,7 +145,7 @@ class Fetch:
 
 
 def _container(value) -> bool:
-    return isinstance(value, (tuple, list, dict)) and not hasattr(value, "_fields")
+    return isinstance(value, (tuple, list, dict))  # namedtuples too: containers, as in JAX
 
 
 def capture_nodes(graph) -> list[int]:
@@ -381,15 +381,21 @@ class Captures:
                 if i in replaced:
                     ng[self.slots[i].name] = replaced[i]
             for kind, where, hid in info.helpers:
-                # plain functions only: a wrapper (a traced function, a partial) keeps its own
-                if kind == "global" and hid in needs and ng.get(where) is self.infos[hid].fn:
+                # plain functions only: a wrapper (a traced function, a partial) keeps its own,
+                # but one that must stay a wrapper (custom_vjp, checkpoint) wraps the copy
+                if kind != "global" or hid not in needs:
+                    continue
+                value = ng.get(where)
+                if value is self.infos[hid].fn:
                     ng[where] = copies[hid]
+                elif _rewrappable(value) and _user_function(value) is self.infos[hid].fn:
+                    ng[where] = value.with_function(copies[hid])
         top = copies[id(first)]
         if isinstance(fn, types.MethodType):
             return types.MethodType(top, fn.__self__)
         if isinstance(fn, functools.partial):
             return functools.partial(top, *fn.args, **fn.keywords)
-        return top
+        return _rewrap(fn, top)
 
     def _needs(self, replaced: dict[int, Any]) -> set[int]:
         """Functions that read a replaced slot, directly or through the helpers they call."""
@@ -411,6 +417,18 @@ class Captures:
     def describe(self, values: list) -> list[tuple[str, tuple]]:
         """(label, key) per slot, for retrace explanations."""
         return list(zip((s.label for s in self.slots), self.key(values)))
+
+
+def _rewrappable(obj) -> bool:
+    """A wrapper that must stay one around a substituted body (``tracer.custom``'s
+    functions, ``checkpoint``): it has ``with_function(fn)``."""
+    return not isinstance(obj, types.FunctionType) and callable(getattr(obj, "with_function", None))
+
+
+def _rewrap(fn, top):
+    """``top`` (the substituted copy of ``fn``'s function) in ``fn``'s wrapper, if it has one
+    that must stay (``with_function``); a plain wrapper (``@trace``) is dropped."""
+    return fn.with_function(top) if _rewrappable(fn) else top
 
 
 def rebuild(value, leaves_by_index: dict[int, Any]):

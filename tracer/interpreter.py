@@ -59,6 +59,8 @@ def _describe(tree: dict) -> str:
     if kind in ("leaf", "none", "static"):
         return {"leaf": "*", "none": "None", "static": "static"}[kind]
     inner = ", ".join(_describe(c) for c in tree["children"])
+    if kind == "namedtuple":
+        return f"{tree['class'].rsplit('.', 1)[-1]}({inner})"
     if kind == "dict":
         inner = ", ".join(f"{k!r}: {_describe(c)}" for k, c in zip(tree["keys"], tree["children"]))
         return "{" + inner + "}"

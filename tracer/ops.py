@@ -10,6 +10,7 @@ from tracer.primitives.diagonals import *  # noqa: F403
 from tracer.primitives.elementwise import *  # noqa: F403
 from tracer.primitives.inverses import *  # noqa: F403
 from tracer.primitives.linalg import *  # noqa: F403
+from tracer.primitives.markers import *  # noqa: F403
 from tracer.primitives.matrix_functions import *  # noqa: F403
 from tracer.primitives.norms import *  # noqa: F403
 from tracer.primitives.reductions import *  # noqa: F403

@@ -1,19 +1,51 @@
-"""Pytrees: flatten nested tuples/lists/dicts of leaves and rebuild them from a JSON-able treedef.
+"""Pytrees: flatten nested tuples/lists/dicts/namedtuples of leaves and rebuild them from a
+JSON-able treedef.
 
 A treedef is plain data so that it can live in a graph's attributes and be saved:
 ``{"type": "leaf"}``, ``{"type": "none"}``, ``{"type": "static", "value": ...}``,
 ``{"type": "tuple"|"list", "children": [...]}``,
-``{"type": "dict", "keys": [...], "children": [...]}``.
+``{"type": "dict", "keys": [...], "children": [...]}``,
+``{"type": "namedtuple", "class": "module.QualName", "fields": [...], "children": [...]}``.
 Dict keys are sorted, as in JAX, so that equal dicts give equal treedefs.
+
+A namedtuple's treedef names its class by import path; the class itself is found
+again in a table of the namedtuple classes this process has flattened (weakly
+held), never by importing anything. So a treedef read from a file rebuilds the
+class only if this process has met it; otherwise it rebuilds a plain tuple.
+Instances are rebuilt with ``cls._make`` (``tuple.__new__``), which runs no code
+of the class.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from tracer.errors import TracegradError
 
 LEAF = {"type": "leaf"}
+
+# "module.QualName" -> the namedtuple class flattened under that name (the latest one)
+_NAMEDTUPLES: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def is_namedtuple(node) -> bool:
+    """True for an instance of a ``collections.namedtuple``/``typing.NamedTuple`` class."""
+    return isinstance(node, tuple) and hasattr(type(node), "_fields") and hasattr(node, "_make")
+
+
+def class_path(cls: type) -> str:
+    """``module.QualName`` of a class (how a namedtuple treedef names it)."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def namedtuple_class(td: dict) -> type | None:
+    """The class a namedtuple treedef node names, if this process has flattened it (and its
+    fields still match), else None: the node then rebuilds as a plain tuple."""
+    cls = _NAMEDTUPLES.get(td.get("class"))
+    if cls is None or list(cls._fields) != list(td.get("fields", ())):
+        return None
+    return cls
 
 
 def _sort_keys(d: dict) -> list:
@@ -36,7 +68,18 @@ def flatten(tree: Any, is_leaf=None) -> tuple[list, dict]:
             leaves.append(node)
         elif node is None:
             slot["type"] = "none"
-        elif isinstance(node, (tuple, list)) and not hasattr(node, "_fields"):
+        elif is_namedtuple(node):
+            cls = type(node)
+            path = class_path(cls)
+            if _NAMEDTUPLES.get(path) is not cls:
+                _NAMEDTUPLES[path] = cls
+            slot["type"] = "namedtuple"
+            slot["class"] = path
+            slot["fields"] = list(cls._fields)
+            slot["children"] = [{} for _ in node]
+            for child, cslot in reversed(list(zip(node, slot["children"]))):
+                stack.append((child, cslot, None))
+        elif isinstance(node, (tuple, list)):
             slot["type"] = "tuple" if isinstance(node, tuple) else "list"
             slot["children"] = [{} for _ in node]
             for child, cslot in reversed(list(zip(node, slot["children"]))):
@@ -82,6 +125,9 @@ def _build(td: dict, it) -> Any:
         return children
     if kind == "dict":
         return dict(zip(td["keys"], children))
+    if kind == "namedtuple":
+        cls = namedtuple_class(td)
+        return tuple(children) if cls is None else cls._make(children)
     raise TracegradError(f"unknown treedef node type {kind!r}")
 
 
@@ -93,14 +139,17 @@ def num_leaves(treedef: dict) -> int:
 
 
 def leaf_paths(tree: Any, prefix: str = "") -> list[str]:
-    """JAX-style key paths of the leaves, in flatten order: ``w['W']``, ``xs[0]``."""
+    """JAX-style key paths of the leaves, in flatten order: ``w['W']``, ``xs[0]``, ``p.x``."""
     paths: list[str] = []
     stack = [(tree, prefix)]
     while stack:
         node, path = stack.pop()
         if node is None:
             continue
-        if isinstance(node, (tuple, list)) and not hasattr(node, "_fields"):
+        if is_namedtuple(node):
+            for i in reversed(range(len(node))):
+                stack.append((node[i], f"{path}.{node._fields[i]}"))
+        elif isinstance(node, (tuple, list)):
             for i in reversed(range(len(node))):
                 stack.append((node[i], f"{path}[{i}]"))
         elif isinstance(node, dict):

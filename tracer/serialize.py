@@ -29,7 +29,7 @@ FORMAT = "tracegrad-graph"
 VERSION = 1
 MAX_BYTES = 512 * 1024 * 1024  # refuse files larger than this before parsing
 _NODE_KEYS = {"op", "params", "shape", "dtype", "value", "name", "source", "scope", "role",
-              "capture",
+              "capture", "checkpoint", "recompute",
               "grad_of", "seed", "accum", "id"}  # fmt: skip
 _MAX_DEPTH = 64  # nesting allowed inside an attribute value (params are shallow)
 
@@ -59,6 +59,8 @@ def to_json(graph: nx.MultiDiGraph) -> str:
     """
     data = nx.node_link_data(graph, edges="edges")
     for node in data["nodes"]:
+        # a custom derivative's rule is Python code: the file keeps the marker, not the rule
+        node.pop("rule", None)
         # how a capture input is read at call time is the running program's, not the
         # file's: the file keeps the value it has now (outer traced values have none)
         fetch = node.pop("fetch", None)
@@ -206,8 +208,9 @@ def from_json(text: str) -> Graph:
             raise GraphFormatError(f"{where}: params must be plain JSON values, not arrays")
         if d.get("role") is not None and not isinstance(d["role"], str):
             raise GraphFormatError(f"{where}: 'role' must be a string")
-        if d.get("grad_of") is not None and not _is_id(d["grad_of"]):
-            raise GraphFormatError(f"{where}: 'grad_of' must be a node id")
+        for key in ("grad_of", "checkpoint", "recompute"):
+            if d.get(key) is not None and not _is_id(d[key]):
+                raise GraphFormatError(f"{where}: {key!r} must be a node id")
         for key in ("seed", "accum"):
             if key in d and not isinstance(d[key], bool):
                 raise GraphFormatError(f"{where}: {key!r} must be true or false")
@@ -294,13 +297,20 @@ def _check_tree(tree, key, depth=0) -> int:
     if (
         depth > 100
         or not isinstance(tree, dict)
-        or tree.get("type") not in ("leaf", "none", "static", "tuple", "list", "dict")
+        or tree.get("type") not in ("leaf", "none", "static", "tuple", "list", "dict", "namedtuple")
     ):
         raise GraphFormatError(f"graph attribute {key!r} is not a valid tree")
-    if tree["type"] in ("tuple", "list", "dict"):
+    if tree["type"] in ("tuple", "list", "dict", "namedtuple"):
         children = tree.get("children")
         if not isinstance(children, list):
             raise GraphFormatError(f"graph attribute {key!r} is not a valid tree")
+        if tree["type"] == "namedtuple" and not (  # a class named by path, never imported
+            isinstance(tree.get("class"), str)
+            and isinstance(tree.get("fields"), list)
+            and all(isinstance(f, str) for f in tree["fields"])
+            and len(tree["fields"]) == len(children)
+        ):
+            raise GraphFormatError(f"graph attribute {key!r}: a bad namedtuple node")
         if tree["type"] == "dict" and (
             not isinstance(tree.get("keys"), list) or len(tree["keys"]) != len(children)
         ):

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from tracer.captures import Captures, Fetch, capture_leaves, has_outer_captures, rebuild
+from tracer.checkpointing import REGION
 from tracer.debug import nans_enabled
 from tracer.errors import TracegradError
 from tracer.frames import is_internal, user_location
@@ -614,6 +615,7 @@ def inline_graph(state: TraceState, graph: Graph, leaves: list) -> list[TracedAr
         weak_of[nid] = isinstance(leaf, TracedArray) and leaf.weak
     prefix = current_scope()
     nodes = graph.nodes
+    regions: dict[int, int] = {}
     for n in graph.topo_order():
         if n in env:
             continue
@@ -623,7 +625,7 @@ def inline_graph(state: TraceState, graph: Graph, leaves: list) -> list[TracedAr
             continue
         if d["op"] == "input":
             raise TracegradError(f"inline: input node %{n} of {graph.graph.get('name')} unbound")
-        env[n] = target.add_op(
+        nid = env[n] = target.add_op(
             d["op"],
             [env[u] for u in graph.operands(n)],
             d["params"],
@@ -633,6 +635,10 @@ def inline_graph(state: TraceState, graph: Graph, leaves: list) -> list[TracedAr
             source=d.get("source"),
             scope=prefix + tuple(d.get("scope") or ()),
         )
+        if "rule" in d:  # a custom derivative's rule (tracer.custom) goes where its marker goes
+            target.attrs(nid)["rule"] = d["rule"]
+        if REGION in d:  # a checkpoint region gets an id of the target graph
+            target.attrs(nid)[REGION] = regions.setdefault(d[REGION], nid)
     outs = []
     for o in graph.graph["outputs"]:
         d = target.nodes[env[o]]

@@ -31,7 +31,11 @@ STYLE = {
     ("backward", "group"): ("#D9CCF5", "#6A4FB3", "#21133F"),
     ("backward", "accum"): ("#EDE6FB", "#6A4FB3", "#21133F"),
     ("backward", "scope"): ("#E8E0F8", "#6A4FB3", "#21133F"),
+    # checkpoint: forward values recomputed on the gradient side (drawn dashed)
+    ("backward", "recompute"): ("#ADD8E6", "#3F7F9F", "#102A35"),
+    ("backward", "recomputed"): ("#FFB74D", "#B26A00", "#1A1A1A"),
 }
+CUT = "#C62828"  # the border of an op through which no gradient flows
 ALARM = ("#FF5252", "#B71C1C", "#FFFFFF")
 EDGE = {"data": "#37474F", "grad": "#6A4FB3", "read": "#9E9E9E"}
 SUBTEXT = {"forward": "#5F4B32", "backward": "#2F5D46"}
@@ -40,12 +44,12 @@ CLUSTER = ("#F6F8FA", "#B0BEC5", "#455A64")
 
 def _label(item: Item) -> str:
     title = escape(item.title)
-    if item.kind in ("value", "scope") or item.is_input:
+    if item.kind in ("value", "recomputed", "scope") or item.is_input:
         title = f"<b>{title}</b>" if title else ""
     size = 14 if item.kind == "group" else 13
     parts = [f'<font point-size="{size}">{title}</font>'] if title else []
     color = "#FFFFFF" if item.alarm else SUBTEXT.get(item.side, "#555555")
-    if item.kind in ("op", "accum", "group"):
+    if item.kind in ("op", "accum", "group", "recompute"):
         color = "#37474F" if not item.alarm else color
     for line in item.sub:
         parts.append(f'<font point-size="9" color="{color}">{escape(line)}</font>')
@@ -71,10 +75,11 @@ def _node_attrs(item: Item) -> dict[str, str]:
         attrs["tooltip"] = "\\n".join(
             line.replace("\\", "\\\\") for line in item.tooltip.split("\n")
         )
-    if kind in ("value", "const"):
+    if kind in ("value", "const", "recomputed"):
         attrs["shape"] = "ellipse"
-        if kind == "const":
+        if kind in ("const", "recomputed"):
             attrs["style"] = "filled,dashed"
+        if kind == "const":
             attrs["margin"] = "0.04,0.02"
         if item.is_output:
             attrs["peripheries"] = "2"
@@ -84,9 +89,11 @@ def _node_attrs(item: Item) -> dict[str, str]:
         attrs["shape"] = "box3d"
     else:
         attrs["shape"] = "box"
-        attrs["style"] = "filled,rounded"
+        attrs["style"] = "filled,rounded,dashed" if kind == "recompute" else "filled,rounded"
         if kind == "accum":
             attrs["margin"] = "0.06,0.03"
+    if item.cut:  # a visible cut: a heavy red border, and the label says so
+        attrs["color"], attrs["penwidth"], attrs["style"] = CUT, "3", "filled,rounded,dashed"
     return attrs
 
 

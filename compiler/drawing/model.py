@@ -13,6 +13,13 @@
   forward operands the derivative is a function of, and its dashed links come
   from those operands (a rule that reads the op's own output, as ``exp'`` reads
   ``exp(a)``, is drawn reading ``a``: the expanded view shows the actual reads).
+  A call of a ``custom_vjp``/``custom_jvp`` function is one box with its name
+  (its rule one box ``name'(x)``); the expanded view draws its body.
+
+In gradient drawings an op through which no gradient flows (``stop_gradient``,
+``floor``, ...) although it reads a differentiated value is drawn as a *cut*,
+and values recomputed by ``checkpoint`` are drawn in the forward colours with a
+dashed border on the gradient side (see ``compiler.drawing.folds``).
 
 ``collapse`` folds whole scopes into single boxes. The drawing is plain data,
 so tests can inspect it and ``compiler.drawing.dot`` only has to style it.
@@ -24,7 +31,9 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from compiler.drawing import labels as L
+from compiler.drawing.folds import custom_calls, cuts, is_recomputed
 from tracer.graph import format_node
+from tracer.primitives import PRIMITIVES
 
 
 @dataclass
@@ -41,6 +50,7 @@ class Item:
     is_input: bool = False
     is_output: bool = False
     alarm: bool = False
+    cut: bool = False  # no gradient flows through this op (stop_gradient, floor, ...)
     tooltip: str = ""  # the IR lines it draws (shown on hover in SVG, e.g. in Jupyter)
 
 
@@ -102,7 +112,11 @@ def build_drawing(
     """
     nodes = graph.nodes
     order = graph.topo_order()
-    names = L.value_names(graph, order, roles=roles)
+    calls = custom_calls(graph, order, skip=lambda n: roles and L.is_backward(graph, n))
+    if view != "book":
+        calls = {}
+    hidden = {n for n, c in calls.items() if n not in c.markers}  # values inside a call's box
+    names = L.value_names(graph, [n for n in order if n not in hidden], roles=roles)
     gm = L.grads_map(graph)
     outputs = set(graph.graph.get("outputs", []))
     book = roles and view == "book"
@@ -118,7 +132,11 @@ def build_drawing(
     root = _common_prefix(tuple(nodes[n].get("scope") or ()) for n in order)
 
     def scope_of(n) -> tuple:
-        return tuple(nodes[owner(n)].get("scope") or ())[len(root) :]
+        o = owner(n)
+        scope = tuple(nodes[o].get("scope") or ())[len(root) :]
+        if o != n and o in calls and scope and scope[-1] == calls[o].name:
+            scope = scope[:-1]  # a custom rule's nodes: beside the call's box, not in its scope
+        return scope
 
     def grouped(n) -> bool:
         d = nodes[n]
@@ -129,7 +147,11 @@ def build_drawing(
             and not d.get("accum")
             and d.get("grad_of") is not None
             and d["grad_of"] in nodes
+            and not is_recomputed(graph, n)
         )
+
+    cut = cuts(graph, backward) if roles else set()
+    call_links: set[Link] = set()
 
     items: dict[str, Item] = {}
     links: list[Link] = []
@@ -140,6 +162,8 @@ def build_drawing(
     def add_value(n, kind="value") -> str:
         d = nodes[n]
         side = "backward" if backward(n) else "forward"
+        if side == "backward" and kind == "value" and is_recomputed(graph, n):
+            kind = "recomputed"
         if kind == "const" and n not in names:
             title = L.const_text(graph, n)
         else:
@@ -163,12 +187,18 @@ def build_drawing(
             group_of[n] = k
             gid = f"g{k}"
             if gid not in items:
-                operands = graph.operands(k)
+                operands, title = graph.operands(k), nodes[k]["op"]
+                if k in calls:  # a custom rule: the function's name, of its arguments
+                    operands = operands[nodes[k]["params"]["outputs"] :]
+                    title = calls[k].name
                 args = ", ".join(names.get(u) or _operand_text(graph, u) for u in operands)
-                title = f"{nodes[k]['op']}'({args})"
+                title = f"{title}'({args})"
                 items[gid] = Item(gid, "group", "backward", title, [], scope_of(n), [])
             items[gid].nodes.append(n)
             op_of[n] = gid
+            continue
+        if n in calls:  # the book view: one box per custom-derivative call
+            _add_call(n, calls[n], items, op_of, value_of, links, scope_of, add_value)
             continue
         if op == "input":
             add_value(n)
@@ -179,14 +209,25 @@ def build_drawing(
             continue
         accum = bool(backward(n) and d.get("accum"))
         kind = "accum" if accum else "op"
-        title = "+" if accum and book else op
+        if backward(n) and is_recomputed(graph, n):
+            kind = "recompute"
+        prim = PRIMITIVES.get(op)
+        title = "+" if accum and book else (prim.display if prim is not None else op)
         sub = []
         if d.get("params"):
             text = L.params_text(d["params"])
             if text:
                 sub.append(text)
+        if kind == "recompute":
+            sub.append("recomputed")
+        if prim is not None and prim.per_call:  # a custom call's result (expanded view)
+            p = d["params"]
+            sub = [p["name"] if p["outputs"] == 1 else f"{p['name']}: result {p['output']}"]
         oid = f"o{n}"
         items[oid] = Item(oid, kind, side, title, sub, scope_of(n), [n])
+        if n in cut:
+            items[oid].cut = True
+            items[oid].sub.append("gradient stops here")
         op_of[n] = oid
         vid = add_value(n)
         links.append(Link(oid, vid, "grad" if side == "backward" else "data"))
@@ -207,8 +248,14 @@ def build_drawing(
         for u in graph.operands(n):
             if n in group_of and group_of.get(u) == group_of[n]:
                 continue
-            if backward(n) and not backward(u):
-                sources = [u]
+            if n in calls and calls.get(u) is calls[n]:
+                continue  # inside one call's box
+            recomputed = backward(n) and is_recomputed(graph, n)
+            if recomputed and backward(u) and is_recomputed(graph, u):
+                links.append(Link(value_of[u], dst, "data"))  # a recomputation's own flow
+                continue
+            if backward(n) and (not backward(u) or recomputed or is_recomputed(graph, u)):
+                sources = [u]  # a read of a forward (or recomputed) value, dashed
                 k = group_of.get(n)
                 if k is not None and u == k:  # the op's own output: drawn as its operands
                     sources = graph.operands(k)
@@ -223,6 +270,10 @@ def build_drawing(
                 if link in seen_group_links:
                     continue
                 seen_group_links.add(link)
+            if n in calls:  # a call's box reading x in several body ops: one edge
+                if link in call_links:
+                    continue
+                call_links.add(link)
             links.append(link)
 
     pairs: list[tuple[str, str]] = []
@@ -254,6 +305,25 @@ def build_drawing(
                 notes.append(f"first NaN/Inf: {format_node(graph, n)}{where}")
                 break
     return Drawing(items, links, pairs, notes, str(graph.graph.get("name", "f")))
+
+
+def _add_call(n, call, items, op_of, value_of, links, scope_of, add_value) -> None:
+    """Draw node ``n`` of a custom-derivative call into the call's box (a result: also its
+    value, beside the box)."""
+    cid = f"o{call.id}"
+    scope = scope_of(call.id)
+    if scope and scope[-1] == call.name:  # the box stands for that scope
+        scope = scope[:-1]
+    if cid not in items:
+        items[cid] = Item(cid, "op", "forward", call.name, [call.kind], scope, [])
+    items[cid].nodes.append(n)
+    op_of[n] = cid
+    if n in call.markers:
+        vid = add_value(n)
+        items[vid].scope = scope
+        links.append(Link(cid, vid, "data"))
+    else:  # a body value: not drawn (whatever reads it reads the box)
+        value_of[n] = cid
 
 
 # ----- collapsing scopes -----

@@ -21,7 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compiler import build_grad_graph, check_grad, grad, jvp, vjp
-from tracer import PRIMITIVES, trace, validate
+from tracer import PRIMITIVES, ops, trace, validate
+from tracer.checkpointing import checkpoint
+from tracer.custom import custom_jvp, custom_vjp
 from tracer.scipy.linalg import expm
 
 pytestmark = pytest.mark.usefixtures("validated_graphs")
@@ -92,7 +94,45 @@ OPS = {
     "svd": (1, lambda a, b, p: _svd(_mat(a))),
     "qr": (1, lambda a, b, p: np.linalg.qr(_mat(a))[0] + np.linalg.qr(_mat(a))[1]),
     "expm": (1, lambda a, b, p: expm(_mat(a) * 0.5)),
+    # custom rules (exact, so central differences agree), checkpoint and its barrier
+    "custom_vjp": (2, lambda a, b, p: _sin_times(a + 0.0 * b, b + 0.0 * a)),
+    "custom_jvp": (1, lambda a, b, p: _softplus(a)),
+    "checkpoint": (2, lambda a, b, p: _layer(a, b)),
+    "after": (2, lambda a, b, p: ops.after(a, b) * 2.0),
 }
+
+
+@custom_vjp
+def _sin_times(x, y):
+    return np.sin(x) * y
+
+
+def _sin_times_fwd(x, y):
+    return np.sin(x) * y, (np.cos(x), np.sin(x), y)
+
+
+def _sin_times_bwd(res, g):
+    cos_x, sin_x, y = res
+    return g * cos_x * y, g * sin_x
+
+
+_sin_times.defvjp(_sin_times_fwd, _sin_times_bwd)
+
+
+@custom_jvp
+def _softplus(x):
+    return np.log1p(np.exp(x))
+
+
+@_softplus.defjvp
+def _softplus_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return _softplus(x), t / (1.0 + np.exp(-x))
+
+
+@checkpoint
+def _layer(a, b):
+    return np.tanh(np.sin(a * b) * np.exp(np.tanh(b)))
 
 
 def _vec(a):

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from tracer_testing import assert_same, check_traced, make_array, ops_of
 
-from tracer import PRIMITIVES, trace
+from tracer import PRIMITIVES, ops, trace
+from tracer.custom import custom_jvp, custom_vjp
 
 
 @dataclass(frozen=True)
@@ -366,6 +367,29 @@ case("getitem", lambda x: np.take(x, np.array([[1], [4]]), axis=1), X, label="ta
 case("getitem", lambda x: np.take(x, -1, axis=-1), X, label="take-int")
 # A NumPy array indexed by a traced index: ndarray.__getitem__ and np.take's dispatcher never
 # see the index, so the traceable spelling is ops.getitem (see test_numpy_api.py).
+
+# ----- identities that steer differentiation (tracer.primitives.markers) -----
+
+
+@custom_vjp
+def _scaled(x, y):
+    return x * 2.0, np.sin(y)
+
+
+@custom_jvp
+def _softplus(x):
+    return np.log1p(np.exp(x))
+
+
+for dt in ("float64", "float32", "int64"):
+    for shape in [(), (3,), (2, 3)]:
+        case("stop_gradient", lambda x: ops.stop_gradient(x) * 2, A(shape, dt), label=dt)
+        case("after", lambda x, t: ops.after(x, t) + 1, A(shape, dt), A((2,), "float64"))
+        case("custom_jvp_call", _softplus, A(shape, dt), label=dt)
+    case("custom_vjp_call", _scaled, A((3,), dt), A((2, 3), "float64"), label=dt)
+case("stop_gradient", lambda x: ops.stop_gradient({"a": x, "b": (x, x * 2)})["b"][1],
+     A((2,), "float64"), label="pytree")  # fmt: skip
+case("custom_vjp_call", lambda x: _scaled(x, 1.5)[0], A((2, 2), "float32"), label="const-arg")
 
 
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])

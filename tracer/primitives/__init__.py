@@ -15,6 +15,7 @@ from tracer.primitives import (
     elementwise,
     inverses,
     linalg,
+    markers,
     matrix_functions,
     norms,
     reductions,
@@ -23,7 +24,7 @@ from tracer.primitives import (
 from tracer.primitives.base import Primitive
 
 MODULES = (elementwise, reductions, shape_ops, linalg, contractions, diagonals, inverses,
-           decompositions, norms, matrix_functions)  # fmt: skip
+           decompositions, norms, matrix_functions, markers)  # fmt: skip
 
 # Structural node kinds: not primitives (no impl), but valid ``op`` values.
 STRUCTURAL_OPS = ("input", "const")

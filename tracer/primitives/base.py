@@ -71,7 +71,15 @@ class Primitive:
         jvp: ``jvp(ts, *xs, y=y, **params) -> tangent of y`` (``ts``: one tangent per
             operand, None where it is zero).
         zero_grad: the gradient is zero wherever it exists (comparisons, rounding,
-            argmax): such a primitive declares no rules.
+            argmax; ``stop_gradient``): such a primitive declares no rules.
+        per_call: each node is result ``params["output"]`` of one call producing
+            ``params["outputs"]`` values; its operands are the call's results, then its
+            arguments (the custom-derivative markers). The drivers apply the rules once
+            per call: ``vjp(cts, *args, rule=, transpose=, **params)`` gets one cotangent
+            per result (None: zero) and returns one per argument; ``jvp(ts, *args, rule=,
+            transpose=, **params)`` returns one tangent per result. ``rule`` is the
+            node's run-time ``rule`` attribute, ``transpose(fn, avals, cts)`` the
+            compiler's transpose of a linear traced function ``fn`` of arrays ``avals``.
         structural: ``structural(i)`` is True for operands read as indices or
             conditions (they keep their dtype in derivative rules).
         elementwise: an elementwise op that broadcasts its operands.
@@ -101,6 +109,7 @@ class Primitive:
     vjp: Callable | None = None
     jvp: Callable | None = None
     zero_grad: bool = False
+    per_call: bool = False
     structural: Callable[[int], bool] | None = None
     elementwise: bool = False
     ufunc: str | None = None
