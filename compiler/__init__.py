@@ -11,11 +11,20 @@ from compiler.compile import CompiledFunction, compile  # noqa: A004  (DESIGN's 
 from compiler.drawing import render
 from compiler.gradcheck import GradientCheckError, check_grad, numerical_grad
 from compiler.steps import step_through
-from compiler.transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
+from compiler.transforms import (
+    elementwise_grad,
+    grad,
+    hessian,
+    jacobian,
+    jvp,
+    value_and_grad,
+    vjp,
+    vmap,
+)
 from tracer import __version__
 
 __all__ = [
     "CompiledFunction", "GradientCheckError", "build_grad_graph", "check_grad", "compile",
-    "grad", "hessian", "jacobian", "jvp", "numerical_grad", "render", "step_through",
-    "value_and_grad", "vjp", "__version__",
+    "elementwise_grad", "grad", "hessian", "jacobian", "jvp", "numerical_grad", "render",
+    "step_through", "value_and_grad", "vjp", "vmap", "__version__",
 ]  # fmt: skip
