@@ -476,7 +476,7 @@ class VmapFunction(Transformed):
         args, kwargs = unflatten(tree, leaves)
         args = tuple(call.args[i] if i in static else x for i, x in enumerate(args))
         fwd = self.inner.trace(*args, **kwargs)  # one example
-        out_axes = resolve_out_axes(self.out_axes, fwd)
+        out_axes = resolve_out_axes(self.out_axes, fwd, size)
         graph = build_vmap_graph(fwd, axes, size, out_axes)
         graph.graph["name"] = self.name
         self.trace_count += 1

@@ -279,10 +279,10 @@ def batch_size(axes, shapes, labels, axis_size: int | None) -> int:
     return sizes[0][1]
 
 
-def resolve_out_axes(out_axes, graph: Graph) -> list[int | None]:
+def resolve_out_axes(out_axes, graph: Graph, size: int) -> list[int | None]:
     """The batch axis of every output of ``graph`` (per example), from ``out_axes``."""
     axes = _prefix(out_axes, graph.graph["out_tree"], "out_axes")
     nodes = graph.nodes
-    shapes = [tuple(nodes[o]["shape"]) + (1,) for o in graph.graph["outputs"]]
+    shapes = [(size, *nodes[o]["shape"]) for o in graph.graph["outputs"]]
     labels = [_output_name(graph, o) for o in graph.graph["outputs"]]
     return normalize_axes(axes, shapes, labels, "out_axes places output")

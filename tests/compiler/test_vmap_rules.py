@@ -193,16 +193,16 @@ def _variants(n: int) -> list[tuple[bool, ...]]:
     return out
 
 
-def _close(got, expected):
+def _close(got, expected, what: str):
     got, expected = np.asarray(got), np.asarray(expected)
     assert got.shape == expected.shape and got.dtype == expected.dtype, (
-        f"{got.dtype}{list(got.shape)} != {expected.dtype}{list(expected.shape)}"
+        f"{what}: {got.dtype}{list(got.shape)} != {expected.dtype}{list(expected.shape)}"
     )
     if expected.dtype.kind == "f":
         tol = 1e-5 if expected.dtype == np.float32 else 1e-10
-        np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
+        np.testing.assert_allclose(got, expected, rtol=tol, atol=tol, err_msg=what)
     else:
-        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(got, expected, err_msg=what)
 
 
 @pytest.mark.parametrize("name", sorted(PRIMITIVES))
@@ -237,22 +237,21 @@ def test_batching_rule_equals_a_loop(c: Case, position: str):
         # the same arguments, example by example (a shared argument is example 0's)
         each = [tuple(ex[k] if a is not None else examples[0][k] for k, a in enumerate(axes))
                 for ex in examples]  # fmt: skip
-        where = f"in_axes={axes}"
         expected = np.stack([np.asarray(c.fn(*args)) for args in each])
-        _close(vmap(c.fn, in_axes=axes)(*batched), expected)
+        _close(vmap(c.fn, in_axes=axes)(*batched), expected, f"values, in_axes={axes}")
         if not differentiable:
             continue
         loop = [grad(h, argnums=floats)(*args) for args in each]
         per_example = vmap(grad(h, argnums=floats), in_axes=axes)(*batched)
         for k, got in zip(floats, per_example):
-            _close(got, np.stack([g[floats.index(k)] for g in loop]))
+            want = np.stack([g[floats.index(k)] for g in loop])
+            _close(got, want, f"vmap(grad) wrt argument {k}, in_axes={axes}")
 
-        def through(*args):
+        def through(*args, axes=axes):
             return np.sum(np.sin(vmap(c.fn, in_axes=axes)(*args)))
 
         total = grad(through, argnums=floats)(*batched)
         for k, got in zip(floats, total):
             parts = [g[floats.index(k)] for g in loop]
             want = np.stack(parts, axis=axes[k]) if axes[k] is not None else np.sum(parts, 0)
-            assert got.shape == want.shape, where
-            _close(got, want)
+            _close(got, want, f"grad(vmap) wrt argument {k}, in_axes={axes}")
