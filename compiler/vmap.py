@@ -38,7 +38,11 @@ _STRUCTURE = ("op", "params", "shape", "dtype", "value")
 
 
 def build_vmap_graph(
-    graph: Graph, in_dims: Sequence[int | None], size: int, out_dims: Sequence[int | None]
+    graph: Graph,
+    in_dims: Sequence[int | None],
+    size: int,
+    out_dims: Sequence[int | None],
+    env: dict | None = None,
 ) -> Graph:
     """The batched graph of ``graph`` (traced for one example).
 
@@ -50,6 +54,7 @@ def build_vmap_graph(
         size: the number of examples.
         out_dims: for each output, where its batch axis goes, or None for an output
             that does not depend on the batch (an error otherwise).
+        env: a dict to fill with ``node: (batched node, its batch axis or None)``.
 
     Returns:
         A new graph with the same inputs (the mapped ones with their batch axis),
@@ -57,7 +62,7 @@ def build_vmap_graph(
     """
     g = Graph(name=graph.graph.get("name", "f"))
     stage = Stage(g, TracedArray)
-    env: dict[int, tuple[int, int | None]] = {}  # node -> (batched node, its batch axis)
+    env = {} if env is None else env  # node -> (batched node, its batch axis)
     explicit = explicit_inputs(graph)
     if len(explicit) != len(in_dims):
         raise TracegradError(f"internal: {len(in_dims)} input axes for {len(explicit)} inputs")
@@ -65,9 +70,9 @@ def build_vmap_graph(
     with gc_paused():
         for n, d in zip(explicit, in_dims):
             shape = nodes[n]["shape"] if d is None else insert_axis(nodes[n]["shape"], d, size)
-            env[n] = (_copy_node(g, nodes[n], [], shape), d)
+            env[n] = (_copy_node(g, nodes[n], [], shape, env), d)
         for n in capture_nodes(graph):
-            env[n] = (_copy_node(g, nodes[n], [], nodes[n]["shape"]), None)
+            env[n] = (_copy_node(g, nodes[n], [], nodes[n]["shape"], env), None)
         for n in graph.topo_order():
             if n not in env:
                 env[n] = _batch_node(g, stage, graph, n, env, size)
@@ -87,23 +92,29 @@ def build_vmap_graph(
     return g
 
 
-def _copy_node(g: Graph, d: dict, operands: list[int], shape, grad_of=None) -> int:
+def _attrs(d: dict, env: dict) -> dict:
+    """Node ``d``'s descriptive attributes (name, source, scope, role, ...), with ``grad_of``
+    naming the batched graph's node."""
     extra = {k: v for k, v in d.items() if k not in _STRUCTURE}
     if "grad_of" in extra:
-        extra["grad_of"] = grad_of
+        extra["grad_of"] = env.get(extra["grad_of"], (None,))[0]
+    return extra
+
+
+def _copy_node(g: Graph, d: dict, operands: list[int], shape, env: dict) -> int:
     return g.add_op(d["op"], operands, d["params"], shape, d["dtype"], value=d.get("value"),
-                    **extra)  # fmt: skip
+                    **_attrs(d, env))  # fmt: skip
 
 
 def _batch_node(g: Graph, stage: Stage, graph: Graph, n: int, env: dict, size: int):
+    """Node ``n`` in the batched graph: ``(node, batch axis)``."""
     d = graph.nodes[n]
     if d["op"] == "input":
         raise TracegradError(f"internal: input %{n} of {graph.graph.get('name')} is not bound")
     operands = graph.operands(n)
     dims = [env[u][1] for u in operands]
-    grad_of = env.get(d.get("grad_of"), (None,))[0]
     if all(dim is None for dim in dims):  # the same for every example
-        return _copy_node(g, d, [env[u][0] for u in operands], d["shape"], grad_of), None
+        return _copy_node(g, d, [env[u][0] for u in operands], d["shape"], env), None
     prim = PRIMITIVES[d["op"]]
     where = f" (at {d['source']})" if d.get("source") else ""
     if prim.batch is None:
@@ -122,15 +133,12 @@ def _batch_node(g: Graph, stage: Stage, graph: Graph, n: int, env: dict, size: i
             f"for {format_aval(d['shape'], d['dtype'])} with {size} examples (operand batch "
             f"axes {dims}){where}"
         )
+    attrs = _attrs(d, env)
+    tags = {k: attrs[k] for k in ("role", "grad_of") if k in attrs}
     for nid in range(start, g._next_id):  # the rule's nodes belong to what n belonged to
-        if nid in g._node:
-            for key in ("role", "grad_of"):
-                if d.get(key) is not None:
-                    g._node[nid][key] = grad_of if key == "grad_of" else d[key]
-    if out.node >= start:
-        for key, value in d.items():
-            if key not in _STRUCTURE and key not in ("source", "scope", "grad_of"):
-                g._node[out.node][key] = value
+        g._node[nid].update(tags)
+    if out.node >= start:  # the result is the node itself: its name, its role
+        g._node[out.node].update(attrs)
     return out.node, out_dim
 
 
