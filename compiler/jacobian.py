@@ -41,7 +41,7 @@ def _size(shape) -> int:
 def _one_hot(b: Builder, at: int, i: int, shape, dtype, role: str):
     arr = np.zeros(shape, dtype=dtype)
     arr.reshape(-1)[i] = 1
-    start = b.graph._next_id
+    start = b.graph.next_id
     with b.in_context(at):
         node = b.const(arr)
     b.tag(start, at, role=role, seed=True)
@@ -49,7 +49,7 @@ def _one_hot(b: Builder, at: int, i: int, shape, dtype, role: str):
 
 
 def _assemble(b: Builder, at: int, parts, axis: int, shape, role: str):
-    start = b.graph._next_id
+    start = b.graph.next_id
     with b.in_context(at):
         out = ops.reshape(ops.stack(parts, axis=axis), tuple(shape))
     b.tag(start, at, role=role)
@@ -123,7 +123,7 @@ def build_jacobian_graph(graph: Graph, wrt: Sequence[int], mode: str | None = No
 
 
 def _zeros(b: Builder, at: int, shape, dtype, role: str) -> int:
-    start = b.graph._next_id
+    start = b.graph.next_id
     with b.in_context(at):
         z = b.const(np.zeros((), dtype=dtype))
         z = ops.broadcast_to(z, tuple(shape))
@@ -144,7 +144,7 @@ def _batchable(graph: Graph, wrt: Sequence[int], mode: str) -> bool:
         return False
     return all(
         d["op"] in STRUCTURAL_OPS or PRIMITIVES[d["op"]].batch is not None
-        for d in graph._node.values()
+        for d in graph.node_attrs.values()
     )
 
 
@@ -192,7 +192,7 @@ def _batched_jacobian(graph: Graph, wrt: Sequence[int], mode: str) -> Graph:
         for w in wrt:
             seed, result = (o, w) if mode == "rev" else (w, o)
             at = env[seed][0]
-            first = bg._next_id
+            first = bg.next_id
             with stage.at(bg.nodes[at].get("source"), tuple(bg.nodes[at].get("scope") or ())):
                 block = _block(g, stage, batched[result], o, w, offsets.get(seed), mode)
             _tag(bg, first, role, at)
@@ -225,6 +225,6 @@ def _block(g: Graph, stage: Stage, batched: int, o: int, w: int, offset, mode: s
 
 def _tag(graph: Graph, first: int, role: str, grad_of: int) -> None:
     """Nodes from id ``first`` on are derivative nodes of ``grad_of``."""
-    for nid in range(first, graph._next_id):
+    for nid in range(first, graph.next_id):
         graph.nodes[nid].setdefault("role", role)
         graph.nodes[nid].setdefault("grad_of", grad_of)

@@ -66,7 +66,7 @@ def build_vmap_graph(
     explicit = explicit_inputs(graph)
     if len(explicit) != len(in_dims):
         raise TracegradError(f"internal: {len(in_dims)} input axes for {len(explicit)} inputs")
-    nodes = graph.nodes
+    nodes = graph.node_attrs
     with gc_paused():
         for n, d in zip(explicit, in_dims):
             shape = nodes[n]["shape"] if d is None else insert_axis(nodes[n]["shape"], d, size)
@@ -108,7 +108,7 @@ def _copy_node(g: Graph, d: dict, operands: list[int], shape, env: dict) -> int:
 
 def _batch_node(g: Graph, stage: Stage, graph: Graph, n: int, env: dict, size: int):
     """Node ``n`` in the batched graph: ``(node, batch axis)``."""
-    d = graph.nodes[n]
+    d = graph.attrs(n)
     if d["op"] == "input":
         raise TracegradError(f"internal: input %{n} of {graph.graph.get('name')} is not bound")
     operands = graph.operands(n)
@@ -122,7 +122,7 @@ def _batch_node(g: Graph, stage: Stage, graph: Graph, n: int, env: dict, size: i
             f"vmap: primitive {d['op']} has no batching rule yet (the batch fact of its "
             f"declaration in tracer/primitives){where}"
         )
-    start = g._next_id
+    start = g.next_id
     with stage.at(d.get("source"), tuple(d.get("scope") or ())):
         out, out_dim = prim.batch([stage.wrap(env[u][0]) for u in operands], dims, **d["params"])
     expect = insert_axis(d["shape"], out_dim, size) if isinstance(out_dim, int) else None
@@ -135,10 +135,10 @@ def _batch_node(g: Graph, stage: Stage, graph: Graph, n: int, env: dict, size: i
         )
     attrs = _attrs(d, env)
     tags = {k: attrs[k] for k in ("role", "grad_of") if k in attrs}
-    for nid in range(start, g._next_id):  # the rule's nodes belong to what n belonged to
-        g._node[nid].update(tags)
+    for nid in range(start, g.next_id):  # the rule's nodes belong to what n belonged to
+        g.node_attrs[nid].update(tags)
     if out.node >= start:  # the result is the node itself: its name, its role
-        g._node[out.node].update(attrs)
+        g.node_attrs[out.node].update(attrs)
     return out.node, out_dim
 
 
@@ -290,7 +290,7 @@ def batch_size(axes, shapes, labels, axis_size: int | None) -> int:
 def resolve_out_axes(out_axes, graph: Graph, size: int) -> list[int | None]:
     """The batch axis of every output of ``graph`` (per example), from ``out_axes``."""
     axes = _prefix(out_axes, graph.graph["out_tree"], "out_axes")
-    nodes = graph.nodes
+    nodes = graph.node_attrs
     shapes = [(size, *nodes[o]["shape"]) for o in graph.graph["outputs"]]
     labels = [_output_name(graph, o) for o in graph.graph["outputs"]]
     return normalize_axes(axes, shapes, labels, "out_axes places output")

@@ -59,10 +59,14 @@ def chain_reference(x):
 
 
 @pytest.mark.slow
-def test_long_chain_grad_compile_and_run(default_recursion_limit):
+def test_long_chain_grad_compile_and_run(default_recursion_limit, capfd):
     x = np.array([0.2, 0.5, 0.9])
     f = value_and_grad(chain)
     value, gx = f(x)
+    # seconds of work are never silent: each step of a graph this size says what it does
+    err = capfd.readouterr().err
+    for step in ("building value_and_grad_chain", "optimising", "generating numpy code"):
+        assert f"tracegrad: {step}" in err and "done in" in err, err
     ref_value, ref_grad = chain_reference(x)
     np.testing.assert_allclose(value, ref_value, rtol=1e-10)
     np.testing.assert_allclose(gx, ref_grad, rtol=1e-9)

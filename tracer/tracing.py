@@ -146,6 +146,17 @@ class TracedFunction:
     pass one that transforms another function's graph) and ``run(graph, leaves)``
     evaluates it on concrete leaves (default: the reference interpreter; ``compile``
     passes generated code).
+
+    Args:
+        fn: the Python function (plain NumPy code).
+        static_argnums, name, explain_retrace, debug_nans: as for ``trace``.
+        make_graph: ``make_graph(call) -> Graph`` for a new signature (``Call``).
+        run: ``run(graph, leaves) -> outputs`` on concrete leaves.
+
+    Example:
+        >>> f = TracedFunction(lambda x: x * 2.0)
+        >>> float(f(1.5)), f.trace_count
+        (3.0, 1)
     """
 
     def __init__(
@@ -446,7 +457,7 @@ def _trace_once(fn, call: Call, name: str, static_argnums, captures) -> Graph:
             raise
         out_leaves, out_tree = flatten(out)
         outputs = [_output_node(state, leaf, name) for leaf in out_leaves]
-    caps = [n for n in graph.graph.get("captures", ()) if graph._succ[n] or n in outputs]
+    caps = [n for n in graph.graph.get("captures", ()) if graph.has_users(n) or n in outputs]
     for n in slot_of:  # captured values the code did not use after all
         if n not in caps:
             graph.remove_node(n)
@@ -655,6 +666,19 @@ def trace(
 
     Returns:
         A ``TracedFunction``; use as ``@trace`` or ``@trace(static_argnums=1)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from tracer import trace, Spec
+        >>> @trace
+        ... def f(x, n):
+        ...     return np.sum(x**n)
+        >>> f = trace(f.fn, static_argnums=1)
+        >>> float(f(np.arange(3.0), 2))
+        5.0
+        >>> print(f.trace(Spec((3,)), 2))  # doctest: +ELLIPSIS
+        graph f(x: float64[3]) {
+        ...
     """
     options = dict(static_argnums=static_argnums, name=name, explain_retrace=explain_retrace,
                    debug_nans=debug_nans)  # fmt: skip
