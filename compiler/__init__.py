@@ -12,7 +12,18 @@ from compiler.drawing import render
 from compiler.gradcheck import GradientCheckError, check_grad, numerical_grad
 from compiler.linearization import linearize
 from compiler.steps import step_through
-from compiler.transforms import grad, hessian, jacfwd, jacobian, jacrev, jvp, value_and_grad, vjp
+from compiler.transforms import (
+    elementwise_grad,
+    grad,
+    hessian,
+    jacfwd,
+    jacobian,
+    jacrev,
+    jvp,
+    value_and_grad,
+    vjp,
+    vmap,
+)
 
 # what JAX users reach for beside grad, defined in tracer (they act while tracing)
 from tracer import __version__, checkpoint, custom_jvp, custom_vjp, stop_gradient
@@ -20,8 +31,8 @@ from tracer.tree_util import tree_flatten, tree_leaves, tree_map, tree_structure
 
 __all__ = [
     "CompiledFunction", "GradientCheckError", "build_grad_graph", "check_grad", "compile",
-    "grad", "hessian", "jacobian", "jvp", "numerical_grad", "render", "step_through",
-    "value_and_grad", "vjp", "__version__",
+    "elementwise_grad", "grad", "hessian", "jacobian", "jvp", "numerical_grad", "render",
+    "step_through", "value_and_grad", "vjp", "vmap", "__version__",
     "checkpoint", "custom_jvp", "custom_vjp", "jacfwd", "jacrev", "linearize", "stop_gradient",
     "tree_flatten", "tree_leaves", "tree_map", "tree_structure", "tree_unflatten",
 ]  # fmt: skip

@@ -1,5 +1,5 @@
 """The transformations users call: grad, value_and_grad, vjp, jvp, jacobian (jacfwd, jacrev),
-hessian.
+hessian, vmap.
 
 Each returns a traced function (callable on arrays; ``.trace(...)`` gives its
 graph; transformable again), following JAX's conventions. A transformation
@@ -21,6 +21,9 @@ from compiler.autodiff import Builder, build_grad_graph, copy_forward, finish_gr
 from compiler.compile import CompiledFunction
 from compiler.forward import build_jvp_graph
 from compiler.jacobian import build_jacobian_graph
+from compiler.vmap import batch_size as vmap_batch_size
+from compiler.vmap import build_vmap_graph, normalize_axes, resolve_in_axes, resolve_out_axes
+from tracer import ops
 from tracer.captures import capture_leaves, capture_nodes, explicit_inputs
 from tracer.errors import TracegradError
 from tracer.frames import user_location
@@ -480,3 +483,104 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, *, backend=None):
 def hessian(fun: Callable, argnums: int | Sequence[int] = 0, *, backend=None):
     """The Hessian of a scalar function: ``jacobian(grad(fun))`` (forward over reverse)."""
     return jacobian(grad(fun, argnums), argnums, mode="fwd", backend=backend)
+
+
+# ----- vmap -----
+
+
+class VmapFunction(Transformed):
+    """``vmap(f)``: ``f`` on a batch of examples, as one batched graph (``compiler.vmap``)."""
+
+    def __init__(self, fun, in_axes=0, out_axes=0, axis_size=None, backend=None):
+        super().__init__(fun, "vmap", backend)
+        if isinstance(in_axes, dict):
+            raise TracegradError(
+                "vmap: in_axes must be an int, None, or a tuple with one entry per positional "
+                f"argument (a dict there is not), got {in_axes!r}; for a dict argument write "
+                "in_axes=({...},)"
+            )
+        self.in_axes, self.out_axes, self.axis_size = in_axes, out_axes, axis_size
+
+    def _transformed(self, call: Call) -> Graph:
+        names = self._arg_names(len(call.args), call.kwargs)
+        axes = resolve_in_axes(self.in_axes, call.tree, names)
+        shapes = [s[0] for s in call.specs]
+        axes = normalize_axes(axes, shapes, call.labels, "in_axes maps argument")
+        size = vmap_batch_size(axes, shapes, call.labels, self.axis_size)
+        n = len(call.args)
+        static = {i % n for i in self.static_argnums if -n <= i < n}
+        leaves, tree = flatten((tuple(None if i in static else a for i, a in enumerate(call.args)),
+                                call.kwargs))  # fmt: skip
+        leaves = [
+            leaf if a is None else Spec(s[0][:a] + s[0][a + 1 :], s[1])
+            for leaf, a, s in zip(leaves, axes, call.specs)
+        ]
+        args, kwargs = unflatten(tree, leaves)
+        args = tuple(call.args[i] if i in static else x for i, x in enumerate(args))
+        fwd = self.inner.trace(*args, **kwargs)  # one example
+        out_axes = resolve_out_axes(self.out_axes, fwd, size)
+        with progress.step(f"building {self.name}", len(fwd)):
+            graph = build_vmap_graph(fwd, axes, size, out_axes)
+        graph.graph["name"] = self.name
+        self.trace_count += 1
+        return graph
+
+
+def vmap(
+    fun: Callable, in_axes=0, out_axes=0, axis_size: int | None = None, *, backend=None
+) -> VmapFunction:
+    """Vectorize ``fun`` over a batch axis of its arguments (JAX's ``vmap``).
+
+    ``vmap(f)(xs)`` stacks ``f(x)`` for each ``x`` along ``xs``'s first axis, but
+    computes it with one batched graph: each primitive applied once to the whole
+    batch (its batching rule), no Python loop. It composes with every other
+    transformation: ``vmap(grad(loss), in_axes=(None, 0, 0))(params, xs, ys)`` gives
+    per-example gradients; ``grad``, ``jacobian`` and ``compile`` of a vmap work.
+
+    Args:
+        fun: the function (plain NumPy code, traced or transformed).
+        in_axes: the batch axis of each argument: an int or None (not mapped: the
+            same value for every example) for all positional arguments, or a tuple
+            with one entry per positional argument, each an int, None, or a pytree
+            prefix of that argument (``({"w": None, "b": 0},)``). Negative axes
+            count from the end. Keyword arguments are mapped along axis 0.
+        out_axes: where the batch axis goes in the result: an int or None (only for
+            results that do not depend on the batch), or a pytree prefix of the result.
+        axis_size: the number of examples, needed when no argument is mapped.
+        backend: where it runs (``compiler.backends``).
+
+    Returns:
+        A function with ``fun``'s arguments returning ``fun``'s results with a batch axis.
+
+    Example:
+        >>> per_example = vmap(grad(loss), in_axes=(None, 0, 0))  # doctest: +SKIP
+        >>> g = per_example(w, xs, ys)         # g[i] == grad(loss)(w, xs[i], ys[i])
+        >>> vmap(np.dot, in_axes=(0, None))(np.ones((5, 3)), np.ones(3)).shape
+        (5,)
+    """
+    return VmapFunction(fun, in_axes, out_axes, axis_size, backend)
+
+
+def elementwise_grad(
+    fun: Callable, argnums: int | Sequence[int] = 0, *, backend=None
+) -> GradFunction:
+    """HIPS autograd's ``elementwise_grad``: the gradient of ``np.sum(fun(...))``.
+
+    It is the sum of each column of the Jacobian, in one reverse pass. For an
+    elementwise ``fun`` (each output element depends on the same element of the
+    input) that is the Jacobian's diagonal, the derivative at each point: what
+    ``vmap(grad(fun))`` computes for a 1-D ``x`` (``vmap(vmap(grad(fun)))`` for a
+    2-D one), for any shape.
+
+    Example:
+        >>> x = np.linspace(-2.0, 2.0, 5)
+        >>> np.allclose(elementwise_grad(np.tanh)(x), 1 - np.tanh(x) ** 2)
+        True
+    """
+    inner = _as_traced(fun)
+
+    def summed(*args, **kwargs):
+        return ops.sum(inner(*args, **kwargs))
+
+    summed = TracedFunction(summed, static_argnums=inner.static_argnums, name=inner.name)
+    return GradFunction(summed, argnums, backend=backend)

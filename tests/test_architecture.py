@@ -112,6 +112,8 @@ def test_every_primitive_declares_what_the_compiler_needs(name):
         assert callable(p.lower) or p.lower is CALL_IMPL
     for rewrite in p.rewrites:
         assert callable(rewrite)
+    # vmap: a batching rule (tracer/primitives/batching.py has the interface and shared rules)
+    assert callable(p.batch), f"{name} declares no batching rule (batch=...)"
 
 
 def test_each_primitive_is_declared_in_exactly_one_module():

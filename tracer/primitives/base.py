@@ -4,8 +4,8 @@ A declaration names the primitive and gives its NumPy implementation, its
 shape/dtype rule, its local derivatives (vjp and jvp, written with traceable
 ops, so gradient graphs can be differentiated again), how generated code calls
 it (a NumPy ufunc name or a lowering), its algebraic facts for the optimiser,
-its rewrites, and its drawing label; slots for a batching rule (vmap) and a
-fused-kernel lowering come next. The compiler reads these fields and keeps no
+its rewrites, its batching rule (vmap, see ``batching``) and its drawing label;
+a slot for a fused-kernel lowering comes next. The compiler reads these fields and keeps no
 table of its own keyed by primitive names. The NumPy functions and ndarray
 methods that map onto a primitive are declared in its module's ``NUMPY`` and
 ``METHODS`` tables, beside the user-facing function that applies it.
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from tracer.errors import ShapeError, TracegradError
+from tracer.primitives.batching import ELEMENTWISE, SharedRule
 from tracer.spec import format_aval
 from tracer.staging import bind
 
@@ -96,7 +97,12 @@ class Primitive:
         algebra: facts for the optimiser (``Algebra``).
         rewrites: ``rewrite(ctx, n, *operands) -> (new node, label)`` functions the
             simplifier tries on a node of this op (``ctx`` is its rewriting context).
-        batch: the batching rule (vmap); declared by the vmap transformation's issue.
+        batch: the batching rule (vmap), ``batch(args, dims, **params) -> (out, out_dim)``:
+            ``dims[i]`` is the batch axis of operand ``i`` (None: not batched), ``args``
+            the operands as traced values of the batched graph being built; it returns
+            the batched result and its batch axis (``tracer.primitives.batching``). A
+            ``SharedRule`` (a rule written for any primitive of a family) is bound to
+            this primitive. ``unary``/``binary`` declare ``batching.ELEMENTWISE``.
         kernel: the scalar expression of a fused loop kernel (numba back end).
         label: the drawing's label (default: the name).
     """
@@ -123,6 +129,10 @@ class Primitive:
     kernel: Callable | None = None
     label: str | None = None
     doc: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        if isinstance(self.batch, SharedRule):  # frozen: set once, at declaration
+            object.__setattr__(self, "batch", self.batch.bind_to(self))
 
     def __repr__(self) -> str:
         return f"Primitive({self.name})"
@@ -202,11 +212,12 @@ def unary(name, fn, d=None, *, algebra=_NO_FACTS, rewrites=(), **facts) -> Primi
 
     ``d(x, y)`` is its derivative, written with traceable ops (None: a zero
     gradient, unless ``vjp``/``jvp`` are given in ``facts``); other ``facts`` are
-    ``Primitive`` fields.
+    ``Primitive`` fields. Its batching rule is ``batching.ELEMENTWISE``.
     """
     vjp, jvp = from_partials(lambda x, y, **p: (d(x, y, **p),)) if d else (None, None)
     facts.setdefault("vjp", vjp)
     facts.setdefault("jvp", jvp)
+    facts.setdefault("batch", ELEMENTWISE)
     return Primitive(name, fn, elementwise_rule(name, fn), 1, zero_grad=facts["vjp"] is None,
                      elementwise=True, ufunc=fn.__name__, fresh=True, algebra=algebra,
                      rewrites=rewrites, **facts)  # fmt: skip
@@ -218,6 +229,7 @@ def binary(name, fn, d=None, *, algebra=_NO_FACTS, rewrites=(), **facts) -> Prim
     vjp, jvp = from_partials(d) if d else (None, None)
     facts.setdefault("vjp", vjp)
     facts.setdefault("jvp", jvp)
+    facts.setdefault("batch", ELEMENTWISE)
     return Primitive(name, fn, elementwise_rule(name, fn), 2, zero_grad=facts["vjp"] is None,
                      elementwise=True, ufunc=fn.__name__, fresh=True, algebra=algebra,
                      rewrites=rewrites, **facts)  # fmt: skip

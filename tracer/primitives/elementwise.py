@@ -34,6 +34,7 @@ from tracer.primitives.base import (
     result_dtype,
     unary,
 )
+from tracer.primitives.batching import ELEMENTWISE
 from tracer.spec import canonical_dtype
 from tracer.staging import Tracer, bind, find_trace
 
@@ -100,6 +101,7 @@ round_p = Primitive(
     ("decimals",),
     zero_grad=True,
     elementwise=True,
+    batch=ELEMENTWISE,
     lower=lambda a, p, lit: f"np.round({a[0]}, {lit.int(p['decimals'])})",
 )  # fmt: skip  (not fresh: NumPy returns an integer input itself)
 logical_not_p = unary("logical_not", np.logical_not, algebra=Algebra(involution=True))
@@ -151,19 +153,21 @@ logical_or_p = binary("logical_or", np.logical_or,
 where_p = Primitive(
     "where", np.where, _where_rule, 3, vjp=lambda gy, c, x0, x1, y: _where_vjp(gy, c),
     jvp=lambda ts, c, x0, x1, y: _where_jvp(ts, c, y), structural=lambda i: i == 0,
-    elementwise=True, fresh=True, lower=lambda a, p, lit: f"np.where({a[0]}, {a[1]}, {a[2]})",
+    elementwise=True, batch=ELEMENTWISE, fresh=True,
+    lower=lambda a, p, lit: f"np.where({a[0]}, {a[1]}, {a[2]})",
     rewrites=(lambda c, n, cond, x, y: _where_rewrites(c, n, cond, x, y),),
 )  # fmt: skip
 clip_p = Primitive(
     "clip", _clip_impl, _clip_rule, 1, ("lo", "hi"),
     *from_partials(lambda x, y, lo, hi: (_clip_mask(x, lo, hi),)),
-    elementwise=True, fresh=True,
+    elementwise=True, batch=ELEMENTWISE, fresh=True,
     lower=lambda a, p, lit: f"np.clip({a[0]}, {lit.value(p['lo'])}, {lit.value(p['hi'])})",
 )  # fmt: skip
 astype_p = Primitive(
     "astype", _astype_impl, _astype_rule, 1, ("dtype",),
     *linear(lambda t, dtype: astype(t, dtype), lambda gy, x, dtype: astype(gy, x.dtype)),
-    elementwise=True, fresh=True, lower=lambda a, p, lit: f"{a[0]}.astype({lit.dtype(p['dtype'])})",
+    elementwise=True, batch=ELEMENTWISE, fresh=True,
+    lower=lambda a, p, lit: f"{a[0]}.astype({lit.dtype(p['dtype'])})",
     rewrites=(lambda c, n, a: (a, "astype(same)") if c.dtype(a) == c.dtype(n) else (None, None),),
 )  # fmt: skip
 

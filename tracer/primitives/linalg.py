@@ -9,6 +9,7 @@ from tracer.errors import ShapeError
 from tracer.primitives import elementwise as ew
 from tracer.primitives import shape_ops as so
 from tracer.primitives.base import Primitive, add_tangents, avals_str, result_dtype
+from tracer.primitives.batching import batch_size, per_example_ndim
 from tracer.staging import Tracer, bind, find_trace
 
 
@@ -38,6 +39,7 @@ matmul_p = Primitive(
     jvp=lambda ts, x0, x1, y: add_tangents(
         None if ts[0] is None else matmul(ts[0], x1), None if ts[1] is None else matmul(x0, ts[1])
     ),
+    batch=lambda args, dims: _matmul_batch(args, dims),
     ufunc="matmul", ufunc_out="keyword", fresh=True,  # a BLAS call: out= reads better there
 )  # fmt: skip
 
@@ -54,6 +56,37 @@ def _matmul_vjp(gy, x0, x1):
         g1 = so.squeeze(matmul(so.swapaxes(x0, -1, -2), so.expand_dims(gy, -1)), -1)
         return g0, g1
     return matmul(gy, so.swapaxes(x1, -1, -2)), matmul(so.swapaxes(x0, -1, -2), gy)
+
+
+def _matmul_batch(args, dims):
+    """matmul of a batch: a batch of vectors is a matrix, a batch axis among the leading
+    (stacked) axes stays; otherwise batch axes go first, vectors become matrices."""
+    (a, b), (da, db) = args, dims
+    ra, rb = per_example_ndim(a, da), per_example_ndim(b, db)
+    if db is None and ra == 1:  # rows: (batch, n) @ b
+        return bind(matmul_p, so.moveaxis(a, da, 0), b), max(rb - 2, 0)
+    if da is None and rb == 1:  # columns: a @ (n, batch)
+        return bind(matmul_p, a, so.moveaxis(b, db, 1)), ra - 1
+    if db is None and da < a.ndim - 2 and max(rb - 2, 0) <= a.ndim - 3 - da:
+        return bind(matmul_p, a, b), da
+    if da is None and db < b.ndim - 2 and max(ra - 2, 0) <= b.ndim - 3 - db:
+        return bind(matmul_p, a, b), db
+    size, lead = batch_size(args, dims), max(ra - 2, rb - 2, 0)
+
+    def prepare(x, d, r, vector_axis):
+        x = so.moveaxis(x, d, 0)
+        if r == 1:
+            x = so.expand_dims(x, vector_axis)
+        return so.reshape(x, (size,) + (1,) * (lead + 3 - x.ndim) + x.shape[1:])  # pad stacks
+
+    a2 = a if da is None else prepare(a, da, ra, 1)
+    b2 = b if db is None else prepare(b, db, rb, 2)
+    out = bind(matmul_p, a2, b2)
+    n = out.ndim
+    squeezed = ((n - 1,) if db is not None and rb == 1 else ()) + (
+        (n - 2,) if da is not None and ra == 1 else ()
+    )
+    return (so.squeeze(out, squeezed) if squeezed else out), 0
 
 
 PRIMITIVES = (matmul_p,)

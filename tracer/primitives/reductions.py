@@ -19,6 +19,7 @@ from tracer.primitives.base import (
     normalize_axis,
     result_dtype,
 )
+from tracer.primitives.batching import ARG_REDUCTION, REDUCTION
 from tracer.staging import Tracer, bind, find_trace
 
 
@@ -109,24 +110,28 @@ sum_p = Primitive(
     "sum", _sum_impl, _sum_rule, 1, ("axis", "keepdims"),
     *linear(lambda t, axis, keepdims: sum(t, axis=axis, keepdims=keepdims),
             lambda gy, x, axis, keepdims: so.broadcast_to(_keep(gy, x, axis, keepdims), x.shape)),
-    fresh=_axes_reduced, lower=_reduce_lowering("np.sum"), algebra=_REDUCTION,
+    batch=REDUCTION, fresh=_axes_reduced, lower=_reduce_lowering("np.sum"), algebra=_REDUCTION,
 )  # fmt: skip
 max_p = Primitive(
     "max", _max_impl, _extremum_rule("max"), 1, ("axis", "keepdims"),
     vjp=lambda gy, x, y, axis, keepdims: _extremum_vjp(gy, x, y, axis, keepdims),
     jvp=lambda ts, x, y, axis, keepdims: _extremum_jvp(ts, x, y, axis, keepdims),
-    fresh=_axes_reduced, lower=_reduce_lowering("np.maximum.reduce"), algebra=_REDUCTION,
+    batch=REDUCTION, fresh=_axes_reduced, lower=_reduce_lowering("np.maximum.reduce"),
+    algebra=_REDUCTION,
 )  # fmt: skip
 min_p = Primitive(
     "min", _min_impl, _extremum_rule("min"), 1, ("axis", "keepdims"),
     vjp=lambda gy, x, y, axis, keepdims: _extremum_vjp(gy, x, y, axis, keepdims),
     jvp=lambda ts, x, y, axis, keepdims: _extremum_jvp(ts, x, y, axis, keepdims),
-    fresh=_axes_reduced, lower=_reduce_lowering("np.minimum.reduce"), algebra=_REDUCTION,
+    batch=REDUCTION, fresh=_axes_reduced, lower=_reduce_lowering("np.minimum.reduce"),
+    algebra=_REDUCTION,
 )  # fmt: skip
 argmax_p = Primitive("argmax", _argmax_impl, _arg_rule("argmax"), 1, ("axis", "keepdims"),
-                     zero_grad=True, lower=_arg_lowering("argmax"))  # fmt: skip
+                     zero_grad=True, batch=ARG_REDUCTION,
+                     lower=_arg_lowering("argmax"))  # fmt: skip
 argmin_p = Primitive("argmin", _argmin_impl, _arg_rule("argmin"), 1, ("axis", "keepdims"),
-                     zero_grad=True, lower=_arg_lowering("argmin"))  # fmt: skip
+                     zero_grad=True, batch=ARG_REDUCTION,
+                     lower=_arg_lowering("argmin"))  # fmt: skip
 
 
 # ----- local derivatives (ties in max/min split evenly, as in JAX) -----

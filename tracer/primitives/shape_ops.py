@@ -19,6 +19,7 @@ import numpy as np
 from tracer.errors import ShapeError, TracegradError, TracingError, UnsupportedError
 from tracer.frames import user_location
 from tracer.primitives import elementwise as ew
+from tracer.primitives import shape_batching as sb
 from tracer.primitives.base import (
     CALL_IMPL,
     Primitive,
@@ -221,14 +222,14 @@ def _join_lowering(fn):
 reshape_p = Primitive(
     "reshape", lambda x, shape: np.reshape(x, shape), _reshape_rule, 1, ("shape",),
     *linear(lambda t, shape: reshape(t, shape), lambda gy, x, shape: reshape(gy, x.shape)),
-    view=True, lower=_shape_lowering("reshape", "shape"),
+    batch=sb.RESHAPE, view=True, lower=_shape_lowering("reshape", "shape"),
     rewrites=(lambda c, n, a: _reshape_rewrites(c, n, a),),
 )  # fmt: skip
 transpose_p = Primitive(
     "transpose", lambda x, axes: np.transpose(x, axes), _transpose_rule, 1, ("axes",),
     *linear(lambda t, axes: transpose(t, axes),
             lambda gy, x, axes: transpose(gy, tuple(int(i) for i in np.argsort(axes)))),
-    view=True, lower=_shape_lowering("transpose", "axes"),
+    batch=sb.TRANSPOSE, view=True, lower=_shape_lowering("transpose", "axes"),
     rewrites=(lambda c, n, a: _transpose_rewrites(c, n, a),),
 )  # fmt: skip
 broadcast_to_p = Primitive(
@@ -236,26 +237,26 @@ broadcast_to_p = Primitive(
     ("shape",),
     # the transpose is the identity: the autodiff driver sums broadcast axes away, centrally
     *linear(lambda t, shape: broadcast_to(t, shape), lambda gy, x, shape: gy),
-    view=True, lower=_shape_lowering("broadcast_to", "shape"),
+    batch=sb.BROADCAST_TO, view=True, lower=_shape_lowering("broadcast_to", "shape"),
     rewrites=(lambda c, n, a: _broadcast_to_rewrites(c, n, a),),
 )  # fmt: skip
 squeeze_p = Primitive(
     "squeeze", lambda x, axis: np.squeeze(x, axis), _squeeze_rule, 1, ("axis",),
     *linear(lambda t, axis: squeeze(t, axis), lambda gy, x, axis: reshape(gy, x.shape)),
-    view=True, lower=_shape_lowering("squeeze", "axis"),
+    batch=sb.SQUEEZE, view=True, lower=_shape_lowering("squeeze", "axis"),
     rewrites=(lambda c, n, a: _as_reshape(c, n, a),),
 )  # fmt: skip
 expand_dims_p = Primitive(
     "expand_dims", lambda x, axis: np.expand_dims(x, axis), _expand_dims_rule, 1, ("axis",),
     *linear(lambda t, axis: expand_dims(t, axis), lambda gy, x, axis: reshape(gy, x.shape)),
-    view=True, lower=_shape_lowering("expand_dims", "axis"),
+    batch=sb.EXPAND_DIMS, view=True, lower=_shape_lowering("expand_dims", "axis"),
     rewrites=(lambda c, n, a: _as_reshape(c, n, a),),
 )  # fmt: skip
 concatenate_p = Primitive(
     "concatenate", lambda *xs, axis: np.concatenate(xs, axis), _concatenate_rule, None,
     ("axis",), vjp=lambda gy, *xs, y, axis: _concatenate_vjp(gy, xs, axis),
     jvp=lambda ts, *xs, y, axis: _join_jvp(concatenate, ts, xs, y, axis),
-    fresh=True, lower=_join_lowering("concatenate"),
+    batch=sb.CONCATENATE, fresh=True, lower=_join_lowering("concatenate"),
 )  # fmt: skip
 stack_p = Primitive(
     "stack", lambda *xs, axis: np.stack(xs, axis), _stack_rule, None, ("axis",),
@@ -263,7 +264,7 @@ stack_p = Primitive(
         getitem(gy, (slice(None),) * axis + (i,)) for i in range(len(xs))
     ),
     jvp=lambda ts, *xs, y, axis: _join_jvp(stack, ts, xs, y, axis),
-    fresh=True, lower=_join_lowering("stack"),
+    batch=sb.STACK, fresh=True, lower=_join_lowering("stack"),
 )  # fmt: skip
 getitem_p = Primitive(
     "getitem", _getitem_impl, _getitem_rule, None, ("index",),
@@ -273,7 +274,7 @@ getitem_p = Primitive(
     jvp=lambda ts, x, *arrays, y, index: (
         None if ts[0] is None else getitem_p.bind(ts[0], *arrays, index=index)
     ),
-    structural=lambda i: i > 0, view=True,
+    structural=lambda i: i > 0, batch=sb.GETITEM, view=True,
     lower=lambda a, p, lit: f"{a[0]}[{lit.index(p['index'], a[1:])}]",
     rewrites=(lambda c, n, a, *arrays: _getitem_rewrites(c, n, a, arrays),),
 )  # fmt: skip
@@ -285,7 +286,7 @@ scatter_add_p = Primitive(
     jvp=lambda ts, g, *arrays, y, shape, index: (
         None if ts[0] is None else scatter_add_p.bind(ts[0], *arrays, shape=shape, index=index)
     ),
-    structural=lambda i: i > 0, fresh=True, lower=CALL_IMPL,
+    structural=lambda i: i > 0, batch=sb.SCATTER_ADD, fresh=True, lower=CALL_IMPL,
 )  # fmt: skip
 
 PRIMITIVES = (reshape_p, transpose_p, broadcast_to_p, squeeze_p, expand_dims_p, concatenate_p,

@@ -1,0 +1,257 @@
+"""Every primitive's batching rule equals a loop of unbatched calls: values and gradients.
+
+One table of ``Case(op, fn, make)``: ``fn`` is plain NumPy code whose traced graph
+contains a node of ``op``; ``make(seed)`` gives one example's arguments. Each case
+runs with the batch axis of every argument first, in the middle and last, with
+every argument mapped and with each one alone mapped (the others shared), and
+checks
+
+- ``vmap(fn, in_axes)`` against ``np.stack`` of ``fn`` on each example;
+- ``vmap(grad(h))`` (per-example gradients of ``h = sum(sin(fn))``) against a loop of
+  ``grad(h)``: this batches the rule's gradient graph;
+- ``grad`` of ``sum(sin(vmap(fn)))`` against the loop's gradients (stacked for a
+  mapped argument, summed for a shared one): this differentiates what the rule built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from autodiff_testing import validated_graphs  # noqa: F401
+
+from compiler import grad, vmap
+from tracer import PRIMITIVES, trace
+
+pytestmark = pytest.mark.usefixtures("validated_graphs")
+
+BATCH = 3
+scatter_add = PRIMITIVES["scatter_add"]
+
+
+def rand(*shape, low=-2.0, high=2.0, dtype="float64"):
+    """A maker of one example: a random array of ``shape`` (different for each seed)."""
+    return lambda rng: np.asarray(rng.uniform(low, high, size=shape)).astype(dtype)
+
+
+def ints(*shape, high):
+    return lambda rng: rng.integers(0, high, size=shape).astype(np.intp)
+
+
+def bools(*shape):
+    return lambda rng: rng.random(shape) < 0.5
+
+
+@dataclass(frozen=True)
+class Case:
+    op: str  # the primitive this case must exercise
+    fn: Callable  # plain NumPy code
+    makers: tuple  # one maker per argument: rng -> one example's value
+    label: str = ""
+
+    def example(self, seed: int) -> tuple:
+        rng = np.random.default_rng(seed)
+        return tuple(make(rng) for make in self.makers)
+
+    @property
+    def id(self) -> str:
+        return f"{self.op}-{self.label}" if self.label else self.op
+
+
+CASES: list[Case] = []
+
+
+def case(op, fn, *makers, label=""):
+    CASES.append(Case(op, fn, makers, label))
+
+
+# ----- elementwise -----
+UNARY = {
+    "neg": (np.negative, rand), "exp": (np.exp, rand), "sin": (np.sin, rand),
+    "cos": (np.cos, rand), "tanh": (np.tanh, rand), "arctan": (np.arctan, rand),
+    "abs": (np.abs, rand), "sign": (np.sign, rand), "square": (np.square, rand),
+    "floor": (np.floor, rand), "ceil": (np.ceil, rand), "expm1": (np.expm1, rand),
+    "tan": (np.tan, lambda *s: rand(*s, low=-1.0, high=1.0)),
+    "log": (np.log, lambda *s: rand(*s, low=0.5, high=2.0)),
+    "sqrt": (np.sqrt, lambda *s: rand(*s, low=0.5, high=2.0)),
+    "reciprocal": (np.reciprocal, lambda *s: rand(*s, low=0.5, high=2.0)),
+    "log1p": (np.log1p, lambda *s: rand(*s, low=0.5, high=2.0)),
+}  # fmt: skip
+for op, (ufunc, gen) in UNARY.items():
+    case(op, ufunc, gen(2, 3))
+case("exp", np.exp, rand(), label="0d")
+case("sin", np.sin, rand(4, dtype="float32"), label="float32")
+case("round", lambda x: np.round(x, 1), rand(2, 3))
+case("logical_not", np.logical_not, bools(2, 3))
+
+BINARY = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "maximum": np.maximum,
+    "minimum": np.minimum, "less": np.less, "less_equal": np.less_equal, "greater": np.greater,
+    "greater_equal": np.greater_equal, "equal": np.equal, "not_equal": np.not_equal,
+}  # fmt: skip
+for op, ufunc in BINARY.items():
+    case(op, ufunc, rand(2, 3), rand(3), label="ranks")
+    case(op, ufunc, rand(2, 1), rand(1, 3), label="stretch")
+case("add", np.add, rand(3), rand(3), label="same")
+case("mul", np.multiply, rand(), rand(2, 3), label="0d")
+case("add", np.add, ints(2, 3, high=5), ints(3, high=5), label="int")
+case("div", np.divide, rand(2, 3), rand(3, low=0.5, high=2.0))
+case("pow", np.power, rand(2, 3, low=0.5, high=2.0), rand(3))
+case("logical_and", np.logical_and, bools(2, 3), bools(3))
+case("logical_or", np.logical_or, bools(2, 3), bools(3))
+case("where", lambda x, y: np.where(x > 0, x, y), rand(2, 3), rand(3), label="compare")
+case("where", np.where, bools(3), rand(2, 3), rand(), label="bool")
+case("clip", lambda x: np.clip(x, -0.5, 0.5), rand(2, 3))
+case("astype", lambda x: np.sin(x.astype(np.float32)), rand(2, 3))
+
+# ----- reductions -----
+for op, fn in (("sum", np.sum), ("max", np.max), ("min", np.min)):
+    case(op, lambda x, fn=fn: fn(x, axis=1), rand(2, 3, 4), label="axis1")
+    case(op, lambda x, fn=fn: fn(x, axis=(0, 2), keepdims=True), rand(2, 3, 4), label="keep")
+    case(op, lambda x, fn=fn: fn(x), rand(2, 3), label="all")
+for op, fn in (("argmax", np.argmax), ("argmin", np.argmin)):
+    case(op, lambda x, fn=fn: fn(x), rand(2, 3, 4), label="flat")
+    case(op, lambda x, fn=fn: fn(x, keepdims=True), rand(2, 3), label="flat-keep")
+    case(op, lambda x, fn=fn: fn(x, axis=1), rand(2, 3, 4), label="axis1")
+    case(op, lambda x, fn=fn: fn(x, axis=0, keepdims=True), rand(2, 3), label="keep")
+
+# ----- shape ops -----
+case("reshape", lambda x: np.reshape(x, (6, 4)), rand(2, 3, 4))
+case("reshape", lambda x: np.reshape(x, (1, 1)), rand(), label="0d")
+case("transpose", lambda x: np.transpose(x, (2, 0, 1)), rand(2, 3, 4))
+case("transpose", lambda x: x.T, rand(2, 3), label="T")
+case("broadcast_to", lambda x: np.broadcast_to(x, (4, 2, 3)), rand(2, 3))
+case("broadcast_to", lambda x: np.broadcast_to(x, (2, 3, 5)), rand(3, 1), label="stretch")
+case("squeeze", np.squeeze, rand(1, 3, 1))
+case("squeeze", lambda x: np.squeeze(x, 0), rand(1, 3), label="axis0")
+case("expand_dims", lambda x: np.expand_dims(x, (0, 2)), rand(2, 3))
+case("expand_dims", lambda x: np.expand_dims(x, -1), rand(2, 3), label="last")
+case("concatenate", lambda x, y: np.concatenate([x, y, x], axis=1), rand(2, 3), rand(2, 4))
+case("concatenate", lambda x, y: np.concatenate([x, y]), rand(3), rand(2), label="axis0")
+for axis in (0, 1, 2):
+    case("stack", lambda x, y, a=axis: np.stack([x, y], axis=a), rand(2, 3), rand(2, 3),
+         label=f"axis{axis}")  # fmt: skip
+case("matmul", np.matmul, rand(3), rand(3), label="vec-vec")
+case("matmul", np.matmul, rand(2, 3), rand(3), label="mat-vec")
+case("matmul", np.matmul, rand(3), rand(3, 4), label="vec-mat")
+case("matmul", np.matmul, rand(2, 3), rand(3, 4), label="mat-mat")
+case("matmul", np.matmul, rand(5, 2, 3), rand(3, 4), label="stack-mat")
+case("matmul", np.matmul, rand(3), rand(2, 3, 4), label="vec-stack")
+case("matmul", np.matmul, rand(2, 1, 2, 3), rand(4, 3, 2), label="broadcast")
+
+# ----- getitem: static indices, and traced index arrays -----
+GETITEM = {
+    "int": lambda x: x[1],
+    "slices": lambda x: x[1:, :-1, ::2],
+    "reverse": lambda x: x[::-1, 2],
+    "newaxis": lambda x: x[:, None, 1],
+    "ellipsis": lambda x: x[..., 0],
+    "array": lambda x: x[np.array([0, 2, 2])],
+    "array-after-slice": lambda x: x[1:3, [0, 0, 4]],
+    "arrays": lambda x: x[[0, 1], [4, 4]],
+    "arrays-split": lambda x: x[[0, 3], :, [5, 0]],
+    "ellipsis-between-arrays": lambda x: x[None, 0, 1, ..., [0, 0]],
+}
+for label, fn in GETITEM.items():
+    case("getitem", fn, rand(4, 5, 6), label=label)
+case("getitem", lambda x, i: x[i], rand(4, 5), ints(3, high=4), label="traced")
+case("getitem", lambda x, i: x[:, i, 0], rand(4, 5, 6), ints(2, 1, high=5), label="traced-mid")
+case("getitem", lambda x, i, j: x[i, :, j], rand(4, 5, 6), ints(3, high=4), ints(3, high=6),
+     label="traced-split")  # fmt: skip
+case("getitem", lambda x, i: x[1:3, i], rand(4, 5), ints(2, 2, high=5), label="traced-after")
+
+# ----- scatter_add (the adjoint of getitem; reached from NumPy code only by grad) -----
+SCATTER = {
+    "int": ((("int", 1),), (4, 5), rand(5), None),
+    "slices": ((("slice", 0, 4, 2), ("newaxis",)), (4, 5), rand(2, 1, 5), None),
+    "array": ((("array", 0),), (4, 5), rand(6, 5), ints(6, high=4)),
+    "array-after": ((("slice", 0, 4, 1), ("array", 0)), (4, 5), rand(4, 3), ints(3, high=5)),
+}
+for label, (index, shape, g, i) in SCATTER.items():
+    if i is None:
+        fn = lambda g, index=index, shape=shape: scatter_add.bind(g, shape=shape, index=index)
+        case("scatter_add", fn, g, label=label)
+    else:
+        fn = lambda g, i, index=index, shape=shape: scatter_add.bind(g, i, shape=shape, index=index)
+        case("scatter_add", fn, g, i, label=label)
+case("scatter_add", lambda g, i, j: scatter_add.bind(g, i, j, shape=(4, 5, 6),
+     index=(("array", 0), ("slice", 0, 5, 1), ("array", 1))), rand(3, 5), ints(3, high=4),
+     ints(3, high=6), label="arrays-split")  # fmt: skip
+
+
+# ----- the checks -----
+POSITIONS = {"first": lambda r: 0, "middle": lambda r: (r + 1) // 2, "last": lambda r: r}
+
+
+def _variants(n: int) -> list[tuple[bool, ...]]:
+    """Which arguments are mapped: all of them, then each one alone."""
+    out = [(True,) * n]
+    if n > 1:
+        out += [tuple(k == j for k in range(n)) for j in range(n)]
+    return out
+
+
+def _close(got, expected, what: str):
+    got, expected = np.asarray(got), np.asarray(expected)
+    assert got.shape == expected.shape and got.dtype == expected.dtype, (
+        f"{what}: {got.dtype}{list(got.shape)} != {expected.dtype}{list(expected.shape)}"
+    )
+    if expected.dtype.kind == "f":
+        tol = 1e-5 if expected.dtype == np.float32 else 1e-10
+        np.testing.assert_allclose(got, expected, rtol=tol, atol=tol, err_msg=what)
+    else:
+        np.testing.assert_array_equal(got, expected, err_msg=what)
+
+
+@pytest.mark.parametrize("name", sorted(PRIMITIVES))
+def test_every_primitive_declares_a_batching_rule_checked_here(name):
+    assert callable(PRIMITIVES[name].batch), (
+        f"primitive {name} declares no batching rule: give its declaration a batch= fact "
+        "(tracer/primitives/batching.py describes the interface and has shared rules)"
+    )
+    assert any(c.op == name for c in CASES), f"no vmap case exercises primitive {name}: add one"
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+@pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
+def test_batching_rule_equals_a_loop(c: Case, position: str):
+    examples = [c.example(seed) for seed in range(BATCH)]
+    assert c.op in {d["op"] for _, d in trace(c.fn).trace(*examples[0]).nodes(data=True)}
+    out0 = np.asarray(c.fn(*examples[0]))
+    floats = tuple(k for k, a in enumerate(examples[0]) if a.dtype.kind == "f")
+    differentiable = out0.dtype.kind == "f" and floats
+
+    def h(*args):
+        return np.sum(np.sin(c.fn(*args)))
+
+    for mapped in _variants(len(c.makers)):
+        axes = tuple(
+            POSITIONS[position](np.ndim(a)) if m else None for a, m in zip(examples[0], mapped)
+        )
+        batched = tuple(
+            np.stack([ex[k] for ex in examples], axis=a) if a is not None else examples[0][k]
+            for k, a in enumerate(axes)
+        )
+        # the same arguments, example by example (a shared argument is example 0's)
+        each = [tuple(ex[k] if a is not None else examples[0][k] for k, a in enumerate(axes))
+                for ex in examples]  # fmt: skip
+        expected = np.stack([np.asarray(c.fn(*args)) for args in each])
+        _close(vmap(c.fn, in_axes=axes)(*batched), expected, f"values, in_axes={axes}")
+        if not differentiable:
+            continue
+        loop = [grad(h, argnums=floats)(*args) for args in each]
+        per_example = vmap(grad(h, argnums=floats), in_axes=axes)(*batched)
+        for k, got in zip(floats, per_example):
+            want = np.stack([g[floats.index(k)] for g in loop])
+            _close(got, want, f"vmap(grad) wrt argument {k}, in_axes={axes}")
+
+        def through(*args, axes=axes):
+            return np.sum(np.sin(vmap(c.fn, in_axes=axes)(*args)))
+
+        total = grad(through, argnums=floats)(*batched)
+        for k, got in zip(floats, total):
+            parts = [g[floats.index(k)] for g in loop]
+            want = np.stack(parts, axis=axes[k]) if axes[k] is not None else np.sum(parts, 0)
+            _close(got, want, f"grad(vmap) wrt argument {k}, in_axes={axes}")
