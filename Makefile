@@ -76,7 +76,8 @@ format: $(STAMP)
 
 # Peers (torch, jax, autograd, DeZero) are installed here only, never by `make test`.
 # OpenBLAS core-type overrides slow a current NumPy: unset for this command alone.
-# `make bench BENCH_ARGS=--quick` is a smoke run; `BENCH_ARGS="--threads 1"` on a busy machine.
+# `make bench BENCH_ARGS=--quick` is a smoke run (results in benchmarks/results-quick.*, never
+# the full run's); `BENCH_ARGS="--threads 1"` on a busy machine.
 bench: $(STAMP)
 	@echo "bench: installing the peers (torch, jax, autograd, dezero); this can take minutes"
 	$(BIN)/python -m pip install --progress-bar on -r benchmarks/requirements.txt || \

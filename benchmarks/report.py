@@ -429,7 +429,8 @@ def render(res: dict, cfg) -> str:
              "`make bench` (installs the pinned peers from `benchmarks/requirements.txt` into "
              "`.venv`, never done by `make test`); `make bench BENCH_ARGS=--quick` is a smoke "
              "run (fewer repeats, W4 up to 10,000 ops, W5 at batch 256) that writes "
-             "`out/bench-quick.md` instead of this file.", "",
+             "`benchmarks/results-quick.md` and `.json` and never this file or "
+             "`results.json`.", "",
              f"## Results{' (quick run)' if cfg.quick else ''}", ""]  # fmt: skip
     lines += environment(env) + [""]
     lines += _warnings(res)
