@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from benchmarks import report_issue12
 from benchmarks.common import LABELS, PEERS, Cell, fmt_ratio, fmt_seconds
 
 COLUMNS = ("numpy", *PEERS)
 MIB = 2**20
+# Their buffers are not allocated through NumPy, so tracemalloc does not see them.
+UNTRACKED = ("torch", "jax", "pytensor_numba")
 
 # Issue 5, item 4.
 W1_RATIO, W1_COMPILE = 1.0, 0.5
@@ -45,7 +48,7 @@ def _phase_text(phases: dict | None) -> str:
     if not phases:
         return "—"
     keys = [k for k in ("trace", "grad", "passes", "codegen", "other", "jaxpr", "lower", "xla",
-                        "run")
+                        "graph", "function", "run")
             if k in phases]  # fmt: skip
     return ", ".join(f"{k} {fmt_seconds(phases[k])}" for k in keys)
 
@@ -75,6 +78,7 @@ def environment(env: dict) -> list[str]:
         ("jax", env["jax"]),
         ("autograd", env["autograd"]),
         ("DeZero", env["dezero"]),
+        ("PyTensor", env.get("pytensor", "not measured")),
     ]  # fmt: skip
     return _table(("", "measured on"), rows)
 
@@ -155,7 +159,8 @@ def compile_times(res: dict) -> list[str]:
 def tanh_sizes(w3: dict) -> list[str]:
     sizes = w3["sizes"]
     header = ("n", "tracegrad nodes (ops)", "DeZero functions", "torch autograd nodes",
-              "JAX jaxpr equations (HLO after XLA)")  # fmt: skip
+              "JAX jaxpr equations (HLO after XLA)",
+              "PyTensor apply nodes (after rewrites: nodes, fused scalar ops)")  # fmt: skip
     rows = []
 
     def fmt(peer, n, extra_key=None):
@@ -167,9 +172,15 @@ def tanh_sizes(w3: dict) -> list[str]:
         more = f" ({c.extra[extra_key]:,})" if extra_key and extra_key in c.extra else ""
         return f"{int(c.value):,}{more}"
 
+    def fmt_pytensor(n):
+        c = sizes.get("pytensor", {}).get(n)
+        if c is None or not c.ok:
+            return fmt("pytensor", n)
+        return f"{int(c.value):,} ({c.extra['after']:,}, {c.extra['scalar_ops']:,})"
+
     for n in sorted(next(iter(sizes.values())).keys()):
         rows.append((n, fmt("tracegrad", n, "ops"), fmt("dezero", n), fmt("torch", n),
-                     fmt("jax", n, "hlo")))  # fmt: skip
+                     fmt("jax", n, "hlo"), fmt_pytensor(n)))  # fmt: skip
     return _table(header, rows)
 
 
@@ -213,7 +224,7 @@ def memory(w5: dict) -> list[str]:
             rows.append((LABELS[peer], c.note, "—", "—"))
             continue
         tm = c.extra.get("tracemalloc")
-        tm_text = "not tracked" if peer in ("torch", "jax") else f"{tm / MIB:.1f} MiB"
+        tm_text = "not tracked" if peer in UNTRACKED else f"{tm / MIB:.1f} MiB"
         ratio = fmt_ratio(c.value / base.value) if base and base.ok else "—"
         rows.append((LABELS[peer], f"{c.value / MIB:.1f} MiB", ratio, tm_text))
     return _table(header, rows)
@@ -355,12 +366,21 @@ def targets(res: dict) -> list[tuple[str, str, str]]:
 
 FILES = """\
 Files: `run.py` (entry point: `--quick`, `--only w1 w3`, `--threads N`, `--cpu-time`,
-`--output FILE`), `common.py` (peer loading, round-robin timing, gradient checks,
-tracegrad phase timing), one module per workload (`w1_chain.py`, `w2_mlp.py`,
-`w3_tanh.py`, `w4_scale.py`, `w5_memory.py`; each holds the hand-written NumPy
-version and every peer's version side by side), `environment.py`, `report.py` (this
-page), `requirements.txt` (pinned peers). `results.json` holds the raw numbers of the
-run below.
+`--output FILE`, `--render JSON`), `common.py` (peer loading, round-robin timing,
+gradient checks, tracegrad phase timing), one module per workload (`w1_chain.py`,
+`w2_mlp.py`, `w3_tanh.py`, `w4_scale.py`, `w5_memory.py`; each holds the hand-written
+NumPy version and every peer's version side by side), `peers_pytensor.py` (PyTensor's
+graphs, modes and disk cache), `compile_times.py` (cold and cached compiles in fresh
+processes), `environment.py`, `report.py` and `report_issue12.py` (this page), `requirements.txt`
+(pinned peers).
+
+Results files: a full run of every workload (`make bench`) writes this page and
+`results.json` (the raw numbers of the run below). A quick run (`--quick`) writes
+`results-quick.md` and `results-quick.json`, a partial one (`--only ...`)
+`results-partial.md` and `.json`, all beside this page and ignored by git: neither kind
+ever writes this page or `results.json`, even when told to with `--output`.
+`python benchmarks/run.py --render benchmarks/results.json` redraws this page from the
+raw numbers.
 """
 
 METHOD = """\
@@ -425,10 +445,11 @@ def render(res: dict, cfg) -> str:
     env = res["env"]
     lines = ["# Benchmarks", "",
              "tracegrad against hand-written NumPy and its peers (HIPS autograd, DeZero, "
-             "PyTorch eager on the CPU, JAX `jit` on the CPU), for issue 5. Run with "
-             "`make bench` (installs the pinned peers from `benchmarks/requirements.txt` into "
-             "`.venv`, never done by `make test`); `make bench BENCH_ARGS=--quick` is a smoke "
-             "run (fewer repeats, W4 up to 10,000 ops, W5 at batch 256) that writes "
+             "PyTorch eager on the CPU, JAX `jit` on the CPU, PyTensor in its default numba "
+             "mode and its C mode), for issues 5 and 12. Run with `make bench` (installs the "
+             "pinned peers from `benchmarks/requirements.txt` into `.venv`, never done by "
+             "`make test`); `make bench BENCH_ARGS=--quick` is a smoke run (fewer repeats, W4 "
+             "up to 10,000 ops, W5 at batch 256, compiles cut off at 120 s) that writes "
              "`benchmarks/results-quick.md` and `.json` and never this file or "
              "`results.json`.", "",
              f"## Results{' (quick run)' if cfg.quick else ''}", ""]  # fmt: skip
@@ -446,7 +467,13 @@ def render(res: dict, cfg) -> str:
     if w2:
         ops = ", ".join(f"{k} {v}" for k, v in w2.items())
         lines += [f"tracegrad's optimised W2 gradient graph: {ops}.", ""]
-    lines += ["### Compile time (tracegrad: trace + grad graph + passes + codegen)", ""]
+    fresh = report_issue12.compile_rows(res)
+    if fresh:
+        lines += ["### Compile time in a fresh process: cold (empty disk cache) / cached "
+                  "(a second process)", ""]  # fmt: skip
+        lines += _table(*fresh) + [""]
+    lines += ["### Compile time in the benchmark process (tracegrad: trace + grad graph + "
+              "passes + codegen)", ""]  # fmt: skip
     lines += compile_times(res) + [""]
     if res.get("w3"):
         lines += ["### W3 tanh-nth: size of the n-th derivative's graph", ""]
@@ -463,5 +490,5 @@ def render(res: dict, cfg) -> str:
     scale_md = Path(__file__).with_name("scale.md")  # 1,000,000-op figures (benchmarks/scale.py)
     if scale_md.exists() and not cfg.quick:
         lines += [scale_md.read_text().rstrip(), ""]
-    lines += ["## Method", "", METHOD, FILES]
+    lines += ["## Method", "", METHOD + report_issue12.METHOD, FILES]
     return "\n".join(lines).rstrip() + "\n"

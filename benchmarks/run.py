@@ -98,7 +98,7 @@ def w2_other_regime(args, mode: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "w2.md"
         cmd = [sys.executable, str(Path(__file__).resolve()), "--only", "w2", "--malloc", mode,
-               "--no-second-regime", "--output", str(out)]  # fmt: skip
+               "--no-second-regime", "--no-compile-table", "--output", str(out)]  # fmt: skip
         if args.quick:
             cmd.append("--quick")
         if args.threads:
@@ -150,6 +150,8 @@ def main(argv=None) -> int:
                         help="glibc's memory regime for the run (see MALLOC)")  # fmt: skip
     parser.add_argument("--no-second-regime", action="store_true",
                         help="skip W2's second run with fresh pages")  # fmt: skip
+    parser.add_argument("--no-compile-table", action="store_true",
+                        help="skip the cold and cached compiles in fresh processes")  # fmt: skip
     parser.add_argument("--output", type=Path, help="markdown file to write")
     parser.add_argument("--render", type=Path, metavar="JSON",
                         help="only rewrite the markdown from an earlier run's results")  # fmt: skip
@@ -173,13 +175,25 @@ def main(argv=None) -> int:
         limit_threads(args.threads)
     if args.cpu_time:
         os.environ["BENCH_CLOCK"] = "cpu"
+    # PyTensor's compiled code goes to a folder of this run's (its children use it too),
+    # not to the user's ~/.pytensor, unless PYTENSOR_FLAGS names one.
+    with tempfile.TemporaryDirectory(prefix="tracegrad-bench-pytensor-") as cache:
+        if "base_compiledir=" not in os.environ.get("PYTENSOR_FLAGS", ""):
+            flags = os.environ.get("PYTENSOR_FLAGS", "")
+            os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, f"base_compiledir={cache}")
+                                                    if f)  # fmt: skip
+            os.environ["NUMBA_CACHE_DIR"] = str(Path(cache) / "numba-cache")
+        return _run(args, out_md, out_json)
+
+
+def _run(args, out_md: Path, out_json: Path) -> int:
     # Imported here, after the thread limits are in the environment.
     from benchmarks import environment, report, w1_chain, w2_mlp, w3_tanh, w4_scale, w5_memory
     from benchmarks.common import Config
 
     runners = {"w1": w1_chain.run, "w2": w2_mlp.run, "w3": w3_tanh.run, "w4": w4_scale.run,
                "w5": w5_memory.run}  # fmt: skip
-    cfg = Config.make(args.quick)
+    cfg = Config.make(args.quick, compile_table=not args.no_compile_table)
 
     warnings.simplefilter("ignore")  # peers' deprecation chatter is not a result
     os.environ.setdefault("JAX_PLATFORMS", "cpu")

@@ -31,7 +31,8 @@ from benchmarks import w2_mlp
 from benchmarks.common import Cell, Config, check, failed
 
 ROOT = Path(__file__).resolve().parents[1]
-PEERS = ("numpy", "numpy_plain", "tracegrad", "autograd", "dezero", "torch", "jax")
+PEERS = ("numpy", "numpy_plain", "tracegrad", "autograd", "dezero", "torch", "jax",
+         "pytensor_numba", "pytensor_c")  # fmt: skip
 REPEATS = 5
 CHILD_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "131072"}
 
