@@ -371,7 +371,8 @@ gradient checks, tracegrad phase timing), one module per workload (`w1_chain.py`
 `w2_mlp.py`, `w3_tanh.py`, `w4_scale.py`, `w5_memory.py`; each holds the hand-written
 NumPy version and every peer's version side by side), `peers_pytensor.py` (PyTensor's
 graphs, modes and disk cache), `compile_times.py` (cold and cached compiles in fresh
-processes), `environment.py`, `report.py` and `report_issue12.py` (this page), `requirements.txt`
+processes), `w5_buffers.py` (buffers alive at the peak of tracegrad's schedule),
+`environment.py`, `report.py` and `report_issue12.py` (this page), `requirements.txt`
 (pinned peers).
 
 Results files: a full run of every workload (`make bench`) writes this page and
@@ -438,6 +439,12 @@ How it is measured:
   (they slow a current NumPy); the BLAS kernel line above is what NumPy ran.
 - DeZero 0.0.13 (its last release) uses `np.int`, removed in NumPy 1.24: the
   harness restores that alias (`np.int = int`) before importing it.
+- W5 buffers: tracegrad's generated gradient, compiled for W5's inputs, is walked
+  step by step from its schedule (`CompiledFunction.executable(...).schedule`: each
+  step's target, `out=` buffer and names freed; node shapes and dtypes from its graph;
+  a primitive declared as a view keeps its operand's buffer alive). The caller's
+  inputs are not counted; the gradients are. The total at the peak should match
+  tracegrad's tracemalloc peak in the W5 table.
 """
 
 
@@ -487,6 +494,9 @@ def render(res: dict, cfg) -> str:
         batch = res["w5"]["batch"]
         lines += [f"### W5 memory: peak of one W2 gradient (float64, batch {batch:,})", ""]
         lines += memory(res["w5"]) + [""]
+        peak = _cell(res, "w5", "tracegrad_peak", "text")
+        if peak:
+            lines += [f"tracegrad's generated gradient, from its schedule, peaks at {peak}.", ""]
     scale_md = Path(__file__).with_name("scale.md")  # 1,000,000-op figures (benchmarks/scale.py)
     if scale_md.exists() and not cfg.quick:
         lines += [scale_md.read_text().rstrip(), ""]
