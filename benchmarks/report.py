@@ -466,6 +466,8 @@ def render(res: dict, cfg) -> str:
     for name, err in res.get("errors", {}).items():
         lines.append(f"**{name} failed**: {err}")
         lines.append("")
+    lines += ["### Targets (issue 12, item 2)", ""]
+    lines += _table(("target", "measured", "verdict"), report_issue12.targets(res)) + [""]
     lines += ["### Targets (issue 5, item 4)", ""]
     lines += _table(("target", "measured", "verdict"), targets(res)) + [""]
     lines += ["### Gradient time (median per call; ratio to numpy-hand, time in parentheses)", ""]

@@ -1,10 +1,22 @@
-"""Issue 12's part of the results page: compile times in fresh processes."""
+"""Issue 12's part of the results page: its targets, and compile times in fresh processes.
+
+The targets for the numba back end are judged on the contestant ``NUMBA`` when a run
+has one; until then their row shows the numbers it will be judged against.
+"""
 
 from __future__ import annotations
 
-from benchmarks.common import LABELS, Cell, fmt_seconds
+from benchmarks.common import LABELS, Cell, fmt_ratio, fmt_seconds
 from benchmarks.compile_times import COMPILED
 
+# tracegrad's numba back end, once it exists: a maker of this name in w1/w2/w3 (see
+# compile_times' docstring) and an entry in COMPILED, LABELS and PEERS.
+NUMBA = "tracegrad_numba"
+W1_RATIO, W1_COLD, W1_CACHED = 0.07, 2.0, 0.3
+W3_EVAL = 5e-6
+W2_RATIO = 0.95
+W4_SECONDS = 3.0
+W5_RATIO = 1.0
 ROWS = (("w1", "W1 chain-small"), ("w2", "W2 mlp float64"), ("w3", "W3 tanh 8th derivative"))
 
 
@@ -14,6 +26,85 @@ def _get(node, *path):
             return None
         node = node[key]
     return node
+
+
+def _ratio(w, peer: str, base: str = "numpy") -> float | None:
+    a, b = _get(w, "cells", peer), _get(w, "cells", base)
+    return a.value / b.value if isinstance(a, Cell) and a.ok and b is not None and b.ok else None
+
+
+def _beside(w, peers=("tracegrad", "pytensor_numba", "jax")) -> str:
+    """The ratios a numba row is judged against, while there is no numba contestant."""
+    parts = [f"{LABELS[p]} {fmt_ratio(r)}" for p in peers if (r := _ratio(w, p)) is not None]
+    return "; ".join(parts) or "no peer measured"
+
+
+def _compile_pair(res, workload: str, peer: str) -> str:
+    c = _get(res, workload, "compile", peer)
+    return _pair(c) if c is not None else "—"
+
+
+def targets(res: dict) -> list[tuple[str, str, str]]:
+    """(target, measured, verdict) per target of issue 12 item 2 that this run can speak to."""
+    out = []
+    w1 = res.get("w1")
+    if w1:
+        name = (f"W1 with numba <= {W1_RATIO}x numpy-hand; compile <= {W1_COLD:.0f} s cold, "
+                f"<= {W1_CACHED} s cached (fresh process)")  # fmt: skip
+        r, comp = _ratio(w1, NUMBA), _get(w1, "compile", NUMBA)
+        if r is None:
+            out.append((name, f"no tracegrad numba back end yet; {_beside(w1)}; compile cold / "
+                        f"cached: PyTensor numba {_compile_pair(res, 'w1', 'pytensor_numba')}, "
+                        f"JAX {_compile_pair(res, 'w1', 'jax')}", "open"))  # fmt: skip
+        else:
+            cold = comp.value if comp is not None and comp.ok else None
+            cached = comp.extra.get("cached") if comp is not None else None
+            ok = (r <= W1_RATIO and cold is not None and cold <= W1_COLD and cached is not None
+                  and cached <= W1_CACHED)  # fmt: skip
+            out.append((name, f"{fmt_ratio(r)}; compile {_pair(comp)}", "met" if ok else "missed"))
+    w3 = res.get("w3")
+    if w3:
+        name = f"W3 8th derivative evaluated with numba <= {W3_EVAL * 1e6:.0f} us"
+        cell = _get(w3, "cells", NUMBA)
+        if cell is None or not cell.ok:
+            names = ("tracegrad", "pytensor_numba", "pytensor_c", "jax")
+            cells = [(p, _get(w3, "cells", p)) for p in names]
+            peers = [f"{LABELS[p]} {fmt_seconds(c.value)}" for p, c in cells if c and c.ok]
+            out.append((name, "no tracegrad numba back end yet; " + "; ".join(peers), "open"))
+        else:
+            verdict = "met" if cell.value <= W3_EVAL else "missed"
+            out.append((name, fmt_seconds(cell.value), verdict))
+    w2 = _get(res, "w2", "float64")
+    if w2:
+        name = f"W2 float64 with numba <= {W2_RATIO}x numpy-hand"
+        r = _ratio(w2, NUMBA)
+        if r is None:
+            out.append((name, f"no tracegrad numba back end yet; {_beside(w2)}", "open"))
+        else:
+            out.append((name, fmt_ratio(r), "met" if r <= W2_RATIO else "missed"))
+    w4 = _get(res, "w4", "cells", "tracegrad")
+    if w4:
+        name = f"W4 with the NumPy back end <= {W4_SECONDS:.0f} s for 100,000 ops"
+        big = w4.get(100_000)
+        if big is None:
+            out.append((name, "100,000 ops not run (--quick)", "not measured"))
+        elif not big.ok:
+            out.append((name, big.note, "missed"))
+        else:
+            out.append((name, fmt_seconds(big.value),
+                        "met" if big.value <= W4_SECONDS else
+                        f"missed by {big.value / W4_SECONDS - 1:.0%}"))  # fmt: skip
+    w5 = res.get("w5")
+    if w5:
+        name = f"W5 peak memory <= {W5_RATIO}x numpy-hand (in place)"
+        r = _ratio(w5, "tracegrad")
+        peak = _get(w5, "tracegrad_peak", "text") or "buffers not analysed"
+        meas = (f"{fmt_ratio(r)}; tracegrad's schedule peaks at {peak}" if r is not None
+                else "not measured")  # fmt: skip
+        verdict = "met" if r is not None and r <= W5_RATIO else (
+            f"missed by {r / W5_RATIO - 1:.0%}" if r is not None else "not measured")  # fmt: skip
+        out.append((name, meas, verdict))
+    return out
 
 
 # ----- compile times in fresh processes -----
