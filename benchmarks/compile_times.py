@@ -6,9 +6,12 @@ it, two child processes run ``python -m benchmarks.compile_times --workload W
 folder: the first finds it empty (cold), the second finds what the first left (cached).
 A child imports the library (timed apart), builds the workload's inputs, then times the
 contestant's maker -- building the function, tracing or compiling it, and its first
-call -- and checks the gradient against the hand-written NumPy one. A child that runs
-past ``Config.compile_timeout`` is killed and reported as ``> N s``, and that
-contestant is then skipped in the workload's timing (``skip_timeouts``).
+call -- and checks the gradient against the hand-written NumPy one. Times are wall
+time, or with ``--cpu-time`` the CPU time of the child and of the processes it waited
+for (PyTensor's C mode runs g++). A child that runs past ``Config.compile_timeout``
+(wall seconds; with ``--cpu-time`` CPU seconds, enforced by ``RLIMIT_CPU``, so that a
+busy machine does not cut a compile short) is killed and reported as ``> N s``, and
+that contestant is then skipped in the workload's timing (``skip_timeouts``).
 
 Adding a contestant is one entry in ``COMPILED`` (its library and how to point its disk
 cache at a folder) plus a maker of that name in each workload's ``MAKERS``.
@@ -20,7 +23,9 @@ import argparse
 import importlib
 import json
 import os
+import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,11 +34,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.common import Cell, Config, Unavailable, check, failed, load
+from benchmarks.common import CPU_CLOCK, Cell, Config, Unavailable, check, failed, load
 
 ROOT = Path(__file__).resolve().parents[1]
 # workload -> module with ``MAKERS`` and ``compile_problem() -> (maker args, reference, dtype)``
 WORKLOADS = {"w1": "benchmarks.w1_chain", "w2": "benchmarks.w2_mlp", "w3": "benchmarks.w3_tanh"}
+# With --cpu-time a child may take this many times its CPU budget in wall time (a busy
+# machine gives it a fraction of a core) before it counts as hung.
+WALL_PER_CPU_SECOND = 6
 
 
 def _no_cache(folder: Path) -> dict[str, str]:
@@ -83,28 +91,33 @@ COMPILED = {
 # ----- the child -----
 
 
-def child(workload: str, contestant: str) -> None:
-    """Import, then build + compile + first call, timed; print one JSON line.
+def _seconds() -> float:
+    """Wall time, or with --cpu-time the CPU time of this process and its finished children
+    (PyTensor's C mode compiles in g++ processes, which this process's own clock misses)."""
+    if not CPU_CLOCK:
+        return time.perf_counter()
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
-    Wall time, whatever ``--cpu-time`` says: PyTensor's C mode compiles in a g++ child
-    process, whose time this process's CPU clock would not see.
-    """
+
+def child(workload: str, contestant: str) -> None:
+    """Import, then build + compile + first call, timed; print one JSON line."""
     import warnings
 
     warnings.simplefilter("ignore")
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    start = time.perf_counter()
+    start = _seconds()
     try:
         load(COMPILED[contestant].library)
     except Unavailable as exc:
         print(json.dumps({"note": str(exc)}), flush=True)
         return
-    imported = time.perf_counter() - start
+    imported = _seconds() - start
     module = importlib.import_module(WORKLOADS[workload])
     args, ref, dtype = module.compile_problem()
-    start = time.perf_counter()
+    start = _seconds()
     fn, _ = module.MAKERS[contestant](*args)
-    compile_s = time.perf_counter() - start
+    compile_s = _seconds() - start
     note = check(ref, fn(), dtype)
     print(json.dumps({"import": imported, "compile": compile_s, "note": note}), flush=True)
 
@@ -115,14 +128,24 @@ def child(workload: str, contestant: str) -> None:
 def _run_child(workload: str, contestant: str, env: dict, timeout: float) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.compile_times", "--workload", workload,
            "--contestant", contestant]  # fmt: skip
+    over = f"> {timeout:.0f} s" + (" CPU" if CPU_CLOCK else "")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    if CPU_CLOCK:  # the kernel stops it (SIGXCPU) once it has used its CPU budget
+        budget = int(timeout) + 1
+        resource.prlimit(proc.pid, resource.RLIMIT_CPU, (budget, budget + 5))
+    wall = timeout * (WALL_PER_CPU_SECOND if CPU_CLOCK else 1)
     try:
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=timeout)  # fmt: skip
+        stdout, stderr = proc.communicate(timeout=wall)
     except subprocess.TimeoutExpired:
-        return {"note": f"> {timeout:.0f} s"}
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        proc.kill()
+        proc.communicate()
+        return {"note": over if not CPU_CLOCK else f"> {wall:.0f} s wall"}
+    if proc.returncode in (-signal.SIGXCPU, -signal.SIGKILL) and CPU_CLOCK:
+        return {"note": over}
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
-        err = (proc.stderr or "").strip().splitlines()
+        err = (stderr or "").strip().splitlines()
         return {"note": f"failed (exit {proc.returncode}): {err[-1][:160] if err else ''}"}
     return json.loads(lines[-1])
 

@@ -148,10 +148,13 @@ METHOD = """\
   persistent compilation cache, enabled with `JAX_COMPILATION_CACHE_DIR` and a minimum
   compile time of 0 s; tracegrad: no disk cache, so its second process compiles anew).
   The time runs from building the function (graph, `grad`, `jit` or
-  `pytensor.function`) to the end of its first call, in wall time (PyTensor's C mode
-  compiles in a g++ child process); the library's import is timed apart. Each child
-  checks its gradient against numpy-hand. A child past the time limit is killed and
-  shown as `> N s`; that contestant is then left out of the workload's timing.
+  `pytensor.function`) to the end of its first call; the library's import is timed
+  apart. It is wall time, or with `--cpu-time` the CPU time of the child and of the
+  processes it waited for (PyTensor's C mode runs g++), what the wall time would be on
+  an idle core for a single-threaded compile. Each child checks its gradient against
+  numpy-hand. A child past the time limit (wall seconds, or CPU seconds with
+  `--cpu-time`, enforced with `RLIMIT_CPU`) is killed and shown as `> N s`; that
+  contestant is then left out of the workload's timing.
 - PyTensor is written as its users write it: a symbolic graph (the same loss function
   as the other namespaces, with `pytensor.tensor` as `xp`, inputs with static shapes),
   `pytensor.grad`, `pytensor.function`, and `trust_input = True` for the calls;

@@ -177,12 +177,13 @@ def main(argv=None) -> int:
         os.environ["BENCH_CLOCK"] = "cpu"
     # PyTensor's compiled code goes to a folder of this run's (its children use it too),
     # not to the user's ~/.pytensor, unless PYTENSOR_FLAGS names one.
+    if "base_compiledir=" in os.environ.get("PYTENSOR_FLAGS", ""):
+        return _run(args, out_md, out_json)
     with tempfile.TemporaryDirectory(prefix="tracegrad-bench-pytensor-") as cache:
-        if "base_compiledir=" not in os.environ.get("PYTENSOR_FLAGS", ""):
-            flags = os.environ.get("PYTENSOR_FLAGS", "")
-            os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, f"base_compiledir={cache}")
-                                                    if f)  # fmt: skip
-            os.environ["NUMBA_CACHE_DIR"] = str(Path(cache) / "numba-cache")
+        flags = os.environ.get("PYTENSOR_FLAGS", "")
+        os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, f"base_compiledir={cache}")
+                                                if f)  # fmt: skip
+        os.environ["NUMBA_CACHE_DIR"] = str(Path(cache) / "numba-cache")
         return _run(args, out_md, out_json)
 
 
