@@ -7,7 +7,6 @@ from pathlib import Path
 from benchmarks import report_issue12
 from benchmarks.common import LABELS, PEERS, Cell, fmt_ratio, fmt_seconds
 
-COLUMNS = ("numpy", *PEERS)
 MIB = 2**20
 # Their buffers are not allocated through NumPy, so tracemalloc does not see them
 # (PyTensor's numba kernels allocate through NumPy: it does see theirs).
@@ -45,6 +44,12 @@ def _ratio_cell(cell: Cell | None, base: Cell | None) -> str:
     return f"{fmt_ratio(cell.value / base.value)} ({fmt_seconds(cell.value)})"
 
 
+def _measured(*cell_maps) -> tuple[str, ...]:
+    """The peers with a cell in any of these maps: results from before a peer joined the
+    harness get no column for it."""
+    return tuple(p for p in PEERS if any(m and p in m for m in cell_maps))
+
+
 def _phase_text(phases: dict | None) -> str:
     if not phases:
         return "—"
@@ -79,13 +84,14 @@ def environment(env: dict) -> list[str]:
         ("jax", env["jax"]),
         ("autograd", env["autograd"]),
         ("DeZero", env["dezero"]),
-        ("PyTensor", env.get("pytensor", "not measured")),
+        *((("PyTensor", env["pytensor"]),) if "pytensor" in env else ()),
     ]  # fmt: skip
     return _table(("", "measured on"), rows)
 
 
 def gradient_times(res: dict) -> list[str]:
-    cols = ("numpy", "numpy_plain", *PEERS)
+    maps = [w["cells"] for w in (res.get("w1"), *(w for _, w in _w2_runs(res))) if w]
+    cols = ("numpy", "numpy_plain", *_measured(*maps))
     header = ("workload", *(LABELS[c] for c in cols), "BLAS floor")
     rows = []
     w1 = res.get("w1")
@@ -113,7 +119,8 @@ def _w2_runs(res: dict) -> list[tuple[str, dict]]:
 
 def page_faults(res: dict) -> list[str]:
     """Minor page faults per call: memory freshly mapped (and zeroed) by the kernel."""
-    cols = ("numpy", "numpy_plain", *PEERS)
+    maps = [w["cells"] for w in (res.get("w1"), *(w for _, w in _w2_runs(res))) if w]
+    cols = ("numpy", "numpy_plain", *_measured(*maps))
     rows = []
     items = [("W1 chain-small", res.get("w1")), *_w2_runs(res)]
     for name, w in items:
@@ -160,8 +167,9 @@ def compile_times(res: dict) -> list[str]:
 def tanh_sizes(w3: dict) -> list[str]:
     sizes = w3["sizes"]
     header = ("n", "tracegrad nodes (ops)", "DeZero functions", "torch autograd nodes",
-              "JAX jaxpr equations (HLO after XLA)",
-              "PyTensor apply nodes (after rewrites: nodes, fused scalar ops)")  # fmt: skip
+              "JAX jaxpr equations (HLO after XLA)")  # fmt: skip
+    if "pytensor" in sizes:
+        header += ("PyTensor apply nodes (after rewrites: nodes, fused scalar ops)",)
     rows = []
 
     def fmt(peer, n, extra_key=None):
@@ -180,19 +188,21 @@ def tanh_sizes(w3: dict) -> list[str]:
         return f"{int(c.value):,} ({c.extra['after']:,}, {c.extra['scalar_ops']:,})"
 
     for n in sorted(next(iter(sizes.values())).keys()):
-        rows.append((n, fmt("tracegrad", n, "ops"), fmt("dezero", n), fmt("torch", n),
-                     fmt("jax", n, "hlo"), fmt_pytensor(n)))  # fmt: skip
+        row = (n, fmt("tracegrad", n, "ops"), fmt("dezero", n), fmt("torch", n),
+               fmt("jax", n, "hlo"))  # fmt: skip
+        rows.append(row + ((fmt_pytensor(n),) if "pytensor" in sizes else ()))
     return _table(header, rows)
 
 
 def tanh_eval(w3: dict) -> list[str]:
     cells = w3["cells"]
-    header = ("", "closed form (numpy)", *(LABELS[p] for p in PEERS))
+    peers = _measured(cells)
+    header = ("", "closed form (numpy)", *(LABELS[p] for p in peers))
     base = cells.get("tracegrad")
-    row = ["time", *(_ratio_cell(cells.get(c), None) for c in COLUMNS)]
+    row = ["time", *(_ratio_cell(cells.get(c), None) for c in ("numpy", *peers))]
     rel = ["vs tracegrad", *(_ratio_cell(cells.get(c), base).split(" (")[0]
                              if cells.get(c) and cells[c].ok and base and base.ok else "—"
-                             for c in COLUMNS)]  # fmt: skip
+                             for c in ("numpy", *peers))]  # fmt: skip
     return _table(header, [row, rel])
 
 
@@ -201,7 +211,7 @@ def scale(w4: dict) -> list[str]:
     sizes = sorted({n for per in cells.values() for n in per})
     header = ("peer", *(f"{n:,} ops" for n in sizes), f"{sizes[-1]:,} ops: phases")
     rows = []
-    for peer in ("numpy", *PEERS):
+    for peer in ("numpy", *_measured(cells)):
         per = cells.get(peer, {})
         vals = []
         for n in sizes:
