@@ -459,6 +459,14 @@ How it is measured:
 """
 
 
+def _kind_of_run(res: dict, cfg) -> str:
+    """The title's note: " (quick run)", " (only W1, W3)", both, or nothing for a full run."""
+    only = res.get("run", {}).get("only")
+    what = [w.upper() for w in only] if only and len(only) < 5 else []
+    kinds = (["quick run"] if cfg.quick else []) + ([f"only {', '.join(what)}"] if what else [])
+    return f" ({'; '.join(kinds)})" if kinds else ""
+
+
 def render(res: dict, cfg) -> str:
     env = res["env"]
     lines = ["# Benchmarks", "",
@@ -470,7 +478,7 @@ def render(res: dict, cfg) -> str:
              "up to 10,000 ops, W5 at batch 256, compiles cut off at 120 s) that writes "
              "`benchmarks/results-quick.md` and `.json` and never this file or "
              "`results.json`.", "",
-             f"## Results{' (quick run)' if cfg.quick else ''}", ""]  # fmt: skip
+             f"## Results{_kind_of_run(res, cfg)}", ""]  # fmt: skip
     lines += environment(env) + [""]
     lines += _warnings(res)
     for name, err in res.get("errors", {}).items():
