@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 # Column order of every table: the baseline first, then tracegrad, then the peers.
-PEERS = ("tracegrad", "autograd", "dezero", "torch", "jax")
+PEERS = ("tracegrad", "autograd", "dezero", "torch", "jax", "pytensor_numba", "pytensor_c")
 LABELS = {
     "numpy": "numpy-hand",
     "numpy_plain": "numpy-plain",
@@ -30,6 +30,8 @@ LABELS = {
     "dezero": "DeZero",
     "torch": "torch eager",
     "jax": "JAX jit",
+    "pytensor_numba": "PyTensor numba",
+    "pytensor_c": "PyTensor C",
 }
 
 
@@ -99,6 +101,9 @@ def load(peer: str):
             importlib.import_module("autograd.numpy")
         elif peer == "tracegrad":
             mod = importlib.import_module("compiler")
+        elif peer == "pytensor":
+            mod = importlib.import_module("pytensor")
+            importlib.import_module("pytensor.tensor")
         else:
             mod = importlib.import_module(peer)
     except Exception as exc:  # any import failure makes the peer unavailable
@@ -347,13 +352,16 @@ class Config:
     w4_sizes: tuple[int, ...] = (1_000, 10_000, 100_000)
     w4_timeout: float = 60.0
     w5_batch: int = 1024
+    compile_timeout: float = 300.0  # per fresh-process compile (``compile_times``)
+    compile_table: bool = True  # measure cold and cached compiles in fresh processes
 
     @classmethod
-    def make(cls, quick: bool) -> Config:
+    def make(cls, quick: bool, compile_table: bool = True) -> Config:
         if not quick:
-            return cls()
+            return cls(compile_table=compile_table)
         return cls(quick=True, repeats=3, batch_seconds=0.05, compile_repeats=1,
-                   w4_sizes=(1_000, 10_000), w4_timeout=30.0, w5_batch=256)  # fmt: skip
+                   w4_sizes=(1_000, 10_000), w4_timeout=30.0, w5_batch=256,
+                   compile_timeout=120.0, compile_table=compile_table)  # fmt: skip
 
 
 def prepare(makers: dict[str, Callable], ref, dtype) -> tuple[dict, dict[str, Cell]]:

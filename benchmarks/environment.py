@@ -86,6 +86,17 @@ def jax_info() -> str:
     return f"{jax.__version__} / jaxlib {version('jaxlib')} ({jax.devices()[0].platform})"
 
 
+def pytensor_info() -> str:
+    """PyTensor's version and what its default and C modes are (see ``peers_pytensor``)."""
+    from benchmarks import peers_pytensor
+
+    try:
+        text = peers_pytensor.describe()
+    except Unavailable as exc:
+        return str(exc)
+    return f"{text}; numba {version('numba')}, llvmlite {version('llvmlite')}"
+
+
 def peer_version(peer: str, dist: str) -> str:
     try:
         load(peer)
@@ -112,5 +123,6 @@ def collect() -> dict:
         "jax": jax_info(),
         "autograd": peer_version("autograd", "autograd"),
         "dezero": peer_version("dezero", "dezero"),
+        "pytensor": pytensor_info(),
         "threadpoolctl": version("threadpoolctl"),
     }

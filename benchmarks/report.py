@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from benchmarks import report_issue12
 from benchmarks.common import LABELS, PEERS, Cell, fmt_ratio, fmt_seconds
 
-COLUMNS = ("numpy", *PEERS)
 MIB = 2**20
+# Their buffers are not allocated through NumPy, so tracemalloc does not see them
+# (PyTensor's numba kernels allocate through NumPy: it does see theirs).
+UNTRACKED = ("torch", "jax")
 
 # Issue 5, item 4.
 W1_RATIO, W1_COMPILE = 1.0, 0.5
@@ -41,11 +44,17 @@ def _ratio_cell(cell: Cell | None, base: Cell | None) -> str:
     return f"{fmt_ratio(cell.value / base.value)} ({fmt_seconds(cell.value)})"
 
 
+def _measured(*cell_maps) -> tuple[str, ...]:
+    """The peers with a cell in any of these maps: results from before a peer joined the
+    harness get no column for it."""
+    return tuple(p for p in PEERS if any(m and p in m for m in cell_maps))
+
+
 def _phase_text(phases: dict | None) -> str:
     if not phases:
         return "—"
     keys = [k for k in ("trace", "grad", "passes", "codegen", "other", "jaxpr", "lower", "xla",
-                        "run")
+                        "graph", "function", "run")
             if k in phases]  # fmt: skip
     return ", ".join(f"{k} {fmt_seconds(phases[k])}" for k in keys)
 
@@ -75,12 +84,14 @@ def environment(env: dict) -> list[str]:
         ("jax", env["jax"]),
         ("autograd", env["autograd"]),
         ("DeZero", env["dezero"]),
+        *((("PyTensor", env["pytensor"]),) if "pytensor" in env else ()),
     ]  # fmt: skip
     return _table(("", "measured on"), rows)
 
 
 def gradient_times(res: dict) -> list[str]:
-    cols = ("numpy", "numpy_plain", *PEERS)
+    maps = [w["cells"] for w in (res.get("w1"), *(w for _, w in _w2_runs(res))) if w]
+    cols = ("numpy", "numpy_plain", *_measured(*maps))
     header = ("workload", *(LABELS[c] for c in cols), "BLAS floor")
     rows = []
     w1 = res.get("w1")
@@ -108,7 +119,8 @@ def _w2_runs(res: dict) -> list[tuple[str, dict]]:
 
 def page_faults(res: dict) -> list[str]:
     """Minor page faults per call: memory freshly mapped (and zeroed) by the kernel."""
-    cols = ("numpy", "numpy_plain", *PEERS)
+    maps = [w["cells"] for w in (res.get("w1"), *(w for _, w in _w2_runs(res))) if w]
+    cols = ("numpy", "numpy_plain", *_measured(*maps))
     rows = []
     items = [("W1 chain-small", res.get("w1")), *_w2_runs(res)]
     for name, w in items:
@@ -156,6 +168,8 @@ def tanh_sizes(w3: dict) -> list[str]:
     sizes = w3["sizes"]
     header = ("n", "tracegrad nodes (ops)", "DeZero functions", "torch autograd nodes",
               "JAX jaxpr equations (HLO after XLA)")  # fmt: skip
+    if "pytensor" in sizes:
+        header += ("PyTensor apply nodes (after rewrites: nodes, fused scalar ops)",)
     rows = []
 
     def fmt(peer, n, extra_key=None):
@@ -167,20 +181,28 @@ def tanh_sizes(w3: dict) -> list[str]:
         more = f" ({c.extra[extra_key]:,})" if extra_key and extra_key in c.extra else ""
         return f"{int(c.value):,}{more}"
 
+    def fmt_pytensor(n):
+        c = sizes.get("pytensor", {}).get(n)
+        if c is None or not c.ok:
+            return fmt("pytensor", n)
+        return f"{int(c.value):,} ({c.extra['after']:,}, {c.extra['scalar_ops']:,})"
+
     for n in sorted(next(iter(sizes.values())).keys()):
-        rows.append((n, fmt("tracegrad", n, "ops"), fmt("dezero", n), fmt("torch", n),
-                     fmt("jax", n, "hlo")))  # fmt: skip
+        row = (n, fmt("tracegrad", n, "ops"), fmt("dezero", n), fmt("torch", n),
+               fmt("jax", n, "hlo"))  # fmt: skip
+        rows.append(row + ((fmt_pytensor(n),) if "pytensor" in sizes else ()))
     return _table(header, rows)
 
 
 def tanh_eval(w3: dict) -> list[str]:
     cells = w3["cells"]
-    header = ("", "closed form (numpy)", *(LABELS[p] for p in PEERS))
+    peers = _measured(cells)
+    header = ("", "closed form (numpy)", *(LABELS[p] for p in peers))
     base = cells.get("tracegrad")
-    row = ["time", *(_ratio_cell(cells.get(c), None) for c in COLUMNS)]
+    row = ["time", *(_ratio_cell(cells.get(c), None) for c in ("numpy", *peers))]
     rel = ["vs tracegrad", *(_ratio_cell(cells.get(c), base).split(" (")[0]
                              if cells.get(c) and cells[c].ok and base and base.ok else "—"
-                             for c in COLUMNS)]  # fmt: skip
+                             for c in ("numpy", *peers))]  # fmt: skip
     return _table(header, [row, rel])
 
 
@@ -189,7 +211,7 @@ def scale(w4: dict) -> list[str]:
     sizes = sorted({n for per in cells.values() for n in per})
     header = ("peer", *(f"{n:,} ops" for n in sizes), f"{sizes[-1]:,} ops: phases")
     rows = []
-    for peer in ("numpy", *PEERS):
+    for peer in ("numpy", *_measured(cells)):
         per = cells.get(peer, {})
         vals = []
         for n in sizes:
@@ -213,7 +235,7 @@ def memory(w5: dict) -> list[str]:
             rows.append((LABELS[peer], c.note, "—", "—"))
             continue
         tm = c.extra.get("tracemalloc")
-        tm_text = "not tracked" if peer in ("torch", "jax") else f"{tm / MIB:.1f} MiB"
+        tm_text = "not tracked" if peer in UNTRACKED else f"{tm / MIB:.1f} MiB"
         ratio = fmt_ratio(c.value / base.value) if base and base.ok else "—"
         rows.append((LABELS[peer], f"{c.value / MIB:.1f} MiB", ratio, tm_text))
     return _table(header, rows)
@@ -355,12 +377,22 @@ def targets(res: dict) -> list[tuple[str, str, str]]:
 
 FILES = """\
 Files: `run.py` (entry point: `--quick`, `--only w1 w3`, `--threads N`, `--cpu-time`,
-`--output FILE`), `common.py` (peer loading, round-robin timing, gradient checks,
-tracegrad phase timing), one module per workload (`w1_chain.py`, `w2_mlp.py`,
-`w3_tanh.py`, `w4_scale.py`, `w5_memory.py`; each holds the hand-written NumPy
-version and every peer's version side by side), `environment.py`, `report.py` (this
-page), `requirements.txt` (pinned peers). `results.json` holds the raw numbers of the
-run below.
+`--output FILE`, `--render JSON`), `common.py` (peer loading, round-robin timing,
+gradient checks, tracegrad phase timing), one module per workload (`w1_chain.py`,
+`w2_mlp.py`, `w3_tanh.py`, `w4_scale.py`, `w5_memory.py`; each holds the hand-written
+NumPy version and every peer's version side by side), `peers_pytensor.py` (PyTensor's
+graphs, modes and disk cache), `compile_times.py` (cold and cached compiles in fresh
+processes), `w5_buffers.py` (buffers alive at the peak of tracegrad's schedule),
+`environment.py`, `report.py` and `report_issue12.py` (this page), `requirements.txt`
+(pinned peers).
+
+Results files: a full run of every workload (`make bench`) writes this page and
+`results.json` (the raw numbers of the run below). A quick run (`--quick`) writes
+`results-quick.md` and `results-quick.json`, a partial one (`--only ...`)
+`results-partial.md` and `.json`, all beside this page and ignored by git: neither kind
+ever writes this page or `results.json`, even when told to with `--output`.
+`python benchmarks/run.py --render benchmarks/results.json` redraws this page from the
+raw numbers.
 """
 
 METHOD = """\
@@ -418,24 +450,42 @@ How it is measured:
   (they slow a current NumPy); the BLAS kernel line above is what NumPy ran.
 - DeZero 0.0.13 (its last release) uses `np.int`, removed in NumPy 1.24: the
   harness restores that alias (`np.int = int`) before importing it.
+- W5 buffers: tracegrad's generated gradient, compiled for W5's inputs, is walked
+  step by step from its schedule (`CompiledFunction.executable(...).schedule`: each
+  step's target, `out=` buffer and names freed; node shapes and dtypes from its graph;
+  a primitive declared as a view keeps its operand's buffer alive). The caller's
+  inputs are not counted; the gradients are. The total at the peak should match
+  tracegrad's tracemalloc peak in the W5 table.
 """
+
+
+def _kind_of_run(res: dict, cfg) -> str:
+    """The title's note: " (quick run)", " (only W1, W3)", both, or nothing for a full run."""
+    only = res.get("run", {}).get("only")
+    what = [w.upper() for w in only] if only and len(only) < 5 else []
+    kinds = (["quick run"] if cfg.quick else []) + ([f"only {', '.join(what)}"] if what else [])
+    return f" ({'; '.join(kinds)})" if kinds else ""
 
 
 def render(res: dict, cfg) -> str:
     env = res["env"]
     lines = ["# Benchmarks", "",
              "tracegrad against hand-written NumPy and its peers (HIPS autograd, DeZero, "
-             "PyTorch eager on the CPU, JAX `jit` on the CPU), for issue 5. Run with "
-             "`make bench` (installs the pinned peers from `benchmarks/requirements.txt` into "
-             "`.venv`, never done by `make test`); `make bench BENCH_ARGS=--quick` is a smoke "
-             "run (fewer repeats, W4 up to 10,000 ops, W5 at batch 256) that writes "
-             "`out/bench-quick.md` instead of this file.", "",
-             f"## Results{' (quick run)' if cfg.quick else ''}", ""]  # fmt: skip
+             "PyTorch eager on the CPU, JAX `jit` on the CPU, PyTensor in its default numba "
+             "mode and its C mode), for issues 5 and 12. Run with `make bench` (installs the "
+             "pinned peers from `benchmarks/requirements.txt` into `.venv`, never done by "
+             "`make test`); `make bench BENCH_ARGS=--quick` is a smoke run (fewer repeats, W4 "
+             "up to 10,000 ops, W5 at batch 256, compiles cut off at 120 s) that writes "
+             "`benchmarks/results-quick.md` and `.json` and never this file or "
+             "`results.json`.", "",
+             f"## Results{_kind_of_run(res, cfg)}", ""]  # fmt: skip
     lines += environment(env) + [""]
     lines += _warnings(res)
     for name, err in res.get("errors", {}).items():
         lines.append(f"**{name} failed**: {err}")
         lines.append("")
+    lines += ["### Targets (issue 12, item 2)", ""]
+    lines += _table(("target", "measured", "verdict"), report_issue12.targets(res)) + [""]
     lines += ["### Targets (issue 5, item 4)", ""]
     lines += _table(("target", "measured", "verdict"), targets(res)) + [""]
     lines += ["### Gradient time (median per call; ratio to numpy-hand, time in parentheses)", ""]
@@ -445,7 +495,13 @@ def render(res: dict, cfg) -> str:
     if w2:
         ops = ", ".join(f"{k} {v}" for k, v in w2.items())
         lines += [f"tracegrad's optimised W2 gradient graph: {ops}.", ""]
-    lines += ["### Compile time (tracegrad: trace + grad graph + passes + codegen)", ""]
+    fresh = report_issue12.compile_rows(res)
+    if fresh:
+        lines += ["### Compile time in a fresh process: cold (empty disk cache) / cached "
+                  "(a second process)", ""]  # fmt: skip
+        lines += _table(*fresh) + [""]
+    lines += ["### Compile time in the benchmark process (tracegrad: trace + grad graph + "
+              "passes + codegen)", ""]  # fmt: skip
     lines += compile_times(res) + [""]
     if res.get("w3"):
         lines += ["### W3 tanh-nth: size of the n-th derivative's graph", ""]
@@ -459,11 +515,14 @@ def render(res: dict, cfg) -> str:
         batch = res["w5"]["batch"]
         lines += [f"### W5 memory: peak of one W2 gradient (float64, batch {batch:,})", ""]
         lines += memory(res["w5"]) + [""]
+        peak = _cell(res, "w5", "tracegrad_peak", "text")
+        if peak:
+            lines += [f"tracegrad's generated gradient, from its schedule, peaks at {peak}.", ""]
     scale_md = Path(__file__).with_name("scale.md")  # 1,000,000-op figures (benchmarks/scale.py)
     if scale_md.exists() and not cfg.quick:
         lines += [scale_md.read_text().rstrip(), ""]
     ckpt_md = Path(__file__).with_name("checkpoint.md")  # W5 with checkpoint (w5_checkpoint.py)
     if ckpt_md.exists() and not cfg.quick:
         lines += [ckpt_md.read_text().rstrip(), ""]
-    lines += ["## Method", "", METHOD, FILES]
+    lines += ["## Method", "", METHOD + report_issue12.METHOD, FILES]
     return "\n".join(lines).rstrip() + "\n"

@@ -1,8 +1,11 @@
 """Run the benchmark suite and write the results table (``make bench``).
 
 python benchmarks/run.py            # full run: writes benchmarks/README.md and results.json
-python benchmarks/run.py --quick    # smoke run: writes out/bench-quick.md and .json
-python benchmarks/run.py --only w1 w3
+python benchmarks/run.py --quick    # smoke run: writes benchmarks/results-quick.{md,json}
+python benchmarks/run.py --only w1 w3   # writes benchmarks/results-partial.{md,json}
+
+Only a full run of every workload writes ``README.md`` and ``results.json``: a quick or
+partial run refuses to, even when asked with ``--output``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks"
+FULL_MD, FULL_JSON = BENCH / "README.md", BENCH / "results.json"
 if str(ROOT) not in sys.path:  # run as a script: make the benchmarks package importable
     sys.path.insert(0, str(ROOT))
 
@@ -93,7 +98,7 @@ def w2_other_regime(args, mode: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "w2.md"
         cmd = [sys.executable, str(Path(__file__).resolve()), "--only", "w2", "--malloc", mode,
-               "--no-second-regime", "--output", str(out)]  # fmt: skip
+               "--no-second-regime", "--no-compile-table", "--output", str(out)]  # fmt: skip
         if args.quick:
             cmd.append("--quick")
         if args.threads:
@@ -106,6 +111,29 @@ def w2_other_regime(args, mode: str) -> dict:
     if data.get("errors", {}).get("w2"):
         raise RuntimeError(data["errors"]["w2"])
     return _cells(data["w2"])
+
+
+def output_paths(args) -> tuple[Path, Path]:
+    """Where this run's markdown and JSON go.
+
+    A full run of every workload: ``benchmarks/README.md`` and ``results.json``; a quick
+    run: ``results-quick.md``/``.json``; a partial one (``--only``): ``results-partial``.
+    ``--output FILE`` puts the markdown there and the JSON beside it, but a quick or
+    partial run never writes the full run's files.
+    """
+    partial = args.quick or bool(args.only and set(args.only) != set(WORKLOADS))
+    if args.output:
+        md = args.output
+        js = FULL_JSON if md.resolve() == FULL_MD else md.with_suffix(".json")
+    elif partial:
+        kind = "quick" if args.quick else "partial"
+        md, js = BENCH / f"results-{kind}.md", BENCH / f"results-{kind}.json"
+    else:
+        md, js = FULL_MD, FULL_JSON
+    if partial and {md.resolve(), js.resolve()} & {FULL_MD, FULL_JSON}:
+        raise SystemExit(f"run.py: a quick or partial run does not write {FULL_MD.name} or "
+                         f"{FULL_JSON.name} (only a full run of every workload does)")  # fmt: skip
+    return md, js
 
 
 def main(argv=None) -> int:
@@ -122,6 +150,8 @@ def main(argv=None) -> int:
                         help="glibc's memory regime for the run (see MALLOC)")  # fmt: skip
     parser.add_argument("--no-second-regime", action="store_true",
                         help="skip W2's second run with fresh pages")  # fmt: skip
+    parser.add_argument("--no-compile-table", action="store_true",
+                        help="skip the cold and cached compiles in fresh processes")  # fmt: skip
     parser.add_argument("--output", type=Path, help="markdown file to write")
     parser.add_argument("--render", type=Path, metavar="JSON",
                         help="only rewrite the markdown from an earlier run's results")  # fmt: skip
@@ -131,26 +161,40 @@ def main(argv=None) -> int:
         from benchmarks.common import Config
 
         results = _cells(json.loads(args.render.read_text()))
-        out_md = args.output or args.render.with_name("README.md")
-        out_md.write_text(report.render(results, Config.make(args.quick)))
+        quick = results.get("run", {}).get("quick", args.quick)
+        out_md = args.output or (FULL_MD if args.render.resolve() == FULL_JSON else
+                                 args.render.with_suffix(".md"))  # fmt: skip
+        if out_md.resolve() == FULL_MD and args.render.resolve() != FULL_JSON:
+            raise SystemExit(f"run.py: {FULL_MD.name} is rendered from {FULL_JSON.name} only")
+        out_md.write_text(report.render(results, Config.make(quick)))
         print(f"written: {out_md}")
         return 0
+    out_md, out_json = output_paths(args)
     restart_with_malloc(args.malloc)
     if args.threads:
         limit_threads(args.threads)
     if args.cpu_time:
         os.environ["BENCH_CLOCK"] = "cpu"
+    # PyTensor's compiled code goes to a folder of this run's (its children use it too),
+    # not to the user's ~/.pytensor, unless PYTENSOR_FLAGS names one.
+    if "base_compiledir=" in os.environ.get("PYTENSOR_FLAGS", ""):
+        return _run(args, out_md, out_json)
+    with tempfile.TemporaryDirectory(prefix="tracegrad-bench-pytensor-") as cache:
+        flags = os.environ.get("PYTENSOR_FLAGS", "")
+        os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, f"base_compiledir={cache}")
+                                                if f)  # fmt: skip
+        os.environ["NUMBA_CACHE_DIR"] = str(Path(cache) / "numba-cache")
+        return _run(args, out_md, out_json)
+
+
+def _run(args, out_md: Path, out_json: Path) -> int:
     # Imported here, after the thread limits are in the environment.
     from benchmarks import environment, report, w1_chain, w2_mlp, w3_tanh, w4_scale, w5_memory
     from benchmarks.common import Config
 
     runners = {"w1": w1_chain.run, "w2": w2_mlp.run, "w3": w3_tanh.run, "w4": w4_scale.run,
                "w5": w5_memory.run}  # fmt: skip
-    cfg = Config.make(args.quick)
-    default_out = ROOT / ("out/bench-quick.md" if args.quick else "benchmarks/README.md")
-    out_md = args.output or default_out
-    out_json = out_md.with_name("results.json" if out_md.name == "README.md" else
-                                out_md.stem + ".json")  # fmt: skip
+    cfg = Config.make(args.quick, compile_table=not args.no_compile_table)
 
     warnings.simplefilter("ignore")  # peers' deprecation chatter is not a result
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -158,6 +202,7 @@ def main(argv=None) -> int:
     results["env"]["threads"] = str(args.threads or "default (all cores)")
     results["env"]["clock"] = "process CPU time" if args.cpu_time else "wall time"
     results["env"]["malloc"] = args.malloc
+    results["run"] = {"quick": args.quick, "only": list(args.only or WORKLOADS)}
     for name in args.only or WORKLOADS:
         start = time.perf_counter()
         print(f"== {name}", flush=True)

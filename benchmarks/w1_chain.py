@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmarks import compile_times, peers_pytensor
 from benchmarks.common import Config, load, measure_contestants, median_phases, timed_first_call
 
 STEPS = 300
@@ -113,6 +114,10 @@ def make_jax(x):
     return (lambda: [df(xj).block_until_ready()]), compile_s
 
 
+def make_pytensor(x, contestant: str):
+    return peers_pytensor.make_gradient(chain_loss, [x], [0], contestant)
+
+
 MAKERS = {
     "numpy": make_numpy,
     "tracegrad": make_tracegrad,
@@ -120,7 +125,15 @@ MAKERS = {
     "dezero": make_dezero,
     "torch": make_torch,
     "jax": make_jax,
+    "pytensor_numba": lambda x: make_pytensor(x, "pytensor_numba"),
+    "pytensor_c": lambda x: make_pytensor(x, "pytensor_c"),
 }
+
+
+def compile_problem():
+    """(maker arguments, reference gradient, dtype): what ``compile_times`` runs."""
+    x = make_input()
+    return (x,), numpy_grad(x), np.float64
 
 
 def tracegrad_phases(x, repeats: int) -> dict[str, float]:
@@ -138,11 +151,13 @@ def tracegrad_phases(x, repeats: int) -> dict[str, float]:
 
 
 def run(cfg: Config) -> dict:
+    compiles = compile_times.measure_workload("w1", MAKERS, cfg)
     x = make_input()
     ref = numpy_grad(x)
     makers = {name: (lambda m=m: m(x)) for name, m in MAKERS.items()}
-    cells = measure_contestants(makers, ref, np.float64, cfg)
-    out = {"cells": cells}
+    cells = measure_contestants(compile_times.skip_timeouts(makers, compiles), ref, np.float64,
+                                cfg)  # fmt: skip
+    out = {"cells": cells, "compile": compiles}
     try:
         out["phases"] = tracegrad_phases(x, cfg.compile_repeats)
         df = load("tracegrad").grad(lambda y: chain_loss(np, y))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmarks import compile_times, peers_pytensor
 from benchmarks.common import (
     Config,
     load,
@@ -209,6 +210,13 @@ def make_jax(params, x, labels, onehot):
     return fn, compile_s
 
 
+def make_pytensor(params, x, labels, onehot, contestant: str):
+    def loss(pt, *inputs):
+        return mlp_loss(pt, inputs[:6], inputs[6], inputs[7])
+
+    return peers_pytensor.make_gradient(loss, [*params, x, onehot], range(6), contestant)
+
+
 MAKERS = {
     "numpy": make_numpy,
     "numpy_plain": make_numpy_plain,
@@ -217,7 +225,15 @@ MAKERS = {
     "dezero": make_dezero,
     "torch": make_torch,
     "jax": make_jax,
+    "pytensor_numba": lambda *problem: make_pytensor(*problem, "pytensor_numba"),
+    "pytensor_c": lambda *problem: make_pytensor(*problem, "pytensor_c"),
 }
+
+
+def compile_problem():
+    """(maker arguments, reference gradient, dtype) in float64: what ``compile_times`` runs."""
+    params, x, labels, onehot = make_problem(BATCH, np.float64)
+    return (params, x, labels, onehot), numpy_grad(params, x, labels), np.float64
 
 
 def tracegrad_phases(problem, repeats: int) -> dict[str, float]:
@@ -246,12 +262,12 @@ def tracegrad_ops(problem) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
-def run_dtype(cfg: Config, dtype) -> dict:
+def run_dtype(cfg: Config, dtype, compiles: dict) -> dict:
     problem = make_problem(BATCH, dtype)
     params, x, labels, onehot = problem
     ref = numpy_grad(params, x, labels)
     makers = {name: (lambda m=m: m(*problem)) for name, m in MAKERS.items()}
-    cells = measure_contestants(makers, ref, dtype, cfg)
+    cells = measure_contestants(compile_times.skip_timeouts(makers, compiles), ref, dtype, cfg)
     # The floor alone, beside the hand-written version it is a ratio to.
     floor = time_round_robin(
         {"numpy": lambda: numpy_grad(params, x, labels), "blas": blas_floor(params, x)},
@@ -268,4 +284,6 @@ def run_dtype(cfg: Config, dtype) -> dict:
 
 
 def run(cfg: Config) -> dict:
-    return {"float64": run_dtype(cfg, np.float64), "float32": run_dtype(cfg, np.float32)}
+    compiles = compile_times.measure_workload("w2", MAKERS, cfg)  # float64
+    return {"float64": run_dtype(cfg, np.float64, compiles),
+            "float32": run_dtype(cfg, np.float32, compiles), "compile": compiles}  # fmt: skip

@@ -4,7 +4,9 @@ Sizes: tracegrad's optimised gradient graph (``number_of_nodes``, and its ops wi
 inputs and constants); DeZero's functions in the graph of ``x.grad`` after n backward
 passes with ``create_graph=True``; torch's autograd nodes (``grad_fn`` objects, without
 ``AccumulateGrad``) after n nested ``autograd.grad(create_graph=True)``; JAX's jaxpr
-equations of ``grad`` applied n times, and the instructions of XLA's optimised HLO.
+equations of ``grad`` applied n times, and the instructions of XLA's optimised HLO;
+PyTensor's apply nodes after ``pytensor.grad`` n times, and after its default mode's
+rewrites (nodes left, scalar ops fused into them).
 The reference values come from the closed form: the n-th derivative is P_n(tanh x)
 with P_0(t) = t, P_{k+1}(t) = P_k'(t) (1 - t^2).
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.polynomial import Polynomial
 
+from benchmarks import compile_times, peers_pytensor
 from benchmarks.common import (
     Cell,
     Config,
@@ -132,7 +135,15 @@ MAKERS = {
     "dezero": make_dezero,
     "torch": make_torch,
     "jax": make_jax,
+    "pytensor_numba": lambda n: peers_pytensor.make_tanh_nth(n, X, "pytensor_numba"),
+    "pytensor_c": lambda n: peers_pytensor.make_tanh_nth(n, X, "pytensor_c"),
 }
+
+
+def compile_problem():
+    """(maker arguments, reference value, dtype) at n = 8: what ``compile_times`` runs."""
+    n = max(ORDERS)
+    return (n,), [tanh_polynomial(n)(np.tanh(X))], np.float64
 
 
 # ----- graph sizes -----
@@ -193,7 +204,8 @@ def jax_size(n) -> Cell:
     return Cell(eqns, "", {"hlo": instructions})
 
 
-SIZERS = {"tracegrad": tracegrad_size, "dezero": dezero_size, "torch": torch_size, "jax": jax_size}
+SIZERS = {"tracegrad": tracegrad_size, "dezero": dezero_size, "torch": torch_size, "jax": jax_size,
+          "pytensor": peers_pytensor.tanh_nth_size}  # fmt: skip
 
 
 def sizes() -> dict[str, dict[int, Cell]]:
@@ -213,10 +225,13 @@ def sizes() -> dict[str, dict[int, Cell]]:
 
 
 def run(cfg: Config) -> dict:
+    compiles = compile_times.measure_workload("w3", MAKERS, cfg)
     n = max(ORDERS)
     ref = [tanh_polynomial(n)(np.tanh(X))]
     makers = {name: (lambda m=m: m(n)) for name, m in MAKERS.items()}
-    out = {"cells": measure_contestants(makers, ref, np.float64, cfg), "sizes": sizes()}
+    cells = measure_contestants(compile_times.skip_timeouts(makers, compiles), ref, np.float64,
+                                cfg)  # fmt: skip
+    out = {"cells": cells, "sizes": sizes(), "compile": compiles}
     try:
         out["phases"] = median_phases(lambda: _build_and_call(n), cfg.compile_repeats)
     except Exception as exc:

@@ -2,8 +2,9 @@
 
 The chain repeats sin, *1.0001, +0.1. Each (peer, size) runs in a fresh subprocess with a
 time limit, so a peer that takes too long (or crashes on a deep graph) is marked and
-skipped at larger sizes instead of hanging the run. For tracegrad and JAX the time is
-their first call (everything up to and including one evaluation) split into phases; the
+skipped at larger sizes instead of hanging the run. For tracegrad, JAX and PyTensor the
+time is their first call (everything up to and including one evaluation) split into
+phases (PyTensor's: graph + ``pytensor.grad``, ``pytensor.function``, first call); the
 eager peers (autograd, DeZero, torch) build their graph during the call, so it is one
 gradient call. ``python -m benchmarks.w4_scale --peer P --n N`` is the child: it prints
 one JSON line per finished phase, then the gradient.
@@ -20,11 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import peers_pytensor
 from benchmarks.common import Cell, Config, PhaseProfiler, check, clock, failed, load
 
 ROOT = Path(__file__).resolve().parents[1]
 X = 0.5
-PEERS = ("numpy", "tracegrad", "autograd", "dezero", "torch", "jax")
+PEERS = ("numpy", "tracegrad", "autograd", "dezero", "torch", "jax", "pytensor_numba",
+         "pytensor_c")  # fmt: skip
 
 
 def chain(xp_sin, y, n: int):
@@ -153,6 +156,12 @@ def _gradient(peer: str, n: int, prof: PhaseProfiler | None = None, keep: list |
         xt = torch.tensor(X, dtype=torch.float64, requires_grad=True)
         (gt,) = torch.autograd.grad(chain(torch.sin, xt, n), xt)
         return float(gt)
+    if peer in peers_pytensor.MODES:
+        g, stages = peers_pytensor.chain_gradient(chain, n, X, peer)
+        if prof is not None:
+            for ph, seconds in stages.items():
+                _emit(phase=ph, seconds=seconds)
+        return g
     raise SystemExit(f"unknown peer {peer}")
 
 
