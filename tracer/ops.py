@@ -4,6 +4,7 @@ of ``tracer.primitives`` lists its functions in ``__all__``."""
 
 from __future__ import annotations
 
+from tracer.primitives.complex_parts import *  # noqa: F403
 from tracer.primitives.elementwise import *  # noqa: F403
 from tracer.primitives.linalg import *  # noqa: F403
 from tracer.primitives.reductions import *  # noqa: F403

@@ -8,10 +8,10 @@ functions), ``METHODS`` and ``ATTRIBUTES`` (of ndarrays). The tables here are th
 from __future__ import annotations
 
 from tracer.errors import TracegradError
-from tracer.primitives import elementwise, linalg, reductions, shape_ops
+from tracer.primitives import complex_parts, elementwise, linalg, reductions, shape_ops
 from tracer.primitives.base import Primitive
 
-MODULES = (elementwise, reductions, shape_ops, linalg)
+MODULES = (elementwise, complex_parts, reductions, shape_ops, linalg)
 
 # Structural node kinds: not primitives (no impl), but valid ``op`` values.
 STRUCTURAL_OPS = ("input", "const")
