@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from tracer_testing import assert_same, check_traced, make_array, ops_of
 
-from tracer import PRIMITIVES, trace
+from tracer import PRIMITIVES, TracegradError, trace
 
 
 @dataclass(frozen=True)
@@ -395,6 +395,13 @@ def test_parts_of_real_numbers_equal_numpy(fn, dtype):
 @pytest.mark.parametrize("x", [C((2, 3), "complex64"), np.array([1 + 0j, 2j]), A((3,), "int64")])
 def test_complex_predicates_equal_numpy(fn, x):
     assert_same(trace(lambda x: (fn(x), x))(x)[0], fn(x))
+
+
+def test_hypot_of_complex_operands_is_an_error_as_in_numpy():
+    with pytest.raises(TypeError):
+        np.hypot(C((3,), "complex128"), 1.0)
+    with pytest.raises(TracegradError, match="hypot: not defined for complex operands"):
+        trace(lambda z: np.hypot(z, 1.0))(C((3,), "complex128"))
 
 
 @pytest.mark.filterwarnings("error")  # NumPy's ComplexWarning: no complex -> real cast

@@ -473,6 +473,9 @@ def cosh(x):
 def hypot(x, y):
     _check_broadcast("hypot", x, y)
     x, y = promote("hypot", (x, y))  # a Python-number operand must stay weak
+    if any((a.dtype if hasattr(a, "dtype") else np.result_type(a)).kind == "c" for a in (x, y)):
+        # NumPy raises a TypeError: the composite below would give a complex number
+        raise TracegradError(f"hypot: not defined for complex operands ({user_location()})")
     return sqrt(add(square(x), square(y)))
 
 
