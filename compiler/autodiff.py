@@ -107,14 +107,28 @@ def rule_operands(b: Builder, n: int, operands: Sequence[int]) -> list[TracedArr
     if not _inexact(d["dtype"]):
         return xs
     structural = PRIMITIVES[d["op"]].structural
+    # a complex node reads its real operands as complex too: (-2.0) ** z has d/dz = log(-2 + 0j) * y
+    read = "c" if np.dtype(d["dtype"]).kind == "c" else "fc"
     for i, x in enumerate(xs):
-        if x.dtype.kind not in "fc" and not (structural is not None and structural(i)):
+        if x.dtype.kind not in read and not (structural is not None and structural(i)):
             xs[i] = ops.astype(x, d["dtype"])
     return xs
 
 
+def fit_dtype(g: TracedArray, dtype) -> TracedArray:
+    """``g`` (a gradient or tangent) in ``dtype``; a complex ``g`` of a real value is projected
+    onto its real part (JAX's convention: a cotangent ``g`` stands for ``dz -> Re(g * dz)``),
+    never cast, so no imaginary part is dropped silently by a NumPy cast."""
+    dtype = np.dtype(dtype)
+    if g.dtype.kind == "c" and dtype.kind != "c":
+        g = ops.real(g)
+    if g.dtype != dtype:
+        g = ops.astype(g, dtype)
+    return g
+
+
 def unbroadcast(g: TracedArray, shape: tuple, dtype) -> TracedArray:
-    """Sum ``g`` over the axes broadcasting added to ``shape``; cast to ``dtype``."""
+    """Sum ``g`` over the axes broadcasting added to ``shape``; ``fit_dtype`` it to ``dtype``."""
     if g.shape != tuple(shape):
         lead = len(g.shape) - len(shape)
         if lead < 0:
@@ -126,9 +140,7 @@ def unbroadcast(g: TracedArray, shape: tuple, dtype) -> TracedArray:
             g = ops.sum(g, axis=axes, keepdims=False)
         if g.shape != tuple(shape):
             g = ops.reshape(g, shape)
-    if g.dtype != np.dtype(dtype):
-        g = ops.astype(g, dtype)
-    return g
+    return fit_dtype(g, dtype)
 
 
 def active_nodes(graph: Graph, wrt: Sequence[int]) -> set[int]:
@@ -311,6 +323,30 @@ def _at(d: dict) -> str:
     return f" (at {d['source']})" if d.get("source") else ""
 
 
+HOLOMORPHIC_HINT = (
+    "pass holomorphic=True if the function is holomorphic; for a non-holomorphic one use vjp "
+    "or jvp, which take complex values (JAX's conventions, docs/derivatives.md)"
+)
+
+
+def check_output_dtype(fname: str, graph: Graph, n: int, holomorphic: bool) -> None:
+    """Output node ``n`` is real (or, with ``holomorphic``, complex), else a clear error.
+
+    A complex output has no gradient: ``d f`` maps a complex ``dz`` to a complex ``df``,
+    which one cotangent cannot describe unless ``f`` is holomorphic (JAX's rule).
+    """
+    d = graph.nodes[n]
+    kind = np.dtype(d["dtype"]).kind
+    what = f"{graph.graph.get('name', 'f')} returns {format_aval(d['shape'], d['dtype'])}{_at(d)}"
+    if holomorphic and kind != "c":
+        raise TracegradError(
+            f"{fname}(holomorphic=True) needs a complex output, but {what}; drop "
+            "holomorphic=True for a real-valued function"
+        )
+    if not holomorphic and kind == "c":
+        raise TracegradError(f"{fname} needs a real-valued output, but {what}; {HOLOMORPHIC_HINT}")
+
+
 def build_grad_graph(
     graph: Graph,
     wrt: Sequence[int] | None = None,
@@ -318,6 +354,7 @@ def build_grad_graph(
     keep_value: bool = True,
     output: int = 0,
     extra_outputs: Sequence[int] = (),
+    holomorphic: bool = False,
 ) -> Graph:
     """The gradient graph of ``graph``'s scalar output ``output`` with respect to nodes ``wrt``.
 
@@ -328,6 +365,9 @@ def build_grad_graph(
         keep_value: also output the forward value (first), as ``value_and_grad`` does.
         output: which of the graph's outputs is differentiated.
         extra_outputs: forward nodes to output after the gradients (``has_aux``).
+        holomorphic: the output is complex and the function holomorphic: the gradients are
+            ``f'(z)`` (seeded with 1). Without it a complex output is an error; a real output
+            of complex inputs has JAX's gradient ``df/dx - 1j * df/dy``.
 
     Returns:
         A new graph with the same inputs; outputs are ``[value,] grad_0, grad_1, ...,
@@ -358,6 +398,7 @@ def build_grad_graph(
             f"grad needs a floating-point output, got {yd['dtype']}{_at(yd)}: the function is "
             "piecewise constant"
         )
+    check_output_dtype("grad", graph, y, holomorphic)
     if wrt is None:  # every float argument (captured values are not arguments)
         wrt = [n for n in explicit_inputs(graph) if _inexact(graph.nodes[n]["dtype"])]
     with gc_paused():

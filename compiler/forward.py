@@ -11,12 +11,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-import numpy as np
-
 from compiler.autodiff import (
     Builder,
     _inexact,
     copy_forward,
+    fit_dtype,
     flat_tree,
     prune,
     rule_operands,
@@ -34,9 +33,7 @@ from tracer.traced import TracedArray
 def _fit(t: TracedArray, shape, dtype) -> TracedArray:
     if t.shape != tuple(shape):
         t = ops.broadcast_to(t, tuple(shape))
-    if t.dtype != np.dtype(dtype):
-        t = ops.astype(t, dtype)
-    return t
+    return fit_dtype(t, dtype)
 
 
 def forward_pass(b: Builder, tangents: dict[int, TracedArray]) -> dict[int, TracedArray]:

@@ -26,7 +26,7 @@ def _float_args(args) -> tuple[int, ...]:
     nums = []
     for i, a in enumerate(args):
         leaves, _ = flatten(a)
-        if leaves and all(np.asarray(x).dtype.kind == "f" for x in leaves):
+        if leaves and all(np.asarray(x).dtype.kind in "fc" for x in leaves):
             nums.append(i)
     return tuple(nums)
 
@@ -35,6 +35,8 @@ def _scalar(value, where: str) -> float:
     arr = np.asarray(value)
     if arr.shape != ():
         raise TracegradError(f"{where}: expected a scalar output, got shape {arr.shape}")
+    if arr.dtype.kind == "c":
+        raise TracegradError(f"{where}: expected a real output, got {arr.dtype}")
     return float(arr)
 
 
@@ -42,6 +44,9 @@ def numerical_grad(
     f: Callable, *args, argnums: int | Sequence[int] = 0, eps: float = 1e-6
 ) -> object:
     """Central differences ``(f(x + eps) - f(x - eps)) / 2 eps``, entry by entry.
+
+    For a complex entry ``z = x + 1j * y`` it is ``df/dx - 1j * df/dy`` (both by central
+    differences): ``grad``'s convention (JAX's) for real functions of complex inputs.
 
     Args:
         f: a function returning a scalar.
@@ -63,22 +68,27 @@ def numerical_grad(
     results = []
     for a in nums:
         leaves, tree = flatten(args[a])
-        leaves = [np.array(x, dtype=np.float64, order="C") for x in leaves]  # flat views
+        leaves = [np.array(x, dtype=np.complex128 if np.iscomplexobj(x) else np.float64,
+                           order="C")
+                  for x in leaves]  # fmt: skip
         grads = []
         for k, leaf in enumerate(leaves):
             g = np.zeros_like(leaf)
             flat = leaf.reshape(-1)
+            directions = (1.0, 1j) if leaf.dtype.kind == "c" else (1.0,)
             for i in range(flat.size):
                 old = flat[i]
-                vals = []
-                for step in (eps, -eps):
-                    flat[i] = old + step
-                    call = list(args)
-                    call[a] = unflatten(tree, [x.reshape(np.shape(x)) if j != k else leaf
-                                               for j, x in enumerate(leaves)])  # fmt: skip
-                    vals.append(_scalar(f(*call), "numerical_grad"))
-                flat[i] = old
-                g.reshape(-1)[i] = (vals[0] - vals[1]) / (2 * eps)
+                for direction in directions:
+                    vals = []
+                    for step in (eps, -eps):
+                        flat[i] = old + step * direction
+                        call = list(args)
+                        call[a] = unflatten(tree, [x.reshape(np.shape(x)) if j != k else leaf
+                                                   for j, x in enumerate(leaves)])  # fmt: skip
+                        vals.append(_scalar(f(*call), "numerical_grad"))
+                    flat[i] = old
+                    # d/dx, then d/dy of a complex entry: g = df/dx - 1j * df/dy
+                    g.reshape(-1)[i] += np.conj(direction) * (vals[0] - vals[1]) / (2 * eps)
             grads.append(g)
         results.append(unflatten(tree, grads))
     return tuple(results) if many else results[0]
@@ -90,25 +100,32 @@ class GradCheckResult:
 
     max_abs_err: float
     where: str
-    analytic: float
-    numeric: float
+    analytic: float | complex
+    numeric: float | complex
 
     def __bool__(self) -> bool:
         return True
 
 
+def _direction(x, rng):
+    """A fixed random array shaped like ``x``: complex for a complex ``x``."""
+    v = rng.standard_normal(np.shape(x))
+    return v + 1j * rng.standard_normal(np.shape(x)) if np.iscomplexobj(x) else v
+
+
 def _project(f, args, rng):
-    """``f`` itself if it returns a scalar, else ``sum(f(...) * v)`` for a fixed random v."""
+    """``f`` itself if it returns a real scalar, else ``sum(real(f(...) * v))`` for a fixed
+    random v (complex for a complex output: its real and imaginary parts are both checked)."""
     out = f(*args)
     leaves, _ = flatten(out)
-    if len(leaves) == 1 and np.shape(leaves[0]) == ():
+    if len(leaves) == 1 and np.shape(leaves[0]) == () and not np.iscomplexobj(leaves[0]):
         return f
-    vs = [rng.standard_normal(np.shape(x)) for x in leaves]
+    vs = [_direction(x, rng) for x in leaves]
 
     def projected(*a):
         total = 0.0
         for x, v in zip(flatten(f(*a))[0], vs):
-            total = total + np.sum(x * v)
+            total = total + np.sum(np.real(x * v))
         return total
 
     return projected
@@ -164,7 +181,7 @@ def check_grad(
         ln, _ = flatten(gn)
         paths = leaf_paths(args[a], f"args[{a}]")
         for path, xa, xn in zip(paths, la, ln):
-            xa, xn = np.asarray(xa, dtype=np.float64), np.asarray(xn, dtype=np.float64)
+            xa, xn = np.asarray(xa), np.asarray(xn)
             err = np.abs(xa - xn)
             excess = err - (atol + rtol * np.abs(xn))
             if np.isnan(xa).any() != np.isnan(xn).any():
@@ -178,8 +195,8 @@ def check_grad(
                 worst = GradCheckResult(
                     float(err.reshape(-1)[i]),
                     f"{path}{[int(i) for i in idx] if idx else ''}",
-                    float(xa.reshape(-1)[i]),
-                    float(xn.reshape(-1)[i]),
+                    xa.reshape(-1)[i].item(),
+                    xn.reshape(-1)[i].item(),
                 )
     if worst_excess > 0:
         raise GradientCheckError(
@@ -188,14 +205,14 @@ def check_grad(
             f"atol {atol} + rtol {rtol} * |numeric|)"
         )
     if order > 1:
-        vs = [[rng.standard_normal(np.shape(x)) for x in flatten(g)[0]] for g in analytic]
+        vs = [[_direction(x, rng) for x in flatten(g)[0]] for g in analytic]
         gfun = grad(fs, nums)
 
         def directional(*a):
             total = 0.0
             for g, v in zip(gfun(*a), vs):
                 for x, vx in zip(flatten(g)[0], v):
-                    total = total + np.sum(x * vx)
+                    total = total + np.sum(np.real(x * vx))
             return total
 
         check_grad(directional, *args, argnums=nums, eps=eps, rtol=rtol, atol=atol,

@@ -17,7 +17,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from compiler import progress
-from compiler.autodiff import Builder, build_grad_graph, copy_forward, finish_grad_graph
+from compiler.autodiff import (
+    HOLOMORPHIC_HINT,
+    Builder,
+    build_grad_graph,
+    check_output_dtype,
+    copy_forward,
+    finish_grad_graph,
+)
 from compiler.compile import CompiledFunction
 from compiler.forward import build_jvp_graph
 from compiler.jacobian import build_jacobian_graph
@@ -106,21 +113,30 @@ def _wrt_inputs(fwd: Graph, argnums, fname: str) -> tuple[list[list[int]], tuple
     return groups, nums if many else nums[0]
 
 
-def _check_float_inputs(fwd: Graph, ids: Sequence[int], fname: str) -> None:
+def _check_float_inputs(
+    fwd: Graph, ids: Sequence[int], fname: str, holomorphic: bool = False, real: bool = False
+) -> None:
+    """Differentiated inputs are floating-point or complex; complex with ``holomorphic``, real
+    with ``real`` (forward mode without ``holomorphic``: a complex input's tangent space is
+    two-dimensional, so one column per element cannot describe it)."""
     for n in ids:
         d = fwd.nodes[n]
-        if np.dtype(d["dtype"]).kind not in "fc":
+        kind = np.dtype(d["dtype"]).kind
+        what = f"argument {d.get('name') or n} is {format_aval(d['shape'], d['dtype'])}"
+        if holomorphic and kind != "c":
+            raise TracegradError(
+                f"{fname}(holomorphic=True) needs complex inputs, but {what}; cast it with "
+                f".astype(complex) (at {user_location()})"
+            )
+        if kind not in "fc":
             hint = " (pass 2.0, not 2)" if d["shape"] == () else ""
             raise TracegradError(
-                f"{fname} requires floating-point inputs, but argument {d.get('name') or n} is "
-                f"{format_aval(d['shape'], d['dtype'])}{hint}; cast it with .astype(float) "
-                f"(at {user_location()})"
+                f"{fname} requires floating-point inputs, but {what}{hint}; cast it with "
+                f".astype(float) (at {user_location()})"
             )
-        if np.dtype(d["dtype"]).kind == "c":
+        if real and kind == "c":
             raise TracegradError(
-                f"{fname}: complex inputs are not supported (argument {d.get('name') or n} is "
-                f"{format_aval(d['shape'], d['dtype'])}); differentiate the real and imaginary "
-                f"parts as separate float arrays (at {user_location()})"
+                f"{fname} needs real inputs, but {what} (at {user_location()}); {HOLOMORPHIC_HINT}"
             )
 
 
@@ -170,19 +186,25 @@ def _describe_tree(tree) -> str:
 class GradFunction(Transformed):
     """``grad(f)`` / ``value_and_grad(f)``: the compiled reversed gradient graph of ``f``."""
 
-    def __init__(self, fun, argnums=0, has_aux=False, with_value=False, backend=None):
+    def __init__(self, fun, argnums=0, has_aux=False, with_value=False, backend=None,
+                 holomorphic=False, fname=None):  # fmt: skip
         super().__init__(fun, "value_and_grad" if with_value else "grad", backend)
         self.argnums, self.has_aux, self.with_value = argnums, has_aux, with_value
+        self.holomorphic = holomorphic
+        self.fname = fname or ("value_and_grad" if with_value else "grad")  # named in errors
 
     def transform(self, fwd: Graph) -> Graph:
-        fname = "value_and_grad" if self.with_value else "grad"
+        fname = self.fname
         groups, argnums = _wrt_inputs(fwd, self.argnums, fname)
         wrt = [n for ids in groups for n in ids]
-        _check_float_inputs(fwd, wrt, fname)
+        _check_float_inputs(fwd, wrt, fname, self.holomorphic)
         y, aux, aux_tree = _split_aux(fwd, self.has_aux, fname)
+        if tuple(fwd.nodes[y]["shape"]) == ():  # (build_grad_graph explains a non-scalar one)
+            check_output_dtype(fname, fwd, y, self.holomorphic)
         # the forward value is an output only for value_and_grad: build_grad_graph prunes
         # what the outputs do not need, once
-        g = build_grad_graph(fwd, wrt, keep_value=self.with_value, output=0, extra_outputs=aux)
+        g = build_grad_graph(fwd, wrt, keep_value=self.with_value, output=0, extra_outputs=aux,
+                             holomorphic=self.holomorphic)  # fmt: skip
         outs = g.graph["outputs"]
         first = 1 if self.with_value else 0
         grads, auxs = outs[first : first + len(wrt)], outs[first + len(wrt) :]
@@ -202,15 +224,24 @@ class GradFunction(Transformed):
 
 
 def grad(
-    fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, *, backend=None
+    fun: Callable,
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    holomorphic: bool = False,
+    *,
+    backend=None,
 ) -> GradFunction:
     """The gradient of a scalar function, as a compiled traced function.
 
     Args:
-        fun: a function of arrays returning one scalar (or ``(scalar, aux)`` with
+        fun: a function of arrays returning one real scalar (or ``(scalar, aux)`` with
             ``has_aux``); plain Python or ``@trace``-decorated.
         argnums: which positional argument(s) to differentiate; a tuple gives a tuple.
         has_aux: ``fun`` returns ``(output, aux)``; the result is ``(grads, aux)``.
+        holomorphic: ``fun`` is holomorphic, of complex inputs with a complex output:
+            the gradient is ``f'(z)``. Without it the output must be real; for complex
+            inputs the gradient is then JAX's ``df/dx - 1j * df/dy`` (its conjugate is the
+            direction of steepest ascent), see docs/derivatives.md.
         backend: where the gradient runs (``compiler.backends``; default: chosen per
             call from the arguments).
 
@@ -218,14 +249,21 @@ def grad(
         A function with ``fun``'s arguments returning gradients shaped like the
         arguments (pytrees give pytrees).
     """
-    return GradFunction(fun, argnums, has_aux, with_value=False, backend=backend)
+    return GradFunction(fun, argnums, has_aux, with_value=False, backend=backend,
+                        holomorphic=holomorphic)  # fmt: skip
 
 
 def value_and_grad(
-    fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, *, backend=None
+    fun: Callable,
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    holomorphic: bool = False,
+    *,
+    backend=None,
 ):
     """Like ``grad``, returning ``(value, grads)`` (``((value, aux), grads)`` with ``has_aux``)."""
-    return GradFunction(fun, argnums, has_aux, with_value=True, backend=backend)
+    return GradFunction(fun, argnums, has_aux, with_value=True, backend=backend,
+                        holomorphic=holomorphic)  # fmt: skip
 
 
 # ----- vjp and jvp -----
@@ -376,8 +414,17 @@ def _match_tangent(what: str, ref: str, primal, tangent):
             raise TracegradError(
                 f"{what} has shape {ts}, {ref} has shape {ps} (at {user_location()})"
             )
-        if not isinstance(t, TracedArray):  # a traced primal has a dtype, not a result_type
-            t = np.asarray(t, dtype=p.dtype if isinstance(p, TracedArray) else np.result_type(p))
+        # (a traced value has a dtype, not a result_type)
+        want = np.dtype(p.dtype if isinstance(p, TracedArray) else np.result_type(p))
+        have = np.dtype(t.dtype if isinstance(t, TracedArray) else np.result_type(t))
+        if have.kind == "c" and want.kind != "c":
+            raise TracegradError(
+                f"{what} is {have.name} but {ref} is {want.name} (at {user_location()}): a "
+                "real value has real tangents and cotangents, and casting would drop the "
+                "imaginary part"
+            )
+        if not isinstance(t, TracedArray):
+            t = np.asarray(t, dtype=want)
         out.append(t)
     return unflatten(t_tree, out)
 
@@ -413,18 +460,43 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
 class JacobianFunction(Transformed):
     """``jacobian(f)``: blocks ``d out / d arg`` of shape ``out.shape + arg.shape``."""
 
-    def __init__(self, fun, argnums=0, mode=None, backend=None):
-        super().__init__(fun, "jacobian", backend)
-        self.argnums, self.mode = argnums, mode
+    def __init__(self, fun, argnums=0, mode=None, backend=None, holomorphic=False,
+                 fname="jacobian"):  # fmt: skip
+        super().__init__(fun, fname, backend)
+        self.argnums, self.mode, self.holomorphic, self.fname = argnums, mode, holomorphic, fname
 
     def transform(self, fwd: Graph) -> Graph:
-        groups, argnums = _wrt_inputs(fwd, self.argnums, "jacobian")
+        groups, argnums = _wrt_inputs(fwd, self.argnums, self.fname)
         wrt = [n for ids in groups for n in ids]
-        _check_float_inputs(fwd, wrt, "jacobian")
-        g = build_jacobian_graph(fwd, wrt, self.mode)
+        mode = self._complex_mode(fwd, wrt)
+        g = build_jacobian_graph(fwd, wrt, mode)
         g.graph["out_tree"] = _graft(fwd.graph["out_tree"], _grad_tree(fwd, argnums))
         g.graph["name"] = self.name
         return g
+
+    def _complex_mode(self, fwd: Graph, wrt: list[int]) -> str | None:
+        """The mode complex values allow (JAX's jacrev/jacfwd rules), or a clear error.
+
+        Without ``holomorphic``, a complex input needs reverse mode (its column is the
+        cotangent ``df/dx - 1j * df/dy`` of each real output element) and a complex output
+        needs forward mode (its row is ``d out / dx`` of each real input element).
+        """
+        fname, mode, outs = self.fname, self.mode, fwd.graph["outputs"]
+        if self.fname == "jacobian" and mode is not None:
+            fname = f"jacobian(mode={mode!r})"
+        if self.holomorphic:
+            _check_float_inputs(fwd, wrt, fname, holomorphic=True)
+            for o in outs:
+                check_output_dtype(fname, fwd, o, holomorphic=True)
+            return mode
+        complex_in = any(np.dtype(fwd.nodes[n]["dtype"]).kind == "c" for n in wrt)
+        complex_out = [o for o in outs if np.dtype(fwd.nodes[o]["dtype"]).kind == "c"]
+        _check_float_inputs(fwd, wrt, fname, real=mode == "fwd")
+        if complex_out and (complex_in or mode == "rev"):
+            check_output_dtype(fname, fwd, complex_out[0], holomorphic=False)
+        if complex_in:
+            return "rev"
+        return "fwd" if complex_out else mode
 
 
 def _graft(outer: dict, inner: dict) -> dict:
@@ -439,7 +511,12 @@ def _graft(outer: dict, inner: dict) -> dict:
 
 
 def jacobian(
-    fun: Callable, argnums: int | Sequence[int] = 0, mode: str | None = None, *, backend=None
+    fun: Callable,
+    argnums: int | Sequence[int] = 0,
+    mode: str | None = None,
+    holomorphic: bool = False,
+    *,
+    backend=None,
 ):
     """The Jacobian of ``fun``: for each output, for each argument, ``out.shape + arg.shape``.
 
@@ -448,9 +525,13 @@ def jacobian(
         argnums: argument(s) to differentiate with respect to.
         mode: ``"rev"`` (one reverse pass per output element), ``"fwd"`` (one forward
             pass per input element), or None to pick the one with fewer passes.
+        holomorphic: ``fun`` is holomorphic (complex inputs and outputs): the entries are
+            ``d out / d z``. Without it, complex inputs need real outputs (reverse mode,
+            entries ``d out/dx - 1j * d out/dy`` as ``grad``'s) and complex outputs real
+            inputs (forward mode), as JAX's ``jacrev`` and ``jacfwd``.
         backend: where it runs (``compiler.backends``).
     """
-    return JacobianFunction(fun, argnums, mode, backend)
+    return JacobianFunction(fun, argnums, mode, backend, holomorphic)
 
 
 def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, *, backend=None):
@@ -480,9 +561,16 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, *, backend=None):
     return jacobian(fun, argnums, mode="rev", backend=backend)
 
 
-def hessian(fun: Callable, argnums: int | Sequence[int] = 0, *, backend=None):
-    """The Hessian of a scalar function: ``jacobian(grad(fun))`` (forward over reverse)."""
-    return jacobian(grad(fun, argnums), argnums, mode="fwd", backend=backend)
+def hessian(
+    fun: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False, *, backend=None
+):
+    """The Hessian of a scalar function: ``jacobian(grad(fun))`` (forward over reverse).
+
+    With ``holomorphic=True``, ``fun`` is a holomorphic function of complex inputs and the
+    result is ``f''(z)``; without it, the inputs must be real.
+    """
+    inner = GradFunction(fun, argnums, holomorphic=holomorphic, fname="hessian")
+    return JacobianFunction(inner, argnums, "fwd", backend, holomorphic, fname="hessian")
 
 
 # ----- vmap -----

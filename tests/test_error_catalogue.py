@@ -405,6 +405,19 @@ def _shape_cases():
     return cases
 
 
+# complex numbers (kept here, below the other functions, so their line numbers stay put)
+def f_complex_sum(z):
+    return np.sum(z * z)  # <-
+
+
+def f_abs_squared(z):
+    return np.sum(np.abs(z) ** 2)
+
+
+def call_complex_tangent(f):
+    return f((X,), (X + 1j,))  # <-
+
+
 NAN_INF = np.array([np.nan, np.inf, -np.inf, 0.0, -1.0])
 with np.errstate(all="ignore"):
     LOG_NAN_INF = np.log(NAN_INF)
@@ -482,9 +495,22 @@ CASES = [
          make="grad({fn})", good=(X,)),
     Case("Gradients", f_loss, call_python_int, TracegradError,
          ("int64[]", "pass 2.0, not 2", "{line}"), make="grad({fn})", good=(X,)),
-    Case("Gradients", f_loss, call_complex, TracegradError,
-         ("complex inputs are not supported", "complex128[3]", "{line}"),
-         make="grad({fn})", good=(X,)),
+    Case("Gradients", f_complex_sum, call_complex, TracegradError,
+         ("grad needs a real-valued output", "complex128[]", "holomorphic=True", "vjp or jvp",
+          "{line}"), make="grad({fn})", good=(X,)),
+    Case("Gradients", f_loss, call_x_marked, TracegradError,
+         ("grad(holomorphic=True) needs complex inputs", "float64[3]", ".astype(complex)",
+          "{line}"), make="grad({fn}, holomorphic=True)", good=(X + 1j,), name="holomorphic_real"),
+    Case("Gradients", f_abs_squared, call_complex, None, value=2 * X - 2j,
+         make="grad({fn})", name="real_function_of_complex_input",
+         note="A real-valued function of complex inputs has JAX's gradient `df/dx - 1j * df/dy` "
+              "(the conjugate of the steepest-ascent direction; see Derivatives)."),
+    Case("Gradients", f_complex_sum, call_complex, None, value=2 * (X + 1j),
+         make="grad({fn}, holomorphic=True)", name="holomorphic_gradient",
+         note="A holomorphic function's gradient with `holomorphic=True` is `f'(z)`."),
+    Case("Gradients", double, call_complex_tangent, TracegradError,
+         ("jvp: tangent 0 is complex128 but its primal is float64", "imaginary part", "{line}"),
+         make="functools.partial(jvp, {fn})", name="complex_tangent_of_a_real_input"),
     Case("Gradients", f_square, call_x_marked, TracegradError,
          ("grad needs a scalar output", "float64[3]", "jacobian or vjp", "{line}"),
          make="grad({fn})"),
@@ -497,8 +523,7 @@ CASES = [
          ("jvp: tangent 0", "(4,)", "(3,)", "{line}"), make="functools.partial(jvp, {fn})"),
     Case("Gradients", f_loss, call_complex_traced, None, value=np.complex128(5 - 2j),
          name="complex_traces_and_evaluates",
-         note="Complex arrays trace and evaluate with NumPy's numbers; only differentiation "
-              "rejects them (above)."),
+         note="Complex arrays trace and evaluate with NumPy's numbers."),
     # ----- failures only the numbers reveal -----
     Case("Run time", f_gather, call_bad_index, EvaluationError,
          ("while evaluating node", "getitem", "float64[2]", "index 5 is out of bounds", "{line}"),

@@ -4,6 +4,7 @@ of ``tracer.primitives`` lists its functions in ``__all__``."""
 
 from __future__ import annotations
 
+from tracer.primitives.complex_parts import *  # noqa: F403
 from tracer.primitives.contractions import *  # noqa: F403
 from tracer.primitives.decompositions import *  # noqa: F403
 from tracer.primitives.diagonals import *  # noqa: F403

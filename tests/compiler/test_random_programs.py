@@ -56,6 +56,8 @@ OPS = {
     "round": (1, lambda a, b, p: np.round(a, 1) + a * 0.5),
     "select": (1, lambda a, b, p: np.where(a > 0.3, np.sin(a), np.cos(a))),
     "scale": (1, lambda a, b, p: a * 0.5 + 1.0),
+    # the parts of a complex number, through a complex intermediate (angle stays in (-1, 1))
+    "complex": (1, lambda a, b, p: _complex_parts(a)),
     # reductions
     "sum": (1, lambda a, b, p: np.sum(a, axis=p[0], keepdims=p[1])),
     "mean": (1, lambda a, b, p: np.mean(a, axis=p[0], keepdims=p[1])),
@@ -164,6 +166,11 @@ def _svd(m):
 
 LINALG = {"einsum", "einsum_trace", "inv", "solve", "det", "slogdet", "pinv", "cholesky", "eigh",
           "svd", "qr", "expm"}  # fmt: skip
+
+
+def _complex_parts(a):
+    w = np.exp(1j * np.tanh(a)) * (np.square(a) + 0.5)
+    return np.real(np.conj(w) * np.sign(w)) + np.imag(w) * np.angle(w) + np.abs(w)
 
 
 def _applicable(name: str, shape: tuple) -> bool:

@@ -75,6 +75,21 @@ for op, (ufunc, gen) in UNARY.items():
     for shape in [(), (3,), (2, 3)]:
         case(op, ufunc, gen(*shape, seed=len(shape)))
 
+
+# ----- the parts of a complex number (their JAX numbers are in test_complex.py) -----
+def crand(*shape, seed=0) -> np.ndarray:
+    """A deterministic complex128 array, its entries away from 0."""
+    r = rand(*shape, low=0.5, high=2.0, seed=seed)
+    return r * np.exp(1j * rand(*shape, low=-3.0, high=3.0, seed=seed + 100))
+
+
+for shape in [(), (3,), (2, 3)]:
+    for op, fn in [("real", np.real), ("imag", np.imag), ("conj", np.conj), ("angle", np.angle),
+                   ("abs", np.abs), ("sign", np.sign)]:  # fmt: skip
+        case(op, fn, crand(*shape, seed=len(shape)), label="complex")
+case("imag", lambda z, x: np.imag(z * x), crand(2, 3, seed=3), rand(3, seed=4), label="mixed")
+case("angle", lambda z: np.angle(z, deg=True), crand(3, seed=5), label="deg")
+
 # ----- binary elementwise (broadcasting and 0-d) -----
 BINARY = {
     "add": (np.add, rand, rand),
@@ -256,7 +271,8 @@ def test_every_primitive_declares_both_rules_or_a_zero_gradient(name):
 
 
 def test_non_differentiable_primitives_declare_a_zero_gradient():
-    for name in ["sign", "floor", "ceil", "round", "less", "equal", "argmax", "logical_and"]:
+    # (sign is piecewise constant on reals only: sign(z) = z / |z| has a derivative)
+    for name in ["floor", "ceil", "round", "less", "equal", "argmax", "logical_and"]:
         assert not PRIMITIVES[name].differentiable and PRIMITIVES[name].zero_grad
 
 
@@ -280,22 +296,29 @@ def test_grad_matches_central_differences(c: Case):
 @pytest.mark.parametrize("c", CASES, ids=lambda c: c.id)
 def test_jvp_consistent_with_vjp(c: Case):
     rng = np.random.default_rng(42)
-    tangents = tuple(rng.standard_normal(np.shape(a)) for a in c.args)
+    tangents = tuple(_random_like(a, rng) for a in c.args)
     out, t_out = jvp(c.fn, c.args, tangents)
     expected = np.asarray(c.fn(*c.args))
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
     assert np.shape(t_out) == expected.shape
     out2, vjp_fn = vjp(c.fn, *c.args)
     np.testing.assert_allclose(out2, expected, rtol=1e-12, atol=1e-12)
-    u = rng.standard_normal(expected.shape)
+    u = _random_like(expected, rng)
     cts = vjp_fn(u)
     assert len(cts) == len(c.args)
     for ct, a in zip(cts, c.args):
         assert np.shape(ct) == np.shape(a)
-    lhs = np.sum(u * t_out)
-    rhs = sum(np.sum(ct * t) for ct, t in zip(cts, tangents))
+    # the pairing Re(sum(a * b)): vjp is jvp's transpose for it (JAX's complex convention)
+    lhs = np.real(np.sum(u * t_out))
+    rhs = sum(np.real(np.sum(ct * t)) for ct, t in zip(cts, tangents))
     tol = 1e-5 if c.tol else 1e-10  # cases with their own tolerances go through float32
     np.testing.assert_allclose(lhs, rhs, rtol=tol, atol=tol)
+
+
+def _random_like(a, rng):
+    """Random numbers shaped like ``a``, complex for a complex ``a``."""
+    v = rng.standard_normal(np.shape(a))
+    return v + 1j * rng.standard_normal(np.shape(a)) if np.iscomplexobj(a) else v
 
 
 # ----- values at kinks (docs/derivatives.md) -----

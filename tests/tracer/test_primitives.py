@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from tracer_testing import assert_same, check_traced, make_array, ops_of
 
-from tracer import PRIMITIVES, ops, trace
+from tracer import PRIMITIVES, TracegradError, ops, trace
 from tracer.custom import custom_jvp, custom_vjp
 
 
@@ -390,6 +390,84 @@ for dt in ("float64", "float32", "int64"):
 case("stop_gradient", lambda x: ops.stop_gradient({"a": x, "b": (x, x * 2)})["b"][1],
      A((2,), "float64"), label="pytree")  # fmt: skip
 case("custom_vjp_call", lambda x: _scaled(x, 1.5)[0], A((2, 2), "float32"), label="const-arg")
+
+
+# ----- complex numbers: their parts, and the other ops on complex operands -----
+def C(shape, dtype, *, low=-2.0, high=2.0, seed=0) -> np.ndarray:
+    """A deterministic complex array (``dtype`` complex64 or complex128)."""
+    part = "float32" if dtype == "complex64" else "float64"
+    re = A(shape, part, low=low, high=high, seed=seed)
+    return (re + 1j * A(shape, part, low=low, high=high, seed=seed + 1)).astype(dtype)
+
+
+COMPLEX_PARTS = [("real", np.real), ("imag", np.imag), ("conj", np.conjugate), ("angle", np.angle),
+                 ("abs", np.abs), ("sign", np.sign)]  # fmt: skip
+for op, fn in COMPLEX_PARTS:
+    for dt in ("complex128", "complex64"):
+        for shape in UNARY_SHAPES:
+            case(op, fn, C(shape, dt), label=f"{fn.__name__}-complex")
+case("real", lambda z: z.real, C((3,), "complex128"), label="attribute")
+case("imag", lambda z: z.imag * 2, C((3,), "complex64"), label="attribute")
+case("conj", lambda z: z.conj() + z.conjugate() + np.conj(z), C((2, 3), "complex128"),
+     label="methods")  # fmt: skip
+case("angle", lambda z: np.angle(z, deg=True), C((3,), "complex64"), label="deg")
+for dt in ("float64", "float32", "int64", "bool"):
+    case("angle", np.angle, A((5,), dt), label="real")  # 0 or pi
+case("angle", np.angle, np.array([-0.0, 0.0, -1.0, np.nan, -np.inf]), label="signed-zero")
+case("abs", np.abs, np.array([0j, np.inf + 1j, complex(np.nan, 1.0), 3 + 4j]), label="special")
+case("sign", np.sign, np.array([0j, -2.0 + 0j, 1e-300j, 3 - 4j]), label="special")
+for op, ufunc, (lo, hi), _ in UNARY:
+    if op not in ("floor", "ceil", "logical_not"):  # (NumPy has no complex floor or ceil)
+        for dt in ("complex128", "complex64"):
+            case(op, ufunc, C((2, 3), dt, low=lo / 2, high=hi / 2), label=f"{ufunc.__name__}-c")
+for op, ufunc, pyop, _ in BINARY:  # comparisons, maximum, minimum: lexicographic
+    for da, db in [("complex128", "complex128"), ("complex64", "float32"),
+                   ("float64", "complex64"), ("complex64", "int64")]:  # fmt: skip
+        make = lambda shape, dt, seed: (C if dt[0] == "c" else A)(shape, dt, seed=seed)
+        x, y = make((2, 3), da, 3), make((3,), db, 5)
+        if op in ("div", "pow"):
+            x, y = x + 2.5, y + 2.5  # away from 0 and from pow's branch cut
+        case(op, ufunc, x, y, label=f"{ufunc.__name__}-c")
+    if pyop is not None:
+        case(op, pyop, C((3,), "complex64"), 1.5 - 0.5j, label="operator-pycomplex")
+case("matmul", np.matmul, C((2, 3), "complex128"), A((3, 2), "float32"), label="complex")
+case("where", np.where, A((2, 3), "bool"), C((2, 3), "complex64"), 1.0, label="complex")
+case("astype", lambda x: x.astype(np.complex64), A((2, 3), "float64"), label="to-complex")
+for name, fn in (("sum", np.sum), ("max", np.max), ("min", np.min)):
+    case(name, lambda z, fn=fn: fn(z, axis=0), C((3, 4), "complex128"), label="complex")
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [np.real, np.imag, np.conj, lambda x: x.real, lambda x: x.imag, lambda x: x.conjugate()],
+    ids=["real", "imag", "conj", ".real", ".imag", ".conjugate"],
+)
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "bool"])
+def test_parts_of_real_numbers_equal_numpy(fn, dtype):
+    graph = check_traced(fn, A((2, 3), dtype))
+    assert not {"real", "imag", "conj"} & set(ops_of(graph))  # no op: x itself, or zeros
+
+
+@pytest.mark.parametrize("fn", [np.iscomplexobj, np.isrealobj, np.iscomplex, np.isreal])
+@pytest.mark.parametrize("x", [C((2, 3), "complex64"), np.array([1 + 0j, 2j]), A((3,), "int64")])
+def test_complex_predicates_equal_numpy(fn, x):
+    assert_same(trace(lambda x: (fn(x), x))(x)[0], fn(x))
+
+
+def test_hypot_of_complex_operands_is_an_error_as_in_numpy():
+    with pytest.raises(TypeError):
+        np.hypot(C((3,), "complex128"), 1.0)
+    with pytest.raises(TracegradError, match="hypot: not defined for complex operands"):
+        trace(lambda z: np.hypot(z, 1.0))(C((3,), "complex128"))
+
+
+@pytest.mark.filterwarnings("error")  # NumPy's ComplexWarning: no complex -> real cast
+def test_complex_to_real_astype_is_the_users_own():
+    z = C((3,), "complex128")
+    with pytest.warns(np.exceptions.ComplexWarning):
+        expected = z.astype(np.float64)
+    with pytest.warns(np.exceptions.ComplexWarning):  # NumPy warns, as in the user's own code
+        assert_same(trace(lambda z: z.astype(np.float64))(z), expected)
 
 
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from tracer.errors import TracegradError
 from tracer.primitives import (
+    complex_parts,
     contractions,
     decompositions,
     diagonals,
@@ -23,8 +24,8 @@ from tracer.primitives import (
 )
 from tracer.primitives.base import Primitive
 
-MODULES = (elementwise, reductions, shape_ops, linalg, contractions, diagonals, inverses,
-           decompositions, norms, matrix_functions, markers)  # fmt: skip
+MODULES = (elementwise, complex_parts, reductions, shape_ops, linalg, contractions, diagonals,
+           inverses, decompositions, norms, matrix_functions, markers)  # fmt: skip
 
 # Structural node kinds: not primitives (no impl), but valid ``op`` values.
 STRUCTURAL_OPS = ("input", "const")

@@ -5,12 +5,13 @@ are *weak* (NEP 50): ``x32 * 2.0`` stays float32. Each primitive's declaration
 holds everything about it: NumPy implementation and shape rule, local
 derivatives (``d``: the partial derivatives, written with traceable ops), the
 ufunc generated code calls, algebraic facts and rewrites for the optimiser.
+``abs`` and ``sign`` live with the other parts of a complex number in ``complex_parts``.
 
-Values at kinks (``docs/derivatives.md`` has the whole table): ``abs'(0) = 0`` (as
-PyTorch); ties in ``maximum``/``minimum`` split 1/2 to each operand (as
-``jnp.maximum``); ``clip`` counts its bounds as inside; ``sqrt'(0)`` and ``log'(0)``
-are inf; ``pow`` with respect to the exponent at base 0 is 0, with respect to the
-base where the exponent is 0 is 0 (as JAX and PyTorch).
+Values at kinks (``docs/derivatives.md`` has the whole table): ties in
+``maximum``/``minimum`` split 1/2 to each operand (as ``jnp.maximum``); ``clip`` counts
+its bounds as inside; ``sqrt'(0)`` and ``log'(0)`` are inf; ``pow`` with respect to the
+exponent at base 0 is 0, with respect to the base where the exponent is 0 is 0 (as JAX and
+PyTorch).
 """
 
 from __future__ import annotations
@@ -84,8 +85,6 @@ tan_p = unary("tan", np.tan, lambda x, y: add(1.0, square(y)))
 tanh_p = unary("tanh", np.tanh, lambda x, y: sub(1.0, square(y)))
 arctan_p = unary("arctan", np.arctan, lambda x, y: reciprocal(add(1.0, square(x))))
 sqrt_p = unary("sqrt", np.sqrt, lambda x, y: div(0.5, y))
-abs_p = unary("abs", np.absolute, lambda x, y: sign(x), algebra=Algebra(idempotent=True))
-sign_p = unary("sign", np.sign, algebra=Algebra(idempotent=True))
 square_p = unary("square", np.square, lambda x, y: mul(2.0, x),
                   algebra=Algebra(poly=lambda p: p * p))  # fmt: skip
 reciprocal_p = unary("reciprocal", np.reciprocal, lambda x, y: neg(square(y)))
@@ -165,14 +164,16 @@ clip_p = Primitive(
 )  # fmt: skip
 astype_p = Primitive(
     "astype", _astype_impl, _astype_rule, 1, ("dtype",),
-    *linear(lambda t, dtype: astype(t, dtype), lambda gy, x, dtype: astype(gy, x.dtype)),
+    # the drivers cast tangents and gradients to each value's dtype, centrally (a complex
+    # one of a real value is projected onto its real part there, never cast)
+    vjp=lambda gy, x, y, dtype: (gy,), jvp=lambda ts, x, y, dtype: ts[0],
     elementwise=True, batch=ELEMENTWISE, fresh=True,
     lower=lambda a, p, lit: f"{a[0]}.astype({lit.dtype(p['dtype'])})",
     rewrites=(lambda c, n, a: (a, "astype(same)") if c.dtype(a) == c.dtype(n) else (None, None),),
 )  # fmt: skip
 
 PRIMITIVES = (
-    neg_p, exp_p, log_p, sin_p, cos_p, tan_p, tanh_p, arctan_p, sqrt_p, abs_p, sign_p, square_p,
+    neg_p, exp_p, log_p, sin_p, cos_p, tan_p, tanh_p, arctan_p, sqrt_p, square_p,
     reciprocal_p, log1p_p, expm1_p, floor_p, ceil_p, round_p, logical_not_p,
     add_p, sub_p, mul_p, div_p, pow_p, maximum_p, minimum_p,
     less_p, less_equal_p, greater_p, greater_equal_p, equal_p, not_equal_p,
@@ -282,14 +283,6 @@ def arctan(x):
 
 def sqrt(x):
     return apply(sqrt_p, x)
-
-
-def abs(x):  # noqa: A001  (NumPy's name)
-    return apply(abs_p, x)
-
-
-def sign(x):
-    return apply(sign_p, x)
 
 
 def square(x):
@@ -484,6 +477,9 @@ def cosh(x):
 def hypot(x, y):
     _check_broadcast("hypot", x, y)
     x, y = promote("hypot", (x, y))  # a Python-number operand must stay weak
+    if any((a.dtype if hasattr(a, "dtype") else np.result_type(a)).kind == "c" for a in (x, y)):
+        # NumPy raises a TypeError: the composite below would give a complex number
+        raise TracegradError(f"hypot: not defined for complex operands ({user_location()})")
     return sqrt(add(square(x), square(y)))
 
 
@@ -718,8 +714,7 @@ def _astype_method(x, dtype, order="K", casting="unsafe", subok=True, copy=True)
 NUMPY = {
     np.negative: neg, np.positive: positive, np.exp: exp, np.log: log, np.sin: sin,
     np.cos: cos, np.tan: tan, np.tanh: tanh, np.arctan: arctan, np.sqrt: sqrt,
-    np.absolute: abs, np.fabs: abs,
-    np.sign: sign, np.square: square, np.reciprocal: reciprocal, np.log1p: log1p,
+    np.square: square, np.reciprocal: reciprocal, np.log1p: log1p,
     np.expm1: expm1, np.floor: floor, np.ceil: ceil, np.rint: rint,
     np.logical_not: logical_not, np.add: add, np.subtract: sub, np.multiply: mul,
     np.true_divide: div, np.power: power, np.maximum: maximum, np.minimum: minimum,
@@ -734,10 +729,10 @@ METHODS = {"astype": _astype_method, "clip": _clip_method, "round": _round_metho
 ATTRIBUTES: dict = {}
 
 __all__ = [
-    "abs", "add", "arctan", "astype", "bitwise_and", "bitwise_or", "ceil", "clip", "cos", "cosh",
+    "add", "arctan", "astype", "bitwise_and", "bitwise_or", "ceil", "clip", "cos", "cosh",
     "div", "equal", "exp", "exp2", "expm1", "floor", "greater", "greater_equal", "hypot", "invert",
     "less", "less_equal", "log", "log1p", "log2", "log10", "logical_and", "logical_not",
     "logical_or", "maximum", "minimum", "mul", "neg", "not_equal", "positive", "power",
-    "reciprocal", "rint", "round", "sign", "sin", "sinh", "sqrt", "square", "sub", "tan",
+    "reciprocal", "rint", "round", "sin", "sinh", "sqrt", "square", "sub", "tan",
     "tanh", "where",
 ]  # fmt: skip

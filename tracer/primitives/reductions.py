@@ -9,6 +9,7 @@ import numpy as np
 
 from tracer.errors import ShapeError, TracegradError, UnsupportedError
 from tracer.frames import user_location
+from tracer.primitives import complex_parts as cp
 from tracer.primitives import elementwise as ew
 from tracer.primitives import shape_ops as so
 from tracer.primitives.base import (
@@ -251,7 +252,10 @@ def var(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
     axes = normalize_axes("var", axis, x.ndim)
     mu = ew.div(sum(x, axis=axes, keepdims=True), float(_count(x, axes)))
     dev = ew.sub(x, mu)
-    dev = ew.square(ew.abs(dev) if dev.dtype.kind == "c" else dev)  # complex: |x - mu|^2, real
+    if dev.dtype.kind == "c":  # |x - mu|^2 = re^2 + im^2, as NumPy computes it: real and smooth
+        dev = ew.add(ew.square(cp.real(dev)), ew.square(cp.imag(dev)))
+    else:
+        dev = ew.square(dev)
     # NumPy divides by max(n - ddof, 0): too large a ddof gives inf/nan, not a sign flip
     return ew.div(
         sum(dev, axis=axes, keepdims=keepdims), float(builtins.max(_count(x, axes) - ddof, 0))
