@@ -5,6 +5,8 @@ of ``tracer.primitives`` lists its functions in ``__all__``."""
 from __future__ import annotations
 
 from tracer.primitives.elementwise import *  # noqa: F403
+from tracer.primitives.elementwise_math import *  # noqa: F403
 from tracer.primitives.linalg import *  # noqa: F403
 from tracer.primitives.reductions import *  # noqa: F403
 from tracer.primitives.shape_ops import *  # noqa: F403
+from tracer.primitives.special import *  # noqa: F403

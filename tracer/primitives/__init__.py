@@ -8,10 +8,10 @@ functions), ``METHODS`` and ``ATTRIBUTES`` (of ndarrays). The tables here are th
 from __future__ import annotations
 
 from tracer.errors import TracegradError
-from tracer.primitives import elementwise, linalg, reductions, shape_ops
+from tracer.primitives import elementwise, elementwise_math, linalg, reductions, shape_ops, special
 from tracer.primitives.base import Primitive
 
-MODULES = (elementwise, reductions, shape_ops, linalg)
+MODULES = (elementwise, reductions, shape_ops, linalg, elementwise_math, special)
 
 # Structural node kinds: not primitives (no impl), but valid ``op`` values.
 STRUCTURAL_OPS = ("input", "const")
@@ -20,6 +20,8 @@ PRIMITIVES: dict[str, Primitive] = {p.name: p for m in MODULES for p in m.PRIMIT
 NUMPY: dict = {k: v for m in MODULES for k, v in m.NUMPY.items()}
 METHODS: dict = {k: v for m in MODULES for k, v in m.METHODS.items()}
 ATTRIBUTES: dict = {k: v for m in MODULES for k, v in m.ATTRIBUTES.items()}
+# scipy.special's ufuncs, by ``__name__`` (recognised without importing SciPy)
+SCIPY_SPECIAL: dict = dict(special.SCIPY)
 # ndarray attributes that describe concrete memory: a clear error, not an AttributeError
 CONCRETE_ATTRIBUTES = frozenset(
     {"strides", "ctypes", "data", "base", "flags", "itemsize", "nbytes", "flat", "tobytes"}
@@ -38,5 +40,5 @@ def get_primitive(name: str) -> Primitive:
 
 __all__ = [
     "ATTRIBUTES", "CONCRETE_ATTRIBUTES", "METHODS", "MODULES", "NUMPY", "PRIMITIVES",
-    "STRUCTURAL_OPS", "Primitive", "get_primitive",
+    "SCIPY_SPECIAL", "STRUCTURAL_OPS", "Primitive", "get_primitive",
 ]  # fmt: skip
