@@ -35,9 +35,15 @@ UNSUPPORTED = {
     "np.linalg.inv, np.linalg.solve, np.linalg.det": "no traceable form yet",
     "np.cumsum, np.cumprod": "no traceable form yet (a Python loop of slices traces, slowly)",
     "np.sort, np.argsort": "`np.max`/`np.min`/`np.argmax` when you need the extremes only",
-    "np.logaddexp, np.logsumexp-style code": ("`m = np.max(x); m + np.log(np.sum(np.exp(x - m)))`"),
-    "np.arcsin, np.arccos, np.arctanh": "no traceable form yet",
-    "np.mod, np.fmod, np.remainder": "`a - b * np.floor(a / b)`",
+    "np.ldexp, np.nextafter, np.spacing": "`x * 2.0 ** k`; the others have no traceable form",
+    "`np.array([a, b])` of traced values": "`np.stack([a, b])`",
+    "`np.asarray(x)` of a traced value": "`x` itself (`x.astype(dtype)` for a dtype)",
+    "a NumPy array indexed by a traced index (`table[i]`)": (
+        "`tracer.ops.getitem(table, i)`, or pass `table` as an argument"
+    ),
+    "SciPy's Python functions (`scipy.special.logsumexp`, `scipy.stats.norm.logpdf`, ...)": (
+        "their twins in `tracer.scipy` (see SciPy above), with SciPy's signatures"
+    ),
     "ufunc methods (`np.add.reduce`, `np.add.at`, `np.maximum.accumulate`)": (
         "`np.sum`, `np.max`; scatter-adds come from the gradient of indexing"
     ),
@@ -64,7 +70,8 @@ def read_tables() -> dict[str, list[tuple[str, str]]]:
     """
     from tracer import PRIMITIVES, TracedArray
     from tracer.numpy_api import FUNCTIONS, UFUNCS
-    from tracer.primitives import ATTRIBUTES, METHODS
+    from tracer.primitives import ATTRIBUTES, METHODS, SCIPY_SPECIAL
+    from tracer.scipy import special, stats
 
     def qual(f) -> str:
         module = getattr(f, "__module__", None) or "numpy"
@@ -84,6 +91,22 @@ def read_tables() -> dict[str, list[tuple[str, str]]]:
         "operators": [
             (f"`{text}`", dunder) for dunder, text in OPERATORS.items() if dunder in members
         ],  # fmt: skip
+        "scipy_ufuncs": sorted(
+            (f"scipy.special.{n}", f.__name__) for n, f in SCIPY_SPECIAL.items()
+        ),
+        "tracer_scipy": [
+            *(
+                f"tracer.scipy.special.{n}"
+                for n in special.__all__
+                if getattr(special, n) not in SCIPY_SPECIAL.values()
+            ),
+            *(
+                f"tracer.scipy.stats.{d}.{m}"
+                for d in stats.__all__
+                for m in sorted(vars(type(getattr(stats, d))))
+                if not m.startswith("_") and m != "name"
+            ),
+        ],
         "primitives": sorted(
             (name, p.doc.strip().splitlines()[0] if p.doc.strip() else "")
             for name, p in PRIMITIVES.items()
@@ -136,6 +159,20 @@ def render() -> str:
         f"## Operators ({len(tables['operators'])})",
         "",
         ", ".join(n for n, _ in tables["operators"]),
+        "",
+        f"## SciPy ({len(tables['scipy_ufuncs']) + len(tables['tracer_scipy'])})",
+        "",
+        "`scipy.special`'s ufuncs below trace as they are (SciPy is needed to evaluate",
+        "them, and nothing imports it before). SciPy's Python functions convert their",
+        "inputs with `np.asarray` and cannot see a traced value; their traceable twins",
+        "in `tracer.scipy` take SciPy's arguments and give SciPy's numbers (float32 stays",
+        "float32):",
+        "",
+        _row(["SciPy ufunc", "tracegrad function"]),
+        _row(["---", "---"]),
+        *(_row([f"`{n}`", f"`{f}`"]) for n, f in tables["scipy_ufuncs"]),
+        "",
+        ", ".join(f"`{n}`" for n in tables["tracer_scipy"]),
         "",
         f"## Primitives ({len(tables['primitives'])})",
         "",
