@@ -36,6 +36,7 @@ from tracer.primitives.base import CALL_IMPL, Primitive, elementwise_rule, from_
 from tracer.primitives.elementwise import (
     add,
     apply,
+    astype,
     div,
     equal,
     exp,
@@ -52,7 +53,7 @@ from tracer.primitives.elementwise import (
     sub,
     where,
 )
-from tracer.staging import bind, find_trace
+from tracer.staging import Tracer, bind, find_trace
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -134,8 +135,39 @@ PRIMITIVES = (
 
 # ----- user-facing functions (SciPy's names and signatures) -----
 def _apply(prim, *args):
-    _scipy_special()  # a clear error without SciPy, before any shape rule runs
+    special = _scipy_special()  # a clear error without SciPy, before any shape rule runs
+    if find_trace(args) is None:
+        return getattr(special, prim.impl.__name__)(*args)
+    if 0 < sum(_is_weak(a) for a in args) < len(args):
+        args = _as_scipy_promotes(prim, args)
     return apply(prim, *args)
+
+
+def _is_weak(a) -> bool:
+    return isinstance(a, (bool, int, float)) or isinstance(a, Tracer) and a.weak
+
+
+def _probe(a):
+    """A stand-in for ``a`` that SciPy's type resolution treats as ``a`` (weak stays weak)."""
+    if isinstance(a, Tracer):
+        return (
+            {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}[a.dtype.kind]
+            if a.weak
+            else (np.ones((1,), a.dtype))
+        )
+    return a if _is_weak(a) else np.ones((1,), np.asarray(a).dtype)
+
+
+def _as_scipy_promotes(prim, args):
+    """Operands cast to the loop SciPy's ufunc picks for them. Unlike NumPy's own ufuncs, a
+    SciPy ufunc whose first loop is float64 takes ``float32 op Python float`` in float64
+    (``betaln``, ``xlogy``, ``xlog1py``; ``rel_entr`` stays float32): so does the trace."""
+    probes = [_probe(a) for a in args]
+    with np.errstate(all="ignore"):
+        dtype = np.asarray(prim.impl(*probes)).dtype
+    return tuple(
+        astype(a, dtype) if isinstance(a, Tracer) else np.asarray(a, dtype=dtype) for a in args
+    )
 
 
 def expit(x):
