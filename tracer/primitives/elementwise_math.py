@@ -48,7 +48,6 @@ from tracer.primitives.elementwise import (
     greater,
     less,
     log,
-    logical_and,
     logical_not,
     mul,
     neg,
@@ -301,10 +300,12 @@ def _trunc_quotient(x0, x1, y):
 
 
 def _share(x0, x1, y, exp_fn, log_base2):
-    """d/dx0 of log-add-exp: ``exp(x0 - y)``, the share of ``x0`` in the sum; 1/2 where
-    x0 and x1 are the same infinity (where ``x0 - y`` is ``inf - inf``)."""
-    same_inf = logical_and(isinf(x0), equal(x0, x1))
-    return exp_fn(where(same_inf, -log_base2, sub(x0, y)))
+    """d/dx0 of log-add-exp: ``exp(x0 - y)``, the share of ``x0`` in the sum. Where ``y`` is
+    infinite (``x0 - y`` may be ``inf - inf``): 1/2 for two equal infinities, else 1 for
+    the operand that is ``y`` and 0 for the other."""
+    c = np.array([-log_base2, 0.0, -np.inf], dtype=y.dtype)
+    at_inf = where(equal(x0, x1), c[0], where(equal(x0, y), c[1], c[2]))
+    return exp_fn(where(isinf(y), at_inf, sub(x0, y)))
 
 
 def _tie_split(x0, x1, wins):
@@ -338,7 +339,8 @@ def _sinc_derivative(x):
 
 def _copysign_d(x0, x1):
     """d/dx0 copysign(x0, x1) = sign(x0) * (-1 if signbit(x1) else 1); 0 at x0 = 0."""
-    return mul(sign(x0), where(signbit(x1), -1.0, 1.0))
+    one = np.ones((), dtype=np.result_type(x0.dtype, x1.dtype))
+    return mul(sign(x0), where(signbit(x1), neg(one), one))
 
 
 def _first_only(ts, d0):

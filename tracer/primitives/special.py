@@ -283,8 +283,9 @@ def _rel_entr_partials(x, y):
     # x log(x / y) on x > 0, y > 0; 0 along x = 0 (y >= 0) with d/dx = -inf; inf elsewhere
     inside = logical_and(greater(x, 0.0), greater(y, 0.0))
     xs, ys = where(inside, x, 1.0), where(inside, y, 1.0)
-    d0 = where(inside, add(sub(log(xs), log(ys)), 1.0), where(equal(x, 0.0), -np.inf, 0.0))
-    return d0, where(inside, neg(div(xs, ys)), 0.0)
+    zero = np.zeros((), dtype=xs.dtype)
+    d0 = where(inside, add(sub(log(xs), log(ys)), 1.0), where(equal(x, 0.0), -np.inf, zero))
+    return d0, where(inside, neg(div(xs, ys)), zero)
 
 
 def _i1e_derivative(x, y):
