@@ -204,7 +204,8 @@ psi = digamma  # scipy.special.psi is scipy.special.digamma
 def polygamma(n, x):
     """``scipy.special.polygamma(n, x)``: the ``n``-th derivative of digamma; ``n`` a
     concrete non-negative integer (it is a parameter of the graph, not an operand)."""
-    if find_trace((n,)) is not None:
+    if isinstance(n, Tracer):
+        n._trace.blamed.add(n.node)  # a captured n is frozen and the function traced again
         raise UnsupportedError(
             f"scipy.special.polygamma(n, x) with a traced order n is not supported "
             f"(at {user_location()}): n must be a concrete integer"

@@ -33,16 +33,17 @@ def float_dtype(*args) -> np.dtype:
 
 
 def as_float(*args) -> tuple:
-    """``args`` cast to their common floating dtype (traced ones with ``astype``)."""
+    """``args`` cast to their common floating dtype (traced ones with ``astype``), none of
+    them weak any more: a Python-number argument now computes in that dtype."""
     dtype = float_dtype(*args)
-    return tuple(
-        None
-        if a is None
-        else ops.astype(a, dtype)
-        if isinstance(a, Tracer)
-        else np.asarray(a, dtype)
-        for a in args
-    )
+    return tuple(None if a is None else _cast(a, dtype) for a in args)
+
+
+def _cast(a, dtype):
+    if not isinstance(a, Tracer):
+        return np.asarray(a, dtype)
+    a = ops.astype(a, dtype)
+    return type(a)(a._trace, a.node, a.shape, a.dtype, False) if a.weak else a
 
 
 def shape(a) -> tuple:
