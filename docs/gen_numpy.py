@@ -20,7 +20,8 @@ OUT = ROOT / "docs" / "numpy.md"
 # Python operators on a traced value, by the ndarray method that implements them.
 OPERATORS = {
     "__add__": "a + b", "__sub__": "a - b", "__mul__": "a * b", "__truediv__": "a / b",
-    "__floordiv__": "a // b", "__mod__": "a % b", "__pow__": "a ** b", "__matmul__": "a @ b",
+    "__floordiv__": "a // b", "__mod__": "a % b", "__divmod__": "divmod(a, b)",
+    "__pow__": "a ** b", "__matmul__": "a @ b",
     "__neg__": "-a", "__pos__": "+a", "__abs__": "abs(a)", "__invert__": "~a",
     "__lt__": "a < b", "__le__": "a <= b", "__gt__": "a > b", "__ge__": "a >= b",
     "__eq__": "a == b", "__ne__": "a != b", "__and__": "a & b", "__or__": "a | b",

@@ -149,7 +149,7 @@ class TracedArray(Tracer):
     def __rpow__(self, o):
         return ops.power(o, self)
 
-    # No primitive: NumPy's ufunc dispatch raises UnsupportedError naming np.floor_divide, ...
+    # through NumPy's ufuncs (np.floor_divide, np.remainder, np.divmod), as ndarray does
     def __floordiv__(self, o):
         return np.floor_divide(self, o)
 
@@ -161,6 +161,12 @@ class TracedArray(Tracer):
 
     def __rmod__(self, o):
         return np.remainder(o, self)
+
+    def __divmod__(self, o):
+        return np.divmod(self, o)
+
+    def __rdivmod__(self, o):
+        return np.divmod(o, self)
 
     def __matmul__(self, o):
         return ops.matmul(self, o)

@@ -401,6 +401,9 @@ for op, ufunc, pyop, (lo, hi) in BINARY_MATH:
              label="roperator")  # fmt: skip
         case(op, pyop, A((2, 3), "int32", low=-9, high=9), A((3,), "int8", low=1, high=4),
              label="operator-int")  # fmt: skip
+case("remainder", divmod, A((2, 3), "float64", low=-3, high=3), 0.75, label="divmod")
+case("floor_divide", lambda x, y: divmod(7, x)[0] + np.divmod(x, y)[1], A((3,), "int64", low=1,
+     high=4), A((2, 1), "int32", low=1, high=4), label="divmod")  # fmt: skip
 for op, ufunc, _, _ in BINARY_MATH:
     case(op, ufunc, SPECIALS, SPECIALS[::-1], label="specials")
     case(op, ufunc, SPECIALS.astype(np.float32), np.float32(-0.0), label="specials")

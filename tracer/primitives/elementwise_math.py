@@ -182,6 +182,11 @@ def floor_divide(x0, x1):
     return apply(floor_divide_p, x0, x1)
 
 
+def divmod(x0, x1):  # noqa: A001  (NumPy's name)
+    """``np.divmod`` and Python's ``divmod``: ``(x0 // x1, x0 % x1)``."""
+    return floor_divide(x0, x1), remainder(x0, x1)
+
+
 def logaddexp(x0, x1):
     return apply(logaddexp_p, x0, x1)
 
@@ -368,18 +373,18 @@ def _float_power_partials(x0, x1, y):
 NUMPY = {
     np.arcsin: arcsin, np.arccos: arccos, np.arcsinh: arcsinh, np.arccosh: arccosh,
     np.arctanh: arctanh, np.arctan2: arctan2, np.remainder: remainder, np.fmod: fmod,
-    np.floor_divide: floor_divide, np.logaddexp: logaddexp, np.logaddexp2: logaddexp2,
-    np.fmax: fmax, np.fmin: fmin, np.sinc: sinc, np.cbrt: cbrt, np.deg2rad: deg2rad,
-    np.radians: radians, np.rad2deg: rad2deg, np.degrees: degrees, np.isfinite: isfinite,
-    np.isnan: isnan, np.isinf: isinf, np.signbit: signbit, np.copysign: copysign,
+    np.floor_divide: floor_divide, np.divmod: divmod, np.logaddexp: logaddexp,
+    np.logaddexp2: logaddexp2, np.fmax: fmax, np.fmin: fmin, np.sinc: sinc, np.cbrt: cbrt,
+    np.deg2rad: deg2rad, np.radians: radians, np.rad2deg: rad2deg, np.degrees: degrees,
+    np.isfinite: isfinite, np.isnan: isnan, np.isinf: isinf, np.signbit: signbit, np.copysign: copysign,
     np.heaviside: heaviside, np.float_power: float_power, np.nan_to_num: nan_to_num,
 }  # fmt: skip
-METHODS: dict = {}  # ndarray has none of these as methods (``%`` and ``//`` are operators)
+METHODS: dict = {}  # ndarray has none of these as methods (``%``, ``//``, divmod: operators)
 ATTRIBUTES: dict = {}
 
 __all__ = [
     "arccos", "arccosh", "arcsin", "arcsinh", "arctan2", "arctanh", "cbrt", "copysign",
-    "deg2rad", "degrees", "float_power", "floor_divide", "fmax", "fmin", "fmod", "heaviside",
-    "isfinite", "isinf", "isnan", "logaddexp", "logaddexp2", "mod", "nan_to_num", "rad2deg",
-    "radians", "remainder", "signbit", "sinc",
+    "deg2rad", "degrees", "divmod", "float_power", "floor_divide", "fmax", "fmin", "fmod",
+    "heaviside", "isfinite", "isinf", "isnan", "logaddexp", "logaddexp2", "mod", "nan_to_num",
+    "rad2deg", "radians", "remainder", "signbit", "sinc",
 ]  # fmt: skip
