@@ -376,8 +376,9 @@ NUMPY = {
     np.floor_divide: floor_divide, np.divmod: divmod, np.logaddexp: logaddexp,
     np.logaddexp2: logaddexp2, np.fmax: fmax, np.fmin: fmin, np.sinc: sinc, np.cbrt: cbrt,
     np.deg2rad: deg2rad, np.radians: radians, np.rad2deg: rad2deg, np.degrees: degrees,
-    np.isfinite: isfinite, np.isnan: isnan, np.isinf: isinf, np.signbit: signbit, np.copysign: copysign,
-    np.heaviside: heaviside, np.float_power: float_power, np.nan_to_num: nan_to_num,
+    np.isfinite: isfinite, np.isnan: isnan, np.isinf: isinf, np.signbit: signbit,
+    np.copysign: copysign, np.heaviside: heaviside, np.float_power: float_power,
+    np.nan_to_num: nan_to_num,
 }  # fmt: skip
 METHODS: dict = {}  # ndarray has none of these as methods (``%``, ``//``, divmod: operators)
 ATTRIBUTES: dict = {}
