@@ -38,7 +38,7 @@ test-floors: pyproject.toml
 	$(PYTHON) .ci/floors.py > $(FLOORS)/floors.txt
 	@echo "floors:"; sed 's/;.*//; s/^/  /' $(FLOORS)/floors.txt
 	$(FLOORS)/bin/python -m pip install --quiet -r $(FLOORS)/floors.txt \
-	  'pytest>=8' 'pytest-xdist>=3.5' 'hypothesis>=6.100'
+	  'pytest>=8' 'pytest-xdist>=3.5' 'hypothesis>=6.100' 'scipy>=1.13'
 	$(FLOORS)/bin/python -m pip install --quiet --no-deps -e .
 	PATH="$(CURDIR)/$(FLOORS)/bin:$$PATH" $(FLOORS)/bin/python $(PYTEST)
 

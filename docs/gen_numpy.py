@@ -20,7 +20,8 @@ OUT = ROOT / "docs" / "numpy.md"
 # Python operators on a traced value, by the ndarray method that implements them.
 OPERATORS = {
     "__add__": "a + b", "__sub__": "a - b", "__mul__": "a * b", "__truediv__": "a / b",
-    "__floordiv__": "a // b", "__mod__": "a % b", "__pow__": "a ** b", "__matmul__": "a @ b",
+    "__floordiv__": "a // b", "__mod__": "a % b", "__divmod__": "divmod(a, b)",
+    "__pow__": "a ** b", "__matmul__": "a @ b",
     "__neg__": "-a", "__pos__": "+a", "__abs__": "abs(a)", "__invert__": "~a",
     "__lt__": "a < b", "__le__": "a <= b", "__gt__": "a > b", "__ge__": "a >= b",
     "__eq__": "a == b", "__ne__": "a != b", "__and__": "a & b", "__or__": "a | b",
@@ -40,9 +41,15 @@ UNSUPPORTED = {
     ),
     "np.cumsum, np.cumprod": "no traceable form yet (a Python loop of slices traces, slowly)",
     "np.sort, np.argsort": "`np.max`/`np.min`/`np.argmax` when you need the extremes only",
-    "np.logaddexp, np.logsumexp-style code": ("`m = np.max(x); m + np.log(np.sum(np.exp(x - m)))`"),
-    "np.arcsin, np.arccos, np.arctanh": "no traceable form yet",
-    "np.mod, np.fmod, np.remainder": "`a - b * np.floor(a / b)`",
+    "np.ldexp, np.nextafter, np.spacing": "`x * 2.0 ** k`; the others have no traceable form",
+    "`np.array([a, b])` of traced values": "`np.stack([a, b])`",
+    "`np.asarray(x)` of a traced value": "`x` itself (`x.astype(dtype)` for a dtype)",
+    "a NumPy array indexed by a traced index (`table[i]`)": (
+        "`tracer.ops.getitem(table, i)`, or pass `table` as an argument"
+    ),
+    "SciPy's Python functions (`scipy.special.logsumexp`, `scipy.stats.norm.logpdf`, ...)": (
+        "their twins in `tracer.scipy` (see SciPy above), with SciPy's signatures"
+    ),
     "ufunc methods (`np.add.reduce`, `np.add.at`, `np.maximum.accumulate`)": (
         "`np.sum`, `np.max`; scatter-adds come from the gradient of indexing"
     ),
@@ -69,7 +76,8 @@ def read_tables() -> dict[str, list[tuple[str, str]]]:
     """
     from tracer import PRIMITIVES, TracedArray
     from tracer.numpy_api import FUNCTIONS, UFUNCS
-    from tracer.primitives import ATTRIBUTES, METHODS
+    from tracer.primitives import ATTRIBUTES, METHODS, SCIPY_SPECIAL
+    from tracer.scipy import special, stats
 
     def qual(f) -> str:
         module = getattr(f, "__module__", None) or "numpy"
@@ -89,6 +97,22 @@ def read_tables() -> dict[str, list[tuple[str, str]]]:
         "operators": [
             (f"`{text}`", dunder) for dunder, text in OPERATORS.items() if dunder in members
         ],  # fmt: skip
+        "scipy_ufuncs": sorted(
+            (f"scipy.special.{n}", f.__name__) for n, f in SCIPY_SPECIAL.items()
+        ),
+        "tracer_scipy": [
+            *(
+                f"tracer.scipy.special.{n}"
+                for n in special.__all__
+                if getattr(special, n) not in SCIPY_SPECIAL.values()
+            ),
+            *(
+                f"tracer.scipy.stats.{d}.{m}"
+                for d in stats.__all__
+                for m in sorted(vars(type(getattr(stats, d))))
+                if not m.startswith("_") and m != "name"
+            ),
+        ],
         "primitives": sorted(
             (name, p.doc.strip().splitlines()[0] if p.doc.strip() else "")
             for name, p in PRIMITIVES.items()
@@ -141,6 +165,20 @@ def render() -> str:
         f"## Operators ({len(tables['operators'])})",
         "",
         ", ".join(n for n, _ in tables["operators"]),
+        "",
+        f"## SciPy ({len(tables['scipy_ufuncs']) + len(tables['tracer_scipy'])})",
+        "",
+        "`scipy.special`'s ufuncs below trace as they are (SciPy is needed to evaluate",
+        "them, and nothing imports it before). SciPy's Python functions convert their",
+        "inputs with `np.asarray` and cannot see a traced value; their traceable twins",
+        "in `tracer.scipy` take SciPy's arguments and give SciPy's numbers (float32 stays",
+        "float32):",
+        "",
+        _row(["SciPy ufunc", "tracegrad function"]),
+        _row(["---", "---"]),
+        *(_row([f"`{n}`", f"`{f}`"]) for n, f in tables["scipy_ufuncs"]),
+        "",
+        ", ".join(f"`{n}`" for n in tables["tracer_scipy"]),
         "",
         f"## Primitives ({len(tables['primitives'])})",
         "",

@@ -209,7 +209,47 @@ def f_sum_out(x):
 
 
 def f_floordiv(x):
-    return x // 2.0  # <-
+    return x // 2.0 + x % 2.0
+
+
+def f_ldexp(x):
+    return np.ldexp(x, 2)  # <-
+
+
+def f_array_of_traced(x):
+    return np.array([x[0], x[1]])  # <-
+
+
+def f_asarray(x):
+    return np.asarray(x) * 2.0  # <-
+
+
+def f_one_hot(x):
+    return np.eye(3)[np.argmax(x)]  # <-
+
+
+def f_scipy_logpdf(x):
+    import scipy.stats
+
+    return scipy.stats.norm.logpdf(x, loc=1.0)  # <-
+
+
+def f_scipy_logsumexp(x):
+    import scipy.special
+
+    return scipy.special.logsumexp(x)  # <-
+
+
+def f_scipy_gamma(x):
+    import scipy.special
+
+    return scipy.special.gamma(x)  # <-
+
+
+def f_scipy_gammaln(x):
+    import scipy.special
+
+    return scipy.special.gammaln(x) + scipy.special.expit(x)
 
 
 def f_loss(x):
@@ -464,8 +504,34 @@ CASES = [
          ("np.exp(..., where=...)", "np.where", "{line}")),
     Case("Unsupported NumPy", f_sum_out, call_x, UnsupportedError,
          ("np.sum(..., out=...)", "{line}")),
-    Case("Unsupported NumPy", f_floordiv, call_x, UnsupportedError,
-         ("np.floor_divide has no tracegrad primitive", "{line}")),
+    Case("Unsupported NumPy", f_ldexp, call_x, UnsupportedError,
+         ("np.ldexp has no tracegrad primitive", "{line}")),
+    Case("Unsupported NumPy", f_scipy_gamma, call_x, UnsupportedError,
+         ("scipy.special.gamma has no tracegrad primitive", "scipy.special.gammaln", "{line}"),
+         name="scipy_gamma"),
+    Case("Unsupported NumPy", f_floordiv, call_x, None, value=X // 2.0 + X % 2.0,
+         name="floordiv_and_mod_trace",
+         note="`//` and `%` trace (`np.floor_divide`, `np.remainder`); `//` has a zero "
+              "gradient, `%` the gradient of `x - y * floor(x / y)` with the floor constant."),
+    Case("Unsupported NumPy", f_scipy_gammaln, call_x, None,
+         value=np.array([1.1948242741265545, 0.7310585786300049, 0.8807970779778823]),
+         name="scipy_special_ufuncs_trace",
+         note="scipy.special's ufuncs (`gammaln`, `expit`, `erf`, ... see docs/numpy.md) "
+              "trace and differentiate; SciPy is needed to evaluate them."),
+    # ----- what NumPy gives a tracer no hook in -----
+    Case("Conversions to NumPy", f_array_of_traced, call_x, TracingError,
+         ("np.array([...]) of traced values", "np.stack([a, b, ...])", "{line}")),
+    Case("Conversions to NumPy", f_asarray, call_x, TracingError,
+         ("np.asarray(x)", "float64[3]", "x itself", "{line}")),
+    Case("Conversions to NumPy", f_one_hot, call_x, TracingError,
+         ("indexing a NumPy array with a traced index", "tracer.ops.getitem(table, i)",
+          "np.arange(k)", "{line}")),
+    Case("Conversions to NumPy", f_scipy_logpdf, call_x, TracingError,
+         ("scipy.stats.norm.logpdf", "np.asarray", "tracer.scipy.stats.norm.logpdf", "{line}"),
+         name="scipy_stats_norm_logpdf"),
+    Case("Conversions to NumPy", f_scipy_logsumexp, call_x, TracingError,
+         ("scipy.special.logsumexp", "tracer.scipy.special.logsumexp", "{line}"),
+         name="scipy_special_logsumexp"),
     # ----- in-place writes -----
     Case("In-place writes", f_setitem, call_x, TracingError,
          ("in-place assignment", "float64[3]", "immutable", "np.where", "{line}")),
@@ -627,6 +693,8 @@ def assert_nan_equal(got, expected) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=_ids())
 def test_case(case: Case):
+    if case.id.startswith("scipy") and importlib.util.find_spec("scipy") is None:
+        pytest.skip("SciPy is not installed")
     f = case.wrap()
     if case.exc is None:
         with warnings.catch_warnings():
@@ -666,7 +734,8 @@ def test_catalogue_covers_the_issue():
     topics = {c.topic for c in CASES}
     assert topics == {
         "Arguments", "Mismatched shapes", "Unsupported NumPy", "In-place writes",
-        "Control flow", "Gradients", "Run time", "NaN and Inf", "Custom derivatives",
+        "Control flow", "Conversions to NumPy", "Gradients", "Run time", "NaN and Inf",
+        "Custom derivatives",
     }  # fmt: skip
     binary_ops = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "less", "less_equal",
                   "greater", "greater_equal", "equal", "not_equal", "logical_and", "logical_or",

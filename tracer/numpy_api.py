@@ -1,17 +1,21 @@
 """NumPy dispatch: ``__array_ufunc__`` and ``__array_function__`` of traced values land here.
 
 The tables are the primitive modules' ``NUMPY`` declarations (``tracer.primitives``),
-split into ufuncs and functions. Anything not in them raises ``UnsupportedError`` naming
-the NumPy function.
+split into ufuncs and functions, and ``SCIPY_SPECIAL``: ``scipy.special``'s ufuncs by
+name, recognised as the ufunc of that name in an already imported ``scipy.special``
+(this module never imports SciPy). Anything not in them raises ``UnsupportedError``
+naming the function (``np.gcd``, ``scipy.special.gamma``).
 """
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
 from tracer.errors import UnsupportedError
 from tracer.frames import user_location
-from tracer.primitives import NUMPY
+from tracer.primitives import NUMPY, SCIPY_SPECIAL
 from tracer.staging import Tracer
 
 UFUNCS = {k: v for k, v in NUMPY.items() if isinstance(k, np.ufunc)}
@@ -33,6 +37,8 @@ def _strong(out):
     ``s * 2`` on a Python-number argument ``s`` stays weak (Python would give a
     float), but ``np.exp(s)`` is a ``np.float64``, which promotes strongly.
     """
+    if isinstance(out, tuple):  # np.divmod
+        return tuple(_strong(o) for o in out)
     if isinstance(out, Tracer) and out.weak:
         return type(out)(out._trace, out.node, out.shape, out.dtype, False)
     return out
@@ -57,8 +63,15 @@ def dispatch_ufunc(ufunc, method, inputs, kwargs):
         raise
 
 
+def _scipy_ufunc(ufunc) -> bool:
+    """True when ``ufunc`` is one of ``scipy.special``'s (SciPy is loaded if it is)."""
+    special = sys.modules.get("scipy.special")
+    return special is not None and getattr(special, ufunc.__name__, None) is ufunc
+
+
 def _dispatch_ufunc(ufunc, method, inputs, kwargs):
-    name = f"np.{ufunc.__name__}"
+    scipy = getattr(np, ufunc.__name__, None) is not ufunc and _scipy_ufunc(ufunc)
+    name = f"scipy.special.{ufunc.__name__}" if scipy else f"np.{ufunc.__name__}"
     if method != "__call__":
         raise UnsupportedError(
             f"{name}.{method} is not supported on traced arrays (at {user_location()}); "
@@ -78,11 +91,16 @@ def _dispatch_ufunc(ufunc, method, inputs, kwargs):
     for key, value in kwargs.items():
         if key not in ("out", "where") and _DEFAULTS.get(key, object()) != value:
             raise UnsupportedError(f"{name}(..., {key}={value!r}) is not supported when tracing")
-    fn = UFUNCS.get(ufunc)
+    fn = SCIPY_SPECIAL.get(ufunc.__name__) if scipy else UFUNCS.get(ufunc)
     if fn is None:
+        known = (
+            sorted(f"scipy.special.{u}" for u in SCIPY_SPECIAL)
+            if scipy
+            else sorted(f"np.{u.__name__}" for u in UFUNCS)
+        )
         raise UnsupportedError(
-            f"{name} has no tracegrad primitive (at {user_location()}); supported ufuncs: "
-            + ", ".join(sorted(f"np.{u.__name__}" for u in UFUNCS))
+            f"{name} has no tracegrad primitive (at {user_location()}); supported "
+            f"{'scipy.special ' if scipy else ''}ufuncs: " + ", ".join(known)
         )
     return _strong(fn(*inputs))
 

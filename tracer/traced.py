@@ -9,9 +9,12 @@ Python bool/int/float raises ``TracingError`` at the user's line.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from tracer import numpy_api, ops
+from tracer.conversions import conversion_message
 from tracer.errors import TracingError
 from tracer.frames import user_location
 from tracer.primitives import ATTRIBUTES, CONCRETE_ATTRIBUTES, METHODS
@@ -90,10 +93,10 @@ class TracedArray(Tracer):
         self._concrete_error("complex()")
 
     def __array__(self, dtype=None, copy=None):
-        self._concrete_error(
-            "converting to a NumPy array (np.asarray / np.array, or indexing a NumPy array "
-            "with it: write tracer.ops.getitem(array, index) for that)"
-        )
+        # np.array([a, b]), np.asarray(x), table[i], SciPy's Python functions: NumPy gives no
+        # hook there; the stack says which it was and what traces instead
+        self._trace.blamed.add(self.node)
+        raise TracingError(conversion_message(self, sys._getframe(1)))
 
     def tolist(self):
         self._concrete_error("tolist()")
@@ -146,7 +149,7 @@ class TracedArray(Tracer):
     def __rpow__(self, o):
         return ops.power(o, self)
 
-    # No primitive: NumPy's ufunc dispatch raises UnsupportedError naming np.floor_divide, ...
+    # through NumPy's ufuncs (np.floor_divide, np.remainder, np.divmod), as ndarray does
     def __floordiv__(self, o):
         return np.floor_divide(self, o)
 
@@ -158,6 +161,12 @@ class TracedArray(Tracer):
 
     def __rmod__(self, o):
         return np.remainder(o, self)
+
+    def __divmod__(self, o):
+        return np.divmod(self, o)
+
+    def __rdivmod__(self, o):
+        return np.divmod(o, self)
 
     def __matmul__(self, o):
         return ops.matmul(self, o)

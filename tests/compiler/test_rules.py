@@ -19,6 +19,13 @@ from autodiff_testing import validated_graphs  # noqa: F401
 from compiler import build_grad_graph, check_grad, grad, jvp, value_and_grad, vjp
 from tracer import PRIMITIVES, evaluate, ops, trace, validate
 from tracer.custom import custom_jvp, custom_vjp
+from tracer.primitives import special
+from tracer.scipy import special as traced_special
+
+try:
+    import scipy.special as sc
+except ImportError:  # SciPy is optional
+    sc = None
 
 pytestmark = pytest.mark.usefixtures("validated_graphs")
 
@@ -249,6 +256,74 @@ case("custom_jvp_call", lambda x: _softplus(x) * x, rand(2, 3, seed=47), label="
 case("after", lambda x, t: ops.after(np.sin(x), t) * t, rand(3, seed=48), rand(3, seed=49))
 
 
+# ----- elementwise math (elementwise_math.py) -----
+def within(low, high):
+    return lambda *shape, seed=0: rand(*shape, low=low, high=high, seed=seed)
+
+
+MATH_UNARY = {
+    "arcsin": (np.arcsin, within(-0.9, 0.9)),
+    "arccos": (np.arccos, within(-0.9, 0.9)),
+    "arcsinh": (np.arcsinh, rand),
+    "arccosh": (np.arccosh, within(1.2, 3.0)),
+    "arctanh": (np.arctanh, within(-0.9, 0.9)),
+    "sinc": (np.sinc, within(-2.5, 2.5)),
+    "cbrt": (np.cbrt, rand),
+    "deg2rad": (np.deg2rad, rand),
+    "rad2deg": (np.rad2deg, rand),
+}
+MATH_BINARY = {
+    "arctan2": (np.arctan2, rand, rand),
+    "remainder": (np.remainder, within(-3.0, 3.0), pos),
+    "fmod": (np.fmod, within(-3.0, 3.0), pos),
+    "logaddexp": (np.logaddexp, rand, rand),
+    "logaddexp2": (np.logaddexp2, rand, rand),
+    "fmax": (np.fmax, rand, rand),
+    "fmin": (np.fmin, rand, rand),
+    "copysign": (np.copysign, rand, rand),
+    "heaviside": (lambda x0, x1: np.heaviside(np.round(x0), x1), rand, rand),
+    "float_power": (np.float_power, pos, rand),
+}
+MATH_CASES: list[Case] = []
+for op, (fn, gen) in MATH_UNARY.items():
+    for shape in [(), (3,), (2, 3)]:
+        MATH_CASES.append(Case(op, fn, (gen(*shape, seed=len(shape)),)))
+for op, (fn, gen0, gen1) in MATH_BINARY.items():
+    for s0, s1 in BINARY_SHAPES:
+        MATH_CASES.append(Case(op, fn, (gen0(*s0, seed=1), gen1(*s1, seed=2))))
+MATH_CASES.append(Case("sinc", np.sinc, (rand(5, low=-0.2, high=0.2, seed=3),), "series"))
+MATH_CASES.append(Case("remainder", lambda x: x % 0.7 + 2.5 % (x + 3.0), (rand(4, seed=4),), "op"))
+CASES += MATH_CASES
+
+# ----- SciPy's special functions (special.py) -----
+SPECIAL_CASES: list[Case] = []
+if sc is not None:
+    SPECIAL_UNARY = {
+        "expit": (sc.expit, rand), "logit": (sc.logit, within(0.1, 0.9)),
+        "erf": (sc.erf, rand), "erfc": (sc.erfc, rand), "erfinv": (sc.erfinv, within(-0.9, 0.9)),
+        "gammaln": (sc.gammaln, within(0.3, 5.0)), "digamma": (sc.digamma, within(0.3, 5.0)),
+        "polygamma": (lambda x: traced_special.polygamma(2, x), within(0.5, 4.0)),
+        "ndtr": (sc.ndtr, rand), "log_ndtr": (sc.log_ndtr, within(-8.0, 3.0)),
+        "entr": (sc.entr, within(0.1, 3.0)), "i0e": (sc.i0e, within(-4.0, 4.0)),
+        "i1e": (sc.i1e, within(-4.0, 4.0)),
+    }  # fmt: skip
+    SPECIAL_BINARY = {
+        "betaln": (sc.betaln, within(0.3, 4.0), within(0.3, 4.0)),
+        "xlogy": (sc.xlogy, rand, pos),
+        "xlog1py": (sc.xlog1py, rand, within(-0.5, 2.0)),
+        "rel_entr": (sc.rel_entr, pos, pos),
+    }
+    for op, (fn, gen) in SPECIAL_UNARY.items():
+        for shape in [(), (3,), (2, 3)]:
+            SPECIAL_CASES.append(Case(op, fn, (gen(*shape, seed=len(shape)),)))
+    for op, (fn, gen0, gen1) in SPECIAL_BINARY.items():
+        for s0, s1 in BINARY_SHAPES:
+            SPECIAL_CASES.append(Case(op, fn, (gen0(*s0, seed=1), gen1(*s1, seed=2))))
+    SPECIAL_CASES.append(Case("log_ndtr", sc.log_ndtr, (rand(3, low=-40.0, high=-20.0),), "tail"))
+    SPECIAL_CASES.append(Case("i1e", sc.i1e, (rand(4, low=-0.01, high=0.01),), "near0"))
+CASES += SPECIAL_CASES
+
+
 def _ops(case: Case) -> set[str]:
     graph = trace(case.fn).trace(*case.args)
     validate(graph)
@@ -259,6 +334,8 @@ def _ops(case: Case) -> set[str]:
 
 
 DIFFERENTIABLE = {name for name, p in PRIMITIVES.items() if p.differentiable}
+if sc is None:  # SciPy is optional: without it, its special functions are not checked
+    DIFFERENTIABLE -= {p.name for p in special.PRIMITIVES}
 
 
 @pytest.mark.parametrize("name", sorted(PRIMITIVES))
@@ -465,3 +542,105 @@ def test_value_and_grad_of_a_rule_heavy_function():
         1.0 * 0.75 + 0.75,  # |x| wins: sign * clip + |x| * 1
     ]
     np.testing.assert_allclose(g, expected)
+
+
+# ----- float32 stays float32: elementwise math and SciPy's special functions -----
+
+
+# (not log_ndtr's far tail: there its second derivative is a difference of two numbers near
+# -x, which float32 cannot resolve)
+@pytest.mark.parametrize(
+    "c", [c for c in MATH_CASES + SPECIAL_CASES if c.label != "tail"], ids=lambda c: c.id
+)
+def test_float32_rules_stay_float32_and_match_central_differences(c: Case):
+    args = tuple(np.asarray(a, dtype=np.float32) for a in c.args)
+    argnums = tuple(range(len(args)))
+    loss = lambda *a: np.sum(c.fn(*a))
+    grads = grad(loss, argnums=argnums)(*args)
+    assert all(g.dtype == np.float32 and g.shape == a.shape for g, a in zip(grads, args))
+    graph = grad(loss, argnums=argnums).trace(*args)
+    floats = {d["dtype"] for d in graph.nodes.values() if np.dtype(d["dtype"]).kind == "f"}
+    # float_power computes in float64 by definition (as NumPy); its gradient is cast back
+    assert floats == ({"float32", "float64"} if c.op == "float_power" else {"float32"})
+    # a step float32 rounding cannot swamp (the gradient check casts gradients to float32)
+    check_grad(c.fn, *args, order=2, eps=1e-3, rtol=2e-3, atol=2e-3)
+
+
+# ----- values at kinks and singular points of elementwise math (docs/derivatives.md) -----
+
+
+def test_remainder_and_fmod_take_the_branch_of_their_value():
+    # at x0 = k * x1 the value is 0 (the branch just right of the jump): d/dx0 = 1, d/dx1 = -k
+    for fn, k in [(np.remainder, 3.0), (np.fmod, 3.0)]:
+        assert grad(fn, argnums=(0, 1))(1.5, 0.5) == (1.0, -k)
+    assert grad(np.remainder, argnums=(0, 1))(-1.0, 0.75) == (1.0, 2.0)  # floor(-4/3) = -2
+    assert grad(np.fmod, argnums=(0, 1))(-1.0, 0.75) == (1.0, 1.0)  # trunc(-4/3) = -1
+    assert grad(lambda x: np.sum(x // 0.5))(np.array([0.2, 1.0])).tolist() == [0.0, 0.0]
+
+
+def test_fmax_fmin_ties_split_and_nan_gives_all_to_the_other():
+    for fn in (np.fmax, np.fmin):
+        assert grad(fn, argnums=(0, 1))(1.5, 1.5) == (0.5, 0.5)
+        assert grad(fn, argnums=(0, 1))(np.nan, 2.0) == (0.0, 1.0)
+        assert grad(fn, argnums=(0, 1))(2.0, np.nan) == (1.0, 0.0)
+    assert grad(np.fmax, argnums=(0, 1))(1.0, 2.0) == (0.0, 1.0)
+    assert jvp(np.fmin, (1.5, 1.5), (1.0, 0.0))[1] == 0.5
+
+
+def test_copysign_and_heaviside_at_zero():
+    assert grad(np.copysign)(0.0, -1.0) == 0.0  # as abs'(0)
+    assert grad(np.copysign, argnums=(0, 1))(2.0, -1.0) == (-1.0, 0.0)
+    assert grad(np.copysign)(-2.0, -0.0) == 1.0  # -0.0 has its sign bit set
+    assert grad(np.heaviside, argnums=(0, 1))(0.0, 0.3) == (0.0, 1.0)
+    assert grad(np.heaviside, argnums=(0, 1))(0.5, 0.3) == (0.0, 0.0)
+
+
+def test_sinc_is_smooth_at_zero():
+    d1 = grad(np.sinc)
+    d2 = grad(d1)
+    assert d1(0.0) == 0.0
+    np.testing.assert_allclose(d2(0.0), -(np.pi**2) / 3, rtol=1e-14)
+    np.testing.assert_allclose(grad(d2)(0.0), 0.0, atol=1e-14)
+    # the series and the closed form agree where they meet
+    np.testing.assert_allclose(d1(0.2499999), d1(0.2500001), rtol=1e-5)
+
+
+def test_values_at_singular_points_of_elementwise_math():
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert grad(np.cbrt)(0.0) == np.inf
+        assert grad(np.arcsin)(1.0) == np.inf
+        assert grad(np.arccos)(-1.0) == -np.inf
+        assert grad(np.arccosh)(1.0) == np.inf
+        assert grad(np.arctanh)(1.0) == np.inf
+        assert np.isnan(grad(np.arctan2)(0.0, 0.0))
+    for fn in (np.logaddexp, np.logaddexp2):  # (exp2 is exp(x ln 2): 1/2 to the last bit)
+        assert grad(fn, argnums=(0, 1))(-np.inf, -np.inf) == pytest.approx((0.5, 0.5))
+        assert grad(fn, argnums=(0, 1))(np.inf, np.inf) == pytest.approx((0.5, 0.5))
+        assert grad(fn, argnums=(0, 1))(np.inf, 1.0) == (1.0, 0.0)
+        assert grad(fn, argnums=(0, 1))(-np.inf, 1.0) == (0.0, 1.0)
+        assert grad(fn, argnums=(0, 1))(2.0, 2.0) == pytest.approx((0.5, 0.5))
+
+
+def test_predicates_and_nan_to_num():
+    x = np.array([np.nan, np.inf, -np.inf, 1.5])
+    g = grad(lambda a: np.sum(np.where(np.isfinite(a) & ~np.isnan(a) & ~np.isinf(a), a, 0.0)))
+    np.testing.assert_array_equal(g(x), [0.0, 0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(grad(lambda a: np.sum(np.nan_to_num(a) * 2.0))(x), [0, 0, 0, 2])
+
+
+@pytest.mark.skipif(sc is None, reason="SciPy is not installed")
+def test_values_at_singular_points_of_special_functions():
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert grad(sc.logit)(0.0) == np.inf and grad(sc.logit)(1.0) == np.inf
+        assert grad(sc.erfinv)(1.0) == np.inf
+        assert grad(sc.entr)(0.0) == np.inf
+        assert grad(sc.entr)(-1.0) == 0.0
+    assert grad(sc.i0e)(0.0) == 0.0
+    assert grad(sc.i1e)(0.0) == 0.5
+    assert grad(sc.xlogy, argnums=(0, 1))(0.0, 0.0) == (-np.inf, 0.0)
+    assert grad(sc.xlogy, argnums=1)(0.0, 2.0) == 0.0
+    assert grad(sc.xlog1py, argnums=1)(0.0, -1.0) == 0.0
+    assert grad(sc.rel_entr, argnums=(0, 1))(0.0, 2.0) == (-np.inf, 0.0)
+    assert grad(sc.rel_entr, argnums=(0, 1))(-1.0, 2.0) == (0.0, 0.0)
+    # log_ndtr's derivative far in the left tail, where ndtr underflows: about -x
+    np.testing.assert_allclose(grad(sc.log_ndtr)(-40.0), 40.02498, rtol=1e-6)

@@ -20,6 +20,13 @@ from tracer_testing import assert_same, check_traced, make_array, ops_of
 
 from tracer import PRIMITIVES, TracegradError, ops, trace
 from tracer.custom import custom_jvp, custom_vjp
+from tracer.primitives import special
+from tracer.scipy import special as traced_special
+
+try:
+    import scipy.special as sc
+except ImportError:  # SciPy is optional
+    sc = None
 
 
 @dataclass(frozen=True)
@@ -470,6 +477,115 @@ def test_complex_to_real_astype_is_the_users_own():
         assert_same(trace(lambda z: z.astype(np.float64))(z), expected)
 
 
+# ----- elementwise math (elementwise_math.py) -----
+for op, ufunc, (lo, hi), dtypes in [
+    ("arcsin", np.arcsin, (-0.95, 0.95), ("float64", "float32", "int64")),
+    ("arccos", np.arccos, (-0.95, 0.95), ("float64", "float32", "int8")),
+    ("arcsinh", np.arcsinh, (-3, 3), ("float64", "float32", "int64")),
+    ("arccosh", np.arccosh, (1, 4), ("float64", "float32", "int64")),
+    ("arctanh", np.arctanh, (-0.95, 0.95), ("float64", "float32")),
+    ("sinc", np.sinc, (-3, 3), ("float64", "float32", "int64")),
+    ("cbrt", np.cbrt, (-8, 8), ("float64", "float32", "int64", "int8")),
+    ("deg2rad", np.deg2rad, (-360, 360), ("float64", "float32", "int64", "int8")),
+    ("deg2rad", np.radians, (-360, 360), ("float64", "int16")),
+    ("rad2deg", np.rad2deg, (-7, 7), ("float64", "float32", "int64")),
+    ("rad2deg", np.degrees, (-7, 7), ("float32", "int8")),
+    ("isfinite", np.isfinite, (-2, 2), ("float64", "float32", "int64", "bool")),
+    ("isnan", np.isnan, (-2, 2), ("float64", "float32", "int64")),
+    ("isinf", np.isinf, (-2, 2), ("float64", "int8")),
+    ("signbit", np.signbit, (-2, 2), ("float64", "float32", "int64")),
+]:
+    for dt in dtypes:
+        for shape in UNARY_SHAPES:
+            case(op, ufunc, A(shape, dt, low=lo, high=hi), label=ufunc.__name__)
+SPECIALS = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.5, -2.5, 3.0])
+for op, ufunc in [("isfinite", np.isfinite), ("isnan", np.isnan), ("isinf", np.isinf),
+                  ("signbit", np.signbit), ("sinc", np.sinc), ("cbrt", np.cbrt)]:  # fmt: skip
+    case(op, ufunc, SPECIALS, label="specials")
+    case(op, ufunc, SPECIALS.astype(np.float32), label="specials")
+
+# (op, ufunc, operator or None, domain of both operands)
+BINARY_MATH = [
+    ("arctan2", np.arctan2, None, (-2, 2)),
+    ("remainder", np.remainder, operator.mod, (-3, 3)),
+    ("fmod", np.fmod, None, (-3, 3)),
+    ("floor_divide", np.floor_divide, operator.floordiv, (-3, 3)),
+    ("logaddexp", np.logaddexp, None, (-3, 3)),
+    ("logaddexp2", np.logaddexp2, None, (-3, 3)),
+    ("fmax", np.fmax, None, (-2, 2)),
+    ("fmin", np.fmin, None, (-2, 2)),
+    ("copysign", np.copysign, None, (-2, 2)),
+    ("heaviside", np.heaviside, None, (-1, 1)),
+    ("float_power", np.float_power, None, (0.5, 2)),
+]
+_NONZERO = ("remainder", "fmod", "floor_divide")  # integer division by zero warns
+for op, ufunc, pyop, (lo, hi) in BINARY_MATH:
+    for sa, sb in BROADCAST_SHAPES:
+        x, y = A(sa, "float64", low=lo, high=hi, seed=1), A(sb, "float64", low=0.5, high=hi, seed=2)
+        case(op, ufunc, x, y, label=ufunc.__name__)
+    for da, db in DTYPE_PAIRS:
+        lo_ = 1 if op in _NONZERO or op == "float_power" else lo
+        x, y = A((2, 3), da, low=lo_, high=hi, seed=3), A((3,), db, low=1, high=hi, seed=4)
+        case(op, ufunc, x, y, label=ufunc.__name__)
+    x = A((2, 3), "float32", low=lo, high=hi, seed=5)
+    case(op, lambda a, ufunc=ufunc: ufunc(a, 1.5), x, label="pyscalar")
+    case(op, lambda a, ufunc=ufunc: ufunc(2, a), np.abs(x) + 0.5, label="rpyscalar")
+    if pyop is not None:
+        case(op, lambda a, pyop=pyop: pyop(a, 0.75), A((4,), "float64", low=-3, high=3),
+             label="operator")  # fmt: skip
+        case(op, lambda a, pyop=pyop: pyop(5, a), A((4,), "int64", low=1, high=4),
+             label="roperator")  # fmt: skip
+        case(op, pyop, A((2, 3), "int32", low=-9, high=9), A((3,), "int8", low=1, high=4),
+             label="operator-int")  # fmt: skip
+case("remainder", divmod, A((2, 3), "float64", low=-3, high=3), 0.75, label="divmod")
+case("floor_divide", lambda x, y: divmod(7, x)[0] + np.divmod(x, y)[1], A((3,), "int64", low=1,
+     high=4), A((2, 1), "int32", low=1, high=4), label="divmod")  # fmt: skip
+for op, ufunc, _, _ in BINARY_MATH:
+    case(op, ufunc, SPECIALS, SPECIALS[::-1], label="specials")
+    case(op, ufunc, SPECIALS.astype(np.float32), np.float32(-0.0), label="specials")
+for label, fn in {
+    "defaults": np.nan_to_num,
+    "nan": lambda x: np.nan_to_num(x, nan=-1.0),
+    "posinf-neginf": lambda x: np.nan_to_num(x, posinf=9.0, neginf=-9.0),
+    "copy": lambda x: np.nan_to_num(x, copy=False, nan=2),
+}.items():
+    for dt in ("float64", "float32"):
+        case("where", fn, SPECIALS.astype(dt), label=f"nan_to_num-{label}")
+    if label != "copy":  # NumPy cannot write a 0-d input in place
+        case("where", fn, np.float32(np.inf), label=f"nan_to_num-{label}-0d")
+case("isnan", lambda x: np.nan_to_num(x) + np.isnan(x), A((3,), "int64"), label="nan_to_num-int")
+
+# ----- SciPy's special functions (special.py): scipy.special's ufuncs, traced -----
+if sc is not None:
+    for op, ufunc, (lo, hi) in [
+        ("expit", sc.expit, (-5, 5)), ("logit", sc.logit, (0.05, 0.95)), ("erf", sc.erf, (-2, 2)),
+        ("erfc", sc.erfc, (-2, 2)), ("erfinv", sc.erfinv, (-0.95, 0.95)),
+        ("gammaln", sc.gammaln, (-3.5, 6)), ("digamma", sc.digamma, (0.1, 6)),
+        ("digamma", sc.psi, (-2.5, 6)), ("ndtr", sc.ndtr, (-4, 4)),
+        ("log_ndtr", sc.log_ndtr, (-30, 5)), ("entr", sc.entr, (-0.5, 3)),
+        ("i0e", sc.i0e, (-5, 5)), ("i1e", sc.i1e, (-5, 5)),
+    ]:  # fmt: skip
+        ints = ("int64",) if np.ceil(lo) <= np.floor(hi) else ()
+        for dt in ("float64", "float32", *ints):
+            for shape in ((), (5,), (2, 3)):
+                case(op, ufunc, A(shape, dt, low=lo, high=hi), label=ufunc.__name__)
+        case(op, ufunc, SPECIALS, label="specials")
+    for op, ufunc, dom0, dom1 in [
+        ("betaln", sc.betaln, (0.2, 5), (0.2, 5)), ("xlogy", sc.xlogy, (-2, 2), (0.1, 3)),
+        ("xlog1py", sc.xlog1py, (-2, 2), (-0.9, 3)), ("rel_entr", sc.rel_entr, (0, 2), (0, 2)),
+    ]:  # fmt: skip
+        for (sa, sb), (da, db) in zip(BROADCAST_SHAPES, DTYPE_PAIRS):
+            x = A(sa, da, low=dom0[0], high=dom0[1], seed=1)
+            case(op, ufunc, x, A(sb, db, low=dom1[0], high=dom1[1], seed=2), label=ufunc.__name__)
+        case(op, lambda a, ufunc=ufunc: ufunc(a, 2), A((3,), "float32", high=1), label="pyscalar")
+        case(op, lambda a, ufunc=ufunc: ufunc(0, a), A((3,), "float32", high=1), label="zero")
+        case(op, ufunc, SPECIALS, SPECIALS[::-1], label="specials")
+    for n in range(4):
+        for dt in ("float64", "float32"):
+            case("polygamma", lambda x, n=n: traced_special.polygamma(n, x),
+                 A((2, 3), dt, low=0.2, high=5), label=f"n={n}")  # fmt: skip
+
+
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_primitive_equals_numpy(c: Case):
     graph = check_traced(c.fn, *c.args)
@@ -479,6 +595,9 @@ def test_primitive_equals_numpy(c: Case):
 def test_cases_cover_every_primitive():
     covered = {c.op for c in CASES} | {"scatter_add"}  # scatter_add: test below
     covered |= {"expm"}  # reached from tracer.scipy.linalg only: tests/tracer/test_scipy_linalg.py
+
+    if sc is None:  # SciPy is optional: without it, its special functions are not tested
+        covered |= {p.name for p in special.PRIMITIVES}
     assert covered == set(PRIMITIVES)
 
 

@@ -14,6 +14,7 @@ from tracer.primitives import (
     decompositions,
     diagonals,
     elementwise,
+    elementwise_math,
     inverses,
     linalg,
     markers,
@@ -21,11 +22,12 @@ from tracer.primitives import (
     norms,
     reductions,
     shape_ops,
+    special,
 )
 from tracer.primitives.base import Primitive
 
 MODULES = (elementwise, complex_parts, reductions, shape_ops, linalg, contractions, diagonals,
-           inverses, decompositions, norms, matrix_functions, markers)  # fmt: skip
+           inverses, decompositions, norms, matrix_functions, markers, elementwise_math, special)  # fmt: skip
 
 # Structural node kinds: not primitives (no impl), but valid ``op`` values.
 STRUCTURAL_OPS = ("input", "const")
@@ -34,6 +36,8 @@ PRIMITIVES: dict[str, Primitive] = {p.name: p for m in MODULES for p in m.PRIMIT
 NUMPY: dict = {k: v for m in MODULES for k, v in m.NUMPY.items()}
 METHODS: dict = {k: v for m in MODULES for k, v in m.METHODS.items()}
 ATTRIBUTES: dict = {k: v for m in MODULES for k, v in m.ATTRIBUTES.items()}
+# scipy.special's ufuncs, by ``__name__`` (recognised without importing SciPy)
+SCIPY_SPECIAL: dict = dict(special.SCIPY)
 # ndarray attributes that describe concrete memory: a clear error, not an AttributeError
 CONCRETE_ATTRIBUTES = frozenset(
     {"strides", "ctypes", "data", "base", "flags", "itemsize", "nbytes", "flat", "tobytes"}
@@ -52,5 +56,5 @@ def get_primitive(name: str) -> Primitive:
 
 __all__ = [
     "ATTRIBUTES", "CONCRETE_ATTRIBUTES", "METHODS", "MODULES", "NUMPY", "PRIMITIVES",
-    "STRUCTURAL_OPS", "Primitive", "get_primitive",
+    "SCIPY_SPECIAL", "STRUCTURAL_OPS", "Primitive", "get_primitive",
 ]  # fmt: skip

@@ -241,8 +241,10 @@ def _widen(op: str, args: tuple, dtype: np.dtype) -> tuple:
 
 def apply(prim: Primitive, *args, **params):
     """Apply an elementwise primitive with NumPy's broadcasting and promotion."""
-    if find_trace(args) is None:
-        return prim.impl(*[np.asarray(a) for a in args], **params)
+    if find_trace(args) is None:  # NumPy's own call: a NumPy ufunc keeps Python numbers weak
+        keep = prim.ufunc is not None
+        return prim.impl(*[a if keep and isinstance(a, _PY_SCALARS) else np.asarray(a)
+                           for a in args], **params)  # fmt: skip
     weak = all(_is_weak(a) for a in args)  # before promotion turns Python numbers into arrays
     args = promote(prim.name, args)
     return bind(prim, *args, weak=weak, **params)
