@@ -9,8 +9,8 @@ from tracer.primitives.contractions import *  # noqa: F403
 from tracer.primitives.decompositions import *  # noqa: F403
 from tracer.primitives.diagonals import *  # noqa: F403
 from tracer.primitives.elementwise import *  # noqa: F403
-from tracer.primitives.inverses import *  # noqa: F403
 from tracer.primitives.elementwise_math import *  # noqa: F403
+from tracer.primitives.inverses import *  # noqa: F403
 from tracer.primitives.linalg import *  # noqa: F403
 from tracer.primitives.markers import *  # noqa: F403
 from tracer.primitives.matrix_functions import *  # noqa: F403

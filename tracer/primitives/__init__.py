@@ -26,8 +26,8 @@ from tracer.primitives import (
 )
 from tracer.primitives.base import Primitive
 
-MODULES = (elementwise, complex_parts, reductions, shape_ops, linalg, contractions, diagonals,
-           inverses, decompositions, norms, matrix_functions, markers, elementwise_math, special)  # fmt: skip
+MODULES = (elementwise, complex_parts, elementwise_math, special, reductions, shape_ops, linalg,
+           contractions, diagonals, inverses, decompositions, norms, matrix_functions, markers)  # fmt: skip
 
 # Structural node kinds: not primitives (no impl), but valid ``op`` values.
 STRUCTURAL_OPS = ("input", "const")

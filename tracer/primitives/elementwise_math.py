@@ -35,8 +35,8 @@ from tracer.primitives.base import (
     from_partials,
     unary,
 )
+from tracer.primitives.complex_parts import abs, sign
 from tracer.primitives.elementwise import (
-    abs,
     add,
     apply,
     astype,
@@ -53,7 +53,6 @@ from tracer.primitives.elementwise import (
     neg,
     reciprocal,
     round,
-    sign,
     sqrt,
     square,
     sub,

@@ -33,6 +33,7 @@ import numpy as np
 from tracer.errors import TracegradError, UnsupportedError
 from tracer.frames import user_location
 from tracer.primitives.base import CALL_IMPL, Primitive, elementwise_rule, from_partials
+from tracer.primitives.complex_parts import sign
 from tracer.primitives.elementwise import (
     add,
     apply,
@@ -48,7 +49,6 @@ from tracer.primitives.elementwise import (
     mul,
     neg,
     reciprocal,
-    sign,
     square,
     sub,
     where,
