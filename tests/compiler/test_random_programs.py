@@ -24,9 +24,9 @@ from compiler import build_grad_graph, check_grad, grad, jvp, vjp
 from tracer import PRIMITIVES, ops, trace, validate
 from tracer.checkpointing import checkpoint
 from tracer.custom import custom_jvp, custom_vjp
-from tracer.scipy.linalg import expm
 from tracer.primitives import special
 from tracer.scipy import special as traced_special
+from tracer.scipy.linalg import expm
 
 try:
     import scipy.special as sc

@@ -27,7 +27,8 @@ from tracer.primitives import (
 from tracer.primitives.base import Primitive
 
 MODULES = (elementwise, complex_parts, elementwise_math, special, reductions, shape_ops, linalg,
-           contractions, diagonals, inverses, decompositions, norms, matrix_functions, markers)  # fmt: skip
+           contractions, diagonals, inverses, decompositions, norms, matrix_functions,
+           markers)  # fmt: skip
 
 # Structural node kinds: not primitives (no impl), but valid ``op`` values.
 STRUCTURAL_OPS = ("input", "const")
