@@ -4,7 +4,13 @@ of ``tracer.primitives`` lists its functions in ``__all__``."""
 
 from __future__ import annotations
 
+from tracer.primitives.creation import *  # noqa: F403
 from tracer.primitives.elementwise import *  # noqa: F403
+from tracer.primitives.indexing import *  # noqa: F403
 from tracer.primitives.linalg import *  # noqa: F403
 from tracer.primitives.reductions import *  # noqa: F403
+from tracer.primitives.scans import *  # noqa: F403
 from tracer.primitives.shape_ops import *  # noqa: F403
+from tracer.primitives.shaping import *  # noqa: F403
+from tracer.primitives.sorting import *  # noqa: F403
+from tracer.primitives.statistics import *  # noqa: F403

@@ -8,10 +8,24 @@ functions), ``METHODS`` and ``ATTRIBUTES`` (of ndarrays). The tables here are th
 from __future__ import annotations
 
 from tracer.errors import TracegradError
-from tracer.primitives import elementwise, linalg, reductions, shape_ops
+from tracer.primitives import (
+    creation,
+    elementwise,
+    indexing,
+    linalg,
+    reductions,
+    scans,
+    shape_ops,
+    shaping,
+    sorting,
+    statistics,
+)
 from tracer.primitives.base import Primitive
 
-MODULES = (elementwise, reductions, shape_ops, linalg)
+MODULES = (
+    elementwise, reductions, shape_ops, linalg, scans, sorting, indexing, shaping, creation,
+    statistics,
+)  # fmt: skip
 
 # Structural node kinds: not primitives (no impl), but valid ``op`` values.
 STRUCTURAL_OPS = ("input", "const")
@@ -22,8 +36,15 @@ METHODS: dict = {k: v for m in MODULES for k, v in m.METHODS.items()}
 ATTRIBUTES: dict = {k: v for m in MODULES for k, v in m.ATTRIBUTES.items()}
 # ndarray attributes that describe concrete memory: a clear error, not an AttributeError
 CONCRETE_ATTRIBUTES = frozenset(
-    {"strides", "ctypes", "data", "base", "flags", "itemsize", "nbytes", "flat", "tobytes"}
-)
+    {"strides", "ctypes", "data", "base", "flags", "itemsize", "nbytes", "flat", "tobytes",
+     "tofile", "dump", "dumps", "byteswap", "getfield", "setfield", "setflags"}
+)  # fmt: skip
+# ndarray methods that work in place (traced values are immutable), with what to write instead
+INPLACE_METHODS = {
+    "sort": "x = np.sort(x, axis)", "partition": "x = np.partition(x, kth, axis)",
+    "fill": "x = np.full_like(x, value)", "put": "np.where(mask, values, x)",
+    "resize": "x = np.reshape(x, shape) (np.pad or np.tile to grow it)",
+}  # fmt: skip
 
 
 def get_primitive(name: str) -> Primitive:
@@ -37,6 +58,6 @@ def get_primitive(name: str) -> Primitive:
 
 
 __all__ = [
-    "ATTRIBUTES", "CONCRETE_ATTRIBUTES", "METHODS", "MODULES", "NUMPY", "PRIMITIVES",
-    "STRUCTURAL_OPS", "Primitive", "get_primitive",
+    "ATTRIBUTES", "CONCRETE_ATTRIBUTES", "INPLACE_METHODS", "METHODS", "MODULES", "NUMPY",
+    "PRIMITIVES", "STRUCTURAL_OPS", "Primitive", "get_primitive",
 ]  # fmt: skip

@@ -499,8 +499,13 @@ def reshape(x, shape, order="C", *, newshape=None, copy=None):
         shape = newshape
     if find_trace((x,)) is None:
         return np.reshape(x, shape, order=order)
+    if order == "F":  # Fortran order: reverse the axes, reshape in C order, reverse back
+        return transpose(reshape(transpose(x), _resolve_shape(x, shape)[::-1]))
     if order != "C":
-        raise UnsupportedError(f"reshape(order={order!r}) is not supported; only 'C' order")
+        raise UnsupportedError(
+            f"reshape(order={order!r}) is not supported ({user_location()}): it depends on the "
+            "memory layout of a concrete array; write order='C' or order='F'"
+        )
     shape = _resolve_shape(x, shape)
     if shape == x.shape:
         return x
@@ -610,12 +615,20 @@ def stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
     return bind(stack_p, *xs, axis=axis)
 
 
-def atleast_1d(x):
-    return x if x.ndim >= 1 else reshape(x, (1,))
+def atleast_1d(*arys):
+    out = [x if x.ndim >= 1 else reshape(x, (1,)) for x in map(_operand, arys)]
+    return out[0] if len(out) == 1 else tuple(out)
 
 
-def atleast_2d(x):
-    return x if x.ndim >= 2 else reshape(x, (1,) * (2 - x.ndim) + x.shape)
+def atleast_2d(*arys):
+    out = [
+        x if x.ndim >= 2 else reshape(x, (1,) * (2 - x.ndim) + x.shape) for x in map(_operand, arys)
+    ]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def _operand(x):
+    return x if isinstance(x, Tracer) else np.asarray(x)
 
 
 def hstack(arrays, *, dtype=None, casting="same_kind"):
