@@ -33,13 +33,22 @@ UNSUPPORTED = {
     "np.tensordot": "reshape both operands to matrices, then `a @ b`, then reshape back",
     "np.linalg.norm": "`np.sqrt(np.sum(x ** 2))`",
     "np.linalg.inv, np.linalg.solve, np.linalg.det": "no traceable form yet",
-    "np.cumsum, np.cumprod": "no traceable form yet (a Python loop of slices traces, slowly)",
-    "np.sort, np.argsort": "`np.max`/`np.min`/`np.argmax` when you need the extremes only",
+    "np.unique": "no traceable form: its result's shape depends on the values",
+    "np.nonzero, np.argwhere, np.flatnonzero": (
+        "`np.where(mask, x, 0)`: their results' shapes depend on the values"
+    ),
     "np.logaddexp, np.logsumexp-style code": ("`m = np.max(x); m + np.log(np.sum(np.exp(x - m)))`"),
     "np.arcsin, np.arccos, np.arctanh": "no traceable form yet",
     "np.mod, np.fmod, np.remainder": "`a - b * np.floor(a / b)`",
     "ufunc methods (`np.add.reduce`, `np.add.at`, `np.maximum.accumulate`)": (
-        "`np.sum`, `np.max`; scatter-adds come from the gradient of indexing"
+        "`np.sum`, `np.max`, `np.cumsum`; scatter-adds come from the gradient of indexing"
+    ),
+    "in-place methods `x.sort()`, `x.partition()`, `x.fill()`, `x.put()`, `x.resize()`": (
+        "`x = np.sort(x)`, `x = np.partition(x, k)`, `np.full_like`, `np.where`, `np.reshape`: "
+        "traced values are immutable"
+    ),
+    "`np.pad` modes `linear_ramp`, `maximum`, `mean`, `median`, `minimum`, `empty`": (
+        "modes `constant`, `edge`, `reflect`, `symmetric`, `wrap` trace"
     ),
     "`out=` arguments, `a += b` on a traced value's NumPy buffer": (
         "`y = f(x)`: traced values are immutable"
@@ -54,7 +63,7 @@ UNSUPPORTED = {
 
 
 # methods a traced value has only to say that they need concrete numbers
-CONCRETE_METHODS = {"item", "tolist"}
+CONCRETE_METHODS = {"item", "tolist", "nonzero"}
 
 
 def read_tables() -> dict[str, list[tuple[str, str]]]:

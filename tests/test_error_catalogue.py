@@ -179,8 +179,8 @@ def f_traced_iadd(x):
     return x
 
 
-def f_sort(x):
-    return np.sort(x)  # <-
+def f_unique(x):
+    return np.unique(x)  # <-
 
 
 def f_gcd(x):
@@ -437,8 +437,8 @@ CASES = [
     # ----- shapes -----
     *_shape_cases(),
     # ----- NumPy functions, ufunc methods and keywords without a primitive -----
-    Case("Unsupported NumPy", f_sort, call_x, UnsupportedError,
-         ("np.sort has no tracegrad primitive", "supported functions", "{line}")),
+    Case("Unsupported NumPy", f_unique, call_x, UnsupportedError,
+         ("np.unique has no tracegrad primitive", "supported functions", "{line}")),
     Case("Unsupported NumPy", f_gcd, call_x, UnsupportedError,
          ("np.gcd has no tracegrad primitive", "supported ufuncs", "{line}")),
     Case("Unsupported NumPy", f_reduce, call_x, UnsupportedError,

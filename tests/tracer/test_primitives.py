@@ -334,6 +334,25 @@ case("getitem", lambda x: np.take(x, -1, axis=-1), X, label="take-int")
 # A NumPy array indexed by a traced index: ndarray.__getitem__ and np.take's dispatcher never
 # see the index, so the traceable spelling is ops.getitem (see test_numpy_api.py).
 
+# ----- scans, sorting, prod/any/all (every keyword and dtype: tests/tracer/test_scans_sorting.py)
+for shape, axis in [((5,), 0), ((2, 3, 4), 1), ((2, 3, 4), -1), ((2, 3), None), ((), None)]:
+    for dt in ("float64", "float32", "int32", "bool"):
+        x = A(shape, dt, low=-3, high=3)
+        for name in ("cumsum", "cumprod", "prod", "any", "all"):
+            f = lambda x, name=name, axis=axis: getattr(np, name)(x, axis=axis)
+            case(name, f, x, label=f"axis={axis}")
+        if shape and dt != "bool":
+            kth = 1 if axis is not None else 2
+            for name in ("sort", "argsort", "median"):
+                f = lambda x, name=name, axis=axis: getattr(np, name)(x, axis=axis)
+                case(name, f, x, label=f"axis={axis}")
+            for name in ("partition", "argpartition"):
+                f = lambda x, name=name, axis=axis, k=kth: getattr(np, name)(x, k, axis=axis)
+                case(name, f, x, label=f"axis={axis}")
+case("searchsorted", lambda a, v: np.searchsorted(a, v), np.arange(5.0), A((2, 3), "float64"))
+case("searchsorted", lambda a, v: np.searchsorted(a, v, side="right"), np.arange(5),
+     A((3,), "int64"), label="right")  # fmt: skip
+
 
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_primitive_equals_numpy(c: Case):

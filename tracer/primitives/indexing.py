@@ -88,7 +88,8 @@ def choose(a, choices, out=None, mode="raise"):
     """
     if out is not None:
         raise UnsupportedError(f"np.choose(..., out=...) is not supported ({user_location()})")
-    choices = [_operand(c) for c in (choices if not isinstance(choices, Tracer) else list(choices))]
+    choices = list(choices)
+    choices = [c if type(c) in (int, float, complex) else _operand(c) for c in choices]
     if find_trace((a, *choices)) is None:
         return np.choose(a, choices, mode=mode)
     idx = _operand(a)
@@ -109,11 +110,17 @@ def choose(a, choices, out=None, mode="raise"):
         )
     if idx.dtype.kind not in "biu":
         raise TracegradError(f"np.choose: indices must be integers, got {idx.dtype}")
-    dtype = np.result_type(*[c.dtype for c in choices])
+    dtype = np.result_type(*[ew._weak_repr(c) for c in choices])  # Python numbers are weak
     result = ew.astype(choices[-1], dtype)
     for k in range(n - 2, -1, -1):
         result = ew.where(ew.equal(idx, k), ew.astype(choices[k], dtype), result)
-    return so.broadcast_to(result, broadcast_shapes("choose", idx, *choices))
+    shapes = [getattr(c, "shape", ()) for c in (idx, *choices)]
+    try:
+        return so.broadcast_to(result, np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ShapeError(
+            f"np.choose: shapes {shapes} do not broadcast ({user_location()})"
+        ) from None
 
 
 def compress(condition, a, axis=None, out=None):

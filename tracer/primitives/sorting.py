@@ -188,6 +188,10 @@ def _flat_or_axis(name, x, axis):
 
 
 def _kind(name, kind, stable):
+    if stable is not None and kind is not None:
+        raise TracegradError(
+            f"np.{name}: `kind` and `stable` cannot both be given ({user_location()})"
+        )
     if stable:
         return "stable"
     try:
