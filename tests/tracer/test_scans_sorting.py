@@ -195,21 +195,6 @@ def test_traced_weights_keep_numpy_dtype(dtype):
     check_traced(lambda x, w: np.average(x, axis=-1, weights=w), X.astype(np.float32), w)
 
 
-@pytest.mark.skipif(not hasattr(np, "cumulative_sum"), reason="NumPy 2.1")
-@pytest.mark.parametrize(
-    "fn",
-    [
-        lambda x: np.cumulative_sum(x, axis=1),
-        lambda x: np.cumulative_sum(x, axis=0, include_initial=True),
-        lambda x: np.cumulative_prod(x, axis=-1, include_initial=True, dtype=np.float64),
-        lambda x: np.cumulative_sum(x[0, 0]),
-    ],
-)
-@pytest.mark.parametrize("dtype", ["float32", "int32", "bool"])
-def test_cumulative_sum_prod_equal_numpy(fn, dtype):
-    check_traced(fn, A((2, 3, 4), dtype, low=-3, high=3))
-
-
 def test_searchsorted_equals_numpy():
     a = np.array([0.5, 1.0, 1.0, 2.5, 4.0])
     v = A((2, 3), "float64", low=0, high=5)

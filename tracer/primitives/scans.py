@@ -141,35 +141,6 @@ def cumprod(a, axis=None, dtype=None, out=None):
     return _scan(cumprod_p, "cumprod", a, axis, dtype)
 
 
-def _cumulative(prim, name, x, axis, dtype, out, include_initial):
-    _no_out(name, out)
-    x = _operand(x)
-    if axis is None:
-        if x.ndim > 1:
-            raise TracegradError(
-                f"np.{name}: axis must be given for an array of more than one dimension "
-                f"({user_location()})"
-            )
-        axis = 0
-    if x.ndim == 0:
-        raise ShapeError(f"np.{name}: the input must be at least 1-D ({user_location()})")
-    y = _scan(prim, name, x, axis, dtype)
-    if not include_initial:
-        return y
-    axis = normalize_axis(name, axis, y.ndim)
-    shape = tuple(1 if i == axis else d for i, d in enumerate(y.shape))
-    first = np.full(shape, 0 if prim is cumsum_p else 1, dtype=y.dtype)
-    return so.concatenate([first, y], axis)
-
-
-def cumulative_sum(x, /, *, axis=None, dtype=None, out=None, include_initial=False):
-    return _cumulative(cumsum_p, "cumulative_sum", x, axis, dtype, out, include_initial)
-
-
-def cumulative_prod(x, /, *, axis=None, dtype=None, out=None, include_initial=False):
-    return _cumulative(cumprod_p, "cumulative_prod", x, axis, dtype, out, include_initial)
-
-
 _NOVALUE = np._NoValue
 
 
@@ -209,8 +180,6 @@ def diff(a, n=1, axis=-1, prepend=_NOVALUE, append=_NOVALUE):
 
 
 NUMPY = {np.cumsum: cumsum, np.cumprod: cumprod, np.diff: diff}
-if hasattr(np, "cumulative_sum"):  # NumPy 2.1
-    NUMPY.update({np.cumulative_sum: cumulative_sum, np.cumulative_prod: cumulative_prod})
 
 
 def _cumsum_method(x, axis=None, dtype=None, out=None):
@@ -224,4 +193,4 @@ def _cumprod_method(x, axis=None, dtype=None, out=None):
 METHODS = {"cumsum": _cumsum_method, "cumprod": _cumprod_method}
 ATTRIBUTES: dict = {}
 
-__all__ = ["cumprod", "cumsum", "cumulative_prod", "cumulative_sum", "diff"]
+__all__ = ["cumprod", "cumsum", "diff"]
