@@ -168,6 +168,11 @@ def f_setitem(x):
     return x
 
 
+def f_sort_method(x):
+    x.sort()  # <-
+    return x
+
+
 def f_numpy_iadd(x):
     acc = np.zeros(3)
     acc += x  # <-
@@ -456,6 +461,8 @@ CASES = [
     # ----- in-place writes -----
     Case("In-place writes", f_setitem, call_x, TracingError,
          ("in-place assignment", "float64[3]", "immutable", "np.where", "{line}")),
+    Case("In-place writes", f_sort_method, call_x, TracingError,
+         (".sort() works in place", "immutable", "x = np.sort(x", "{line}")),
     Case("In-place writes", f_numpy_iadd, call_x, UnsupportedError,
          ("np.add(..., out=...)", "a += traced", "{line}")),
     Case("In-place writes", f_traced_iadd, call_x, None, value=X + 1.0,
