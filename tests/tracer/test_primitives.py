@@ -350,6 +350,12 @@ for shape, axis in [((5,), 0), ((2, 3, 4), 1), ((2, 3, 4), -1), ((2, 3), None), 
                 f = lambda x, name=name, axis=axis, k=kth: getattr(np, name)(x, k, axis=axis)
                 case(name, f, x, label=f"axis={axis}")
 case("searchsorted", lambda a, v: np.searchsorted(a, v), np.arange(5.0), A((2, 3), "float64"))
+# invert_permutation (in sort's and partition's derivatives) is argsort of permutations
+PERMS = np.argsort(A((3, 5, 4), "float64"), axis=1)
+for axis in (0, 1, 2):
+    perm = np.argsort(PERMS, axis=axis)
+    f = lambda p, axis=axis: PRIMITIVES["invert_permutation"].bind(p, axis=axis)
+    case("invert_permutation", f, perm, label=f"axis={axis}")
 case("searchsorted", lambda a, v: np.searchsorted(a, v, side="right"), np.arange(5),
      A((3,), "int64"), label="right")  # fmt: skip
 
@@ -363,6 +369,15 @@ def test_primitive_equals_numpy(c: Case):
 def test_cases_cover_every_primitive():
     covered = {c.op for c in CASES} | {"scatter_add"}  # scatter_add: test below
     assert covered == set(PRIMITIVES)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_invert_permutation_is_argsort_of_a_permutation(axis):
+    perm = np.argsort(A((4, 6), "float64"), axis=axis)
+    inverse = PRIMITIVES["invert_permutation"].bind
+    g = trace(lambda p: inverse(p, axis=axis % 2)).trace(perm)
+    assert "invert_permutation" in ops_of(g)
+    assert_same(trace(lambda p: inverse(p, axis=axis % 2))(perm), np.argsort(perm, axis=axis))
 
 
 # ----- scatter_add (the adjoint of getitem; not reachable from NumPy code) -----

@@ -275,7 +275,8 @@ CONCRETE_METHODS = {"item", "tolist"}
 def test_every_ndarray_member_is_decided():
     from tracer import TracedArray
 
-    public = {n for n in dir(np.ndarray) if not n.startswith("_")}
+    # (NumPy 2.0 still lists ptp, itemset, newbyteorder, which only raise: left out)
+    public = {n for n in dir(np.ndarray) if not n.startswith("_") and hasattr(np.zeros((1, 1)), n)}
     decided = (
         set(METHODS) | set(ATTRIBUTES) | CONCRETE_ATTRIBUTES | set(INPLACE_METHODS)
         | {n for n in vars(TracedArray) if not n.startswith("_")}
@@ -286,7 +287,6 @@ def test_every_ndarray_member_is_decided():
 
 @pytest.mark.parametrize("name", sorted(CONCRETE_ATTRIBUTES))
 def test_memory_attributes_raise_a_tracing_error(name):
-    assert hasattr(np.ndarray, name)
     with pytest.raises(TracingError, match=f"{name} has no meaning for a traced value.*memory"):
         trace(lambda x: getattr(x, name))(A((2, 3), "float64"))
 

@@ -37,7 +37,7 @@ ATTRIBUTES: dict = {k: v for m in MODULES for k, v in m.ATTRIBUTES.items()}
 # ndarray attributes that describe concrete memory: a clear error, not an AttributeError
 CONCRETE_ATTRIBUTES = frozenset(
     {"strides", "ctypes", "data", "base", "flags", "itemsize", "nbytes", "flat", "tobytes",
-     "tofile", "dump", "dumps", "byteswap", "getfield", "setfield", "setflags"}
+     "tofile", "tostring", "dump", "dumps", "byteswap", "getfield", "setfield", "setflags"}
 )  # fmt: skip
 # ndarray methods that work in place (traced values are immutable), with what to write instead
 INPLACE_METHODS = {

@@ -56,6 +56,13 @@ def _median_impl(x, axis, keepdims):
     return np.asarray(np.median(x, axis=None if len(axis) == x.ndim else axis, keepdims=keepdims))
 
 
+def _invert_permutation_impl(p, axis):
+    inv = np.empty_like(p)
+    iota = np.arange(p.shape[axis]).reshape((-1,) + (1,) * (p.ndim - axis - 1))
+    np.put_along_axis(inv, p, np.broadcast_to(iota, p.shape), axis=axis)
+    return inv
+
+
 def _searchsorted_rule(a, v, side):
     if a.ndim != 1:
         raise ShapeError(f"searchsorted: the sorted array must be 1-D, got shape {a.shape}")
@@ -108,6 +115,16 @@ argpartition_p = Primitive(
         f"np.argpartition({a[0]}, {lit.ints(p['kth'])}, axis={lit.int(p['axis'])})"
     ),
 )  # fmt: skip
+invert_permutation_p = Primitive(
+    "invert_permutation",
+    _invert_permutation_impl,
+    _axis_rule("invert_permutation"),
+    1,
+    ("axis",),
+    zero_grad=True,
+    fresh=True,
+    lower=CALL_IMPL,
+)  # fmt: skip  (argsort of permutations, in linear time: a scatter of 0, 1, ..., n-1)
 median_p = Primitive(
     "median", _median_impl, _median_rule, 1, ("axis", "keepdims"),
     vjp=lambda gy, x, y, axis, keepdims: (
@@ -124,7 +141,8 @@ searchsorted_p = Primitive(
     lower=lambda a, p, lit: f"np.searchsorted({a[0]}, {a[1]}, side={_side_literal(p['side'])})",
 )  # fmt: skip
 
-PRIMITIVES = (sort_p, argsort_p, partition_p, argpartition_p, median_p, searchsorted_p)
+PRIMITIVES = (sort_p, argsort_p, partition_p, argpartition_p, invert_permutation_p, median_p,
+              searchsorted_p)  # fmt: skip
 
 
 # ----- local derivatives -----
@@ -133,8 +151,8 @@ def _argsort(x, axis):
 
 
 def _inverse(perm, axis):
-    """The inverse of permutations ``perm`` along ``axis``."""
-    return _argsort(perm, axis)
+    """The inverse of permutations ``perm`` along ``axis`` (what ``argsort`` gives, faster)."""
+    return bind(invert_permutation_p, perm, axis=axis)
 
 
 def _matching(src, dst, axis):
@@ -206,7 +224,7 @@ def sort(a, axis=-1, kind=None, order=None, *, stable=None):
     """``np.sort`` (every ``kind`` gives the same values)."""
     _no_order("sort", order)
     if find_trace((a,)) is None:
-        return np.sort(a, axis=axis, kind=kind)
+        return np.sort(a, axis=axis, kind=kind, stable=stable)
     _kind("sort", kind, stable)
     x, axis = _flat_or_axis("sort", _operand(a), axis)
     return bind(sort_p, x, axis=axis)
