@@ -123,6 +123,9 @@ CALLS = {
         lambda x: np.compress([True, False, True], x, axis=1),
         lambda x: np.compress([False, True], x),
         lambda x: x.compress(np.array([1, 0, 1, 1], dtype=bool), axis=-1),
+        lambda x: np.take(x, [5, -7, 2], mode="clip"),
+        lambda x: np.take(x, [[5], [-7]], axis=1, mode="wrap"),
+        lambda x: x.take(np.array([9, 1]), axis=-1, mode="clip"),
     ],
 }
 CASES = [(name, i, fn) for name, fns in CALLS.items() for i, fn in enumerate(fns)]
@@ -144,6 +147,34 @@ def test_shape_functions_equal_numpy(name, i, fn, dtype):
 )
 def test_traced_integer_indices(fn):
     check_traced(fn, np.array([2, 0, 1, 1]))
+    check_traced(lambda x, i: np.take(x, i, axis=1, mode="clip"), A((2, 3), "float64"),
+                 np.array([7, -2, 1]))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda s: np.repeat(s, 3),
+        lambda s: np.tile(s, (2, 2)),
+        lambda s: np.atleast_3d(s),
+        lambda s: np.roll(s, 1),
+        lambda s: np.pad(s, 1),
+        lambda s: np.append(s, [1.0, 2.0]),
+        lambda s: np.meshgrid(s, np.arange(3.0)),
+        lambda s: np.select([s > 0], [s]),
+        lambda s: np.broadcast_arrays(s, np.ones(2)),
+        lambda s: np.linspace(s, 3, 4),
+        lambda s: np.column_stack([s, s]),
+        lambda s: np.dstack([s, s]),
+        lambda s: np.ravel(s, order="F"),
+        lambda s: np.reshape(s, (1, 1), order="F"),
+        lambda s: np.choose(0, [s, 2 * s]),
+        lambda s: np.hstack([s, s]),
+    ],
+)
+@pytest.mark.parametrize("s", [2.5, 3, np.float32(1.5), np.array(-1.0)], ids=repr)
+def test_0d_and_python_number_inputs(fn, s):
+    check_traced(fn, s)
 
 
 # ----- linspace and meshgrid -----
@@ -242,6 +273,7 @@ def test_meshgrid_equals_numpy(fn):
         (lambda x, n: np.ravel(x, order="A"), UnsupportedError, "memory layout"),
         (lambda x, n: x.view(np.int64), TracingError, r"\.astype"),
         (lambda x, n: x.to_device("gpu"), UnsupportedError, "cpu"),
+        (lambda x, n: np.take(x, n, mode="wrap"), UnsupportedError, "mode='wrap'"),
     ],
 )
 def test_bad_calls_are_named(fn, error, match):

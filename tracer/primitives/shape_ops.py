@@ -643,18 +643,29 @@ def vstack(arrays, *, dtype=None, casting="same_kind"):
 
 def take(a, indices, axis=None, out=None, mode=None):
     """``np.take``: ``getitem`` with one index array; also how a constant array (an
-    embedding table captured from a closure) is indexed by a traced index."""
-    if out is not None or mode not in (None, "raise"):
+    embedding table captured from a closure) is indexed by a traced index. ``mode="clip"``
+    clips the indices; ``"wrap"`` needs concrete ones."""
+    traced_wrap = mode == "wrap" and isinstance(indices, Tracer)
+    if out is not None or mode not in (None, "raise", "clip", "wrap") or traced_wrap:
         raise UnsupportedError(
-            f"np.take(out=..., mode=...) is not supported when tracing (at {user_location()})"
+            f"np.take(out=..., mode={mode!r}) is not supported when tracing (at "
+            f"{user_location()}); mode='clip' is, and mode='wrap' with concrete indices"
         )
     if find_trace((a, indices)) is None:
-        return np.take(a, indices, axis=axis)
+        return np.take(a, indices, axis=axis, mode=mode or "raise")
     if not isinstance(a, Tracer):
         a = np.asarray(a)
     if axis is None:
-        return getitem(ravel(a), indices)
+        a, axis = ravel(a), 0
     axis = normalize_axis("take", axis, a.ndim)
+    if mode in ("clip", "wrap"):
+        n = a.shape[axis]
+        if mode == "wrap":
+            indices = np.mod(indices, n)
+        elif isinstance(indices, Tracer):
+            indices = ew.clip(indices, 0, n - 1)
+        else:
+            indices = np.clip(indices, 0, n - 1)
     return getitem(a, (slice(None),) * axis + (indices,))
 
 
