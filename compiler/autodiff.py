@@ -49,8 +49,8 @@ class Builder:
 
     def tag(self, start: int, grad_of: int, role: str = "backward", **attrs) -> None:
         """Mark the nodes created since id ``start`` as derived from forward node ``grad_of``."""
-        nodes = self.graph._node
-        for nid in range(start, self.graph._next_id):
+        nodes = self.graph.node_attrs
+        for nid in range(start, self.graph.next_id):
             if nid in nodes and "role" not in nodes[nid]:
                 nodes[nid]["role"] = role
                 nodes[nid]["grad_of"] = grad_of
@@ -58,7 +58,7 @@ class Builder:
 
     def in_context(self, n: int):
         """Create nodes with the source line and scope of forward node ``n``."""
-        d = self.graph._node[n]
+        d = self.graph.node_attrs[n]
         return self.stage.at(d.get("source"), tuple(d.get("scope") or ()))
 
 
@@ -72,7 +72,7 @@ def rule_operands(b: Builder, n: int, operands: Sequence[int]) -> list[TracedArr
     for every rule (operands the primitive declares ``structural``, index arrays
     and ``where``'s condition, keep theirs).
     """
-    d = b.graph._node[n]
+    d = b.graph.attrs(n)
     xs = [b.wrap(u) for u in operands]
     if not _inexact(d["dtype"]):
         return xs
@@ -113,7 +113,7 @@ def active_nodes(graph: Graph, wrt: Sequence[int]) -> set[int]:
             continue
         if not PRIMITIVES[d["op"]].differentiable:
             continue
-        if any(u in active for u in graph._pred[n]):
+        if any(u in active for u in graph.operand_ids(n)):
             active.add(n)
     return active
 
@@ -128,7 +128,7 @@ def backward_pass(
         do not depend on are absent).
     """
     graph = b.graph
-    nodes = graph._node
+    nodes = graph.node_attrs
     contributions: dict[int, list[TracedArray]] = {}
     for n, g in seeds:
         contributions.setdefault(n, []).append(g)
@@ -141,7 +141,7 @@ def backward_pass(
             continue
         d = nodes[n]
         with b.in_context(n):
-            start = graph._next_id
+            start = graph.next_id
             g = parts[0]
             for p in parts[1:]:  # fan-out: a value used k times gets the sum of k gradients
                 g = ops.add(g, p)
@@ -150,7 +150,7 @@ def backward_pass(
             if n in wrt_set or d["op"] == "input":
                 continue
             operands = graph.operands(n)
-            start = graph._next_id
+            start = graph.next_id
             xs = rule_operands(b, n, operands)
             grads = PRIMITIVES[d["op"]].vjp(g, *xs, y=b.wrap(n), **d["params"])
             if len(grads) != len(operands):
@@ -172,7 +172,7 @@ def backward_pass(
 def zeros_for(b: Builder, n: int, grad_of: int, role: str = "backward") -> TracedArray:
     """Zeros shaped like node ``n`` (a gradient or tangent where nothing flows)."""
     d = b.graph.nodes[n]
-    start = b.graph._next_id
+    start = b.graph.next_id
     with b.in_context(n):
         z = ops.broadcast_to(np.zeros((), dtype=d["dtype"]), tuple(d["shape"]))
         if not isinstance(z, TracedArray):
@@ -184,7 +184,7 @@ def zeros_for(b: Builder, n: int, grad_of: int, role: str = "backward") -> Trace
 def copy_forward(graph: Graph) -> Graph:
     """A copy of ``graph`` whose nodes all carry ``role="forward"``."""
     out = Graph.copy(graph if isinstance(graph, Graph) else Graph(graph))
-    for d in out._node.values():
+    for d in out.node_attrs.values():
         d["role"] = "forward"
         for key in ("grad_of", "seed", "accum"):
             d.pop(key, None)
@@ -247,7 +247,7 @@ def build_grad_graph(
     with gc_paused():
         g = copy_forward(graph)
         b = Builder(g)
-        start = g._next_id
+        start = g.next_id
         with b.in_context(y):
             seed = b.const(np.ones((), dtype=yd["dtype"]))
         b.tag(start, y, seed=True)

@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from compiler.passes._graph import operands, topo_order
 from tracer.errors import TracegradError
 from tracer.graph import Graph, format_value
 from tracer.primitives import PRIMITIVES
@@ -228,8 +227,8 @@ def schedule(graph: Graph, name: str | None = None) -> Schedule:
         used.add(cand)
         return cand
 
-    nodes = graph._node
-    order = topo_order(graph)
+    nodes = graph.node_attrs
+    order = graph.topo_order()
     inputs = list(graph.graph["inputs"])
     outputs = list(graph.graph["outputs"])
     var: dict[int, str] = {}
@@ -246,7 +245,7 @@ def schedule(graph: Graph, name: str | None = None) -> Schedule:
             if op not in PRIMITIVES:
                 raise CodegenError(f"node %{n} has unknown op {op!r}")
             ops.append(n)
-    args_of = [operands(graph, n) for n in ops]
+    args_of = [graph.operands(n) for n in ops]
 
     end = len(ops)
     last: dict[int, int] = {}  # position of each value's last use; outputs live to the end
@@ -332,7 +331,7 @@ class _Emitter:
     """Collects the prologue (closure constants) and the body lines, each tagged with a node."""
 
     def __init__(self, graph: Graph):
-        self.nodes = graph._node
+        self.nodes = graph.node_attrs
         self.prologue: list[tuple[str, int | None]] = []
         self.body: list[tuple[str, int | None]] = []
         self.consts: dict[str, object] = {}
@@ -371,7 +370,7 @@ class _Emitter:
 def emit_source(sched: Schedule, *, chunk: int = CHUNK) -> GeneratedCode:
     """The source text of a schedule (split into parts above ``chunk`` ops)."""
     graph = sched.graph
-    nodes = graph._node
+    nodes = graph.node_attrs
     em = _Emitter(graph)
     for cname, n in sched.consts:
         em.closure(cname, nodes[n]["value"], f"  # {_const_note(nodes[n])}", n)
@@ -424,7 +423,7 @@ def emit_source(sched: Schedule, *, chunk: int = CHUNK) -> GeneratedCode:
 
 
 def _emit_step(em: _Emitter, graph: Graph, st: Step) -> None:
-    d = graph._node[st.node]
+    d = graph.node_attrs[st.node]
     op = d["op"]
     try:
         expr = _expr(op, st.args, d["params"])
@@ -437,7 +436,7 @@ def _emit_step(em: _Emitter, graph: Graph, st: Step) -> None:
         em.closure(kw, dict(d["params"]), "", st.node)
         expr = f"{impl}({', '.join(st.args)}, **{kw})"
     if st.out is not None:
-        if graph._node[st.node]["op"] in POSITIONAL_OUT:
+        if graph.node_attrs[st.node]["op"] in POSITIONAL_OUT:
             expr = expr[:-1] + f", {st.out})"  # a ufunc's last positional argument is out=
         else:
             expr = expr[:-1] + f", out={st.out})"
@@ -448,13 +447,13 @@ def _emit_step(em: _Emitter, graph: Graph, st: Step) -> None:
 
 def _owns(graph: Graph, n: int) -> bool:
     """True when ``n``'s value is a fresh array no other live name can alias."""
-    d = graph._node[n]
+    d = graph.node_attrs[n]
     if not d["shape"]:
         return False  # 0-d results are NumPy scalars: immutable, nothing to recycle
     if not PRIMITIVES[d["op"]].owns_result(d["params"]):
         return False
-    nodes = graph._node
-    return not any(PRIMITIVES[nodes[v]["op"]].view for v in graph._succ[n])
+    nodes = graph.node_attrs
+    return not any(PRIMITIVES[nodes[v]["op"]].view for v in graph.users(n))
 
 
 def _const_note(d) -> str:
@@ -463,7 +462,7 @@ def _const_note(d) -> str:
 
 def returns_copy(graph: Graph, n: int) -> bool:
     """Outputs that are views or constants leave as fresh, writable arrays."""
-    d = graph._node[n]
+    d = graph.node_attrs[n]
     if not d["shape"]:
         return False
     return d["op"] == "const" or (d["op"] in PRIMITIVES and PRIMITIVES[d["op"]].view)

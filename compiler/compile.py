@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from compiler.executor import Executable
+from compiler.backends import Backend, Program, get_backend, select_backend
 from compiler.passes import optimize
 from tracer.captures import has_outer_captures
 from tracer.debug import nans_enabled
@@ -44,6 +44,7 @@ class CompiledFunction(TracedFunction):
         make_graph: Callable[[Call], Graph] | None = None,
         owns_graphs: bool = True,
         debug_nans: bool | None = None,
+        backend: str | Backend | None = None,
     ):
         """
         Args:
@@ -54,9 +55,14 @@ class CompiledFunction(TracedFunction):
             owns_graphs: the maker returns fresh graphs nothing else holds, which are
                 then optimised in place (no copy).
             debug_nans: as for ``trace``.
+            backend: where the graph runs (``compiler.backends``): a name such as
+                ``"numpy"``, a ``Backend``, or None to choose per call from the arguments.
         """
         self.passes = None if passes is None else tuple(passes)
-        self._executables: dict[int, tuple[Graph, Executable]] = {}
+        self.backend = backend if backend is None or isinstance(backend, Backend) else str(backend)
+        if backend is not None:
+            get_backend(backend)  # an unknown name or a missing extra fails here, not later
+        self._executables: dict[tuple, tuple[Graph, Program]] = {}
         self._source_maker = make_graph
         self._owns_graphs = owns_graphs
         super().__init__(fn, static_argnums=static_argnums, name=name, debug_nans=debug_nans,
@@ -73,28 +79,32 @@ class CompiledFunction(TracedFunction):
     def _run_compiled(self, graph: Graph, leaves: list) -> list:
         if nans_enabled(self.debug_nans):  # node-by-node, to name the first bad node
             return evaluate_flat(graph, leaves, check_nans=True)
-        return self._executable(graph)(leaves)
+        return self._executable(graph, select_backend(self.backend, leaves))(leaves)
 
     # ----- compiled code -----
-    def _executable(self, graph: Graph) -> Executable:
-        hit = self._executables.get(id(graph))
+    def _executable(self, graph: Graph, backend: Backend) -> Program:
+        key = (id(graph), backend.name)
+        hit = self._executables.get(key)
         if hit is not None and hit[0] is graph:
             return hit[1]
         with self._lock:
-            hit = self._executables.get(id(graph))
+            hit = self._executables.get(key)
             if hit is None or hit[0] is not graph:
-                exe = Executable(graph, self.name)
+                program = backend.compile(graph, self.name)
                 if not has_outer_captures(graph):  # a graph bound to one trace is not kept
-                    self._executables[id(graph)] = (graph, exe)
-                return exe
+                    self._executables[key] = (graph, program)
+                return program
             return hit[1]
 
-    def executable(self, *args, **kwargs) -> Executable:
-        """The ``Executable`` for these arguments (arrays, numbers or ``Spec``)."""
-        return self._executable(self.trace(*args, **kwargs))
+    def executable(self, *args, **kwargs) -> Program:
+        """The compiled program for these arguments (arrays, numbers or ``Spec``), from the
+        back end they select (``compiler.backends``)."""
+        graph, leaves = self._lookup(args, kwargs)
+        return self._executable(graph, select_backend(self.backend, leaves))
 
     def source(self, *args, **kwargs) -> str:
-        """The generated Python source for these arguments (arrays, numbers or ``Spec``)."""
+        """The generated source for these arguments (arrays, numbers or ``Spec``): the code
+        the back end runs, which says which back end it is."""
         return self.executable(*args, **kwargs).source
 
     def __repr__(self) -> str:
@@ -107,6 +117,7 @@ def compile(  # noqa: A001  (the public name in DESIGN.md)
     static_argnums: int | Sequence[int] = (),
     name: str | None = None,
     passes: Sequence[str] | None = None,
+    backend: str | Backend | None = None,
 ):
     """Compile a NumPy function: trace it, optimise the graph, generate and run NumPy source.
 
@@ -119,6 +130,8 @@ def compile(  # noqa: A001  (the public name in DESIGN.md)
         static_argnums: positions of arguments baked into the graph (hashable).
         name: the graph's and generated function's name (default: the function's).
         passes: optimisation passes to run (default: all; ``()`` for none).
+        backend: where it runs: ``"numpy"`` (generated NumPy source), another name in
+            ``compiler.backends.BACKENDS``, or None (chosen per call from the arguments).
 
     Returns:
         A ``CompiledFunction``; works as ``@compile`` or ``@compile(static_argnums=1)``.
@@ -128,19 +141,23 @@ def compile(  # noqa: A001  (the public name in DESIGN.md)
         >>> print(fast.source(np.ones(3)))        # doctest: +SKIP
     """
     if fn is None:
-        return lambda f: compile(f, static_argnums=static_argnums, name=name, passes=passes)
+        return lambda f: compile(
+            f, static_argnums=static_argnums, name=name, passes=passes, backend=backend
+        )
     if isinstance(static_argnums, int):
         static_argnums = (static_argnums,)
     static_argnums = tuple(static_argnums)
     if not isinstance(fn, TracedFunction):
-        return CompiledFunction(fn, static_argnums=static_argnums, name=name, passes=passes)
+        return CompiledFunction(
+            fn, static_argnums=static_argnums, name=name, passes=passes, backend=backend
+        )
     if fn.make_graph == fn.trace_function or (
         isinstance(fn, CompiledFunction) and fn._source_maker is None
     ):
         # a traced (or compiled) plain function: trace it afresh, with these options
         return CompiledFunction(fn.fn, static_argnums=static_argnums or fn.static_argnums,
                                 name=name or fn.name, passes=passes,
-                                debug_nans=fn.debug_nans)  # fmt: skip
+                                debug_nans=fn.debug_nans, backend=backend)  # fmt: skip
     if static_argnums and static_argnums != fn.static_argnums:
         raise TypeError(
             f"compile({fn.name}): static_argnums of a transformed function are its own "
@@ -152,4 +169,5 @@ def compile(  # noqa: A001  (the public name in DESIGN.md)
         fn.fn, static_argnums=fn.static_argnums, name=name or fn.name,
         passes=() if passes is None else passes, debug_nans=fn.debug_nans,
         make_graph=lambda call: fn.trace(*call.args, **call.kwargs), owns_graphs=False,
+        backend=backend if backend is not None else getattr(fn, "backend", None),
     )  # fmt: skip

@@ -32,11 +32,11 @@ from compiler.codegen import (
     returns_copy,
     schedule,
 )
-from compiler.passes._graph import gc_paused
 from tracer.errors import EvaluationError
 from tracer.graph import Graph, format_node
 from tracer.interpreter import check_inputs
 from tracer.primitives import PRIMITIVES
+from tracer.staging import gc_paused
 
 COMPILE_LIMIT = 10_000
 
@@ -141,7 +141,7 @@ class _SlotMachine:
 
     def __init__(self, sched: Schedule):
         graph = sched.graph
-        nodes = graph._node
+        nodes = graph.node_attrs
         slot: dict[str, int] = {}
         for v in sched.inputs:
             slot[v] = len(slot)

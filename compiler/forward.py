@@ -55,7 +55,7 @@ def forward_pass(b: Builder, tangents: dict[int, TracedArray]) -> dict[int, Trac
         if jvp is None:
             continue
         with b.in_context(n):
-            start = graph._next_id
+            start = graph.next_id
             t = jvp(ts, *rule_operands(b, n, operands), y=b.wrap(n), **d["params"])
             if t is not None:
                 out[n] = _fit(t, d["shape"], d["dtype"])

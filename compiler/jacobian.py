@@ -33,7 +33,7 @@ def _size(shape) -> int:
 def _one_hot(b: Builder, at: int, i: int, shape, dtype, role: str):
     arr = np.zeros(shape, dtype=dtype)
     arr.reshape(-1)[i] = 1
-    start = b.graph._next_id
+    start = b.graph.next_id
     with b.in_context(at):
         node = b.const(arr)
     b.tag(start, at, role=role, seed=True)
@@ -41,7 +41,7 @@ def _one_hot(b: Builder, at: int, i: int, shape, dtype, role: str):
 
 
 def _assemble(b: Builder, at: int, parts, axis: int, shape, role: str):
-    start = b.graph._next_id
+    start = b.graph.next_id
     with b.in_context(at):
         out = ops.reshape(ops.stack(parts, axis=axis), tuple(shape))
     b.tag(start, at, role=role)
@@ -111,7 +111,7 @@ def build_jacobian_graph(graph: Graph, wrt: Sequence[int], mode: str | None = No
 
 
 def _zeros(b: Builder, at: int, shape, dtype, role: str) -> int:
-    start = b.graph._next_id
+    start = b.graph.next_id
     with b.in_context(at):
         z = b.const(np.zeros((), dtype=dtype))
         z = ops.broadcast_to(z, tuple(shape))

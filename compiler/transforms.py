@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from compiler.autodiff import Builder, build_grad_graph, copy_forward, finish_grad_graph, prune
+from compiler.autodiff import Builder, build_grad_graph, copy_forward, finish_grad_graph
 from compiler.compile import CompiledFunction
 from compiler.forward import build_jvp_graph
 from compiler.jacobian import build_jacobian_graph
@@ -47,12 +47,12 @@ class Transformed(CompiledFunction):
     inputs of the transformed graph and are never differentiated.
     """
 
-    def __init__(self, fun: Callable, prefix: str):
+    def __init__(self, fun: Callable, prefix: str, backend=None):
         inner = _as_traced(fun)
         self.inner = inner
         super().__init__(inner.fn, static_argnums=inner.static_argnums,
                          name=f"{prefix}_{inner.name}", make_graph=self._transformed,
-                         debug_nans=inner.debug_nans)  # fmt: skip
+                         debug_nans=inner.debug_nans, backend=backend)  # fmt: skip
 
     def _transformed(self, call: Call) -> Graph:
         graph = self.transform(self.inner.trace(*call.args, **call.kwargs))
@@ -163,8 +163,8 @@ def _describe_tree(tree) -> str:
 class GradFunction(Transformed):
     """``grad(f)`` / ``value_and_grad(f)``: the compiled reversed gradient graph of ``f``."""
 
-    def __init__(self, fun, argnums=0, has_aux=False, with_value=False):
-        super().__init__(fun, "value_and_grad" if with_value else "grad")
+    def __init__(self, fun, argnums=0, has_aux=False, with_value=False, backend=None):
+        super().__init__(fun, "value_and_grad" if with_value else "grad", backend)
         self.argnums, self.has_aux, self.with_value = argnums, has_aux, with_value
 
     def transform(self, fwd: Graph) -> Graph:
@@ -173,26 +173,30 @@ class GradFunction(Transformed):
         wrt = [n for ids in groups for n in ids]
         _check_float_inputs(fwd, wrt, fname)
         y, aux, aux_tree = _split_aux(fwd, self.has_aux, fname)
-        g = build_grad_graph(fwd, wrt, keep_value=True, output=0, extra_outputs=aux)
+        # the forward value is an output only for value_and_grad: build_grad_graph prunes
+        # what the outputs do not need, once
+        g = build_grad_graph(fwd, wrt, keep_value=self.with_value, output=0, extra_outputs=aux)
         outs = g.graph["outputs"]
-        value, grads, auxs = outs[0], outs[1 : 1 + len(wrt)], outs[1 + len(wrt) :]
+        first = 1 if self.with_value else 0
+        grads, auxs = outs[first : first + len(wrt)], outs[first + len(wrt) :]
         grad_tree = _grad_tree(fwd, argnums)
         leaf = {"type": "leaf"}
         if self.with_value:
             value_tree = {"type": "tuple", "children": [leaf, aux_tree]} if self.has_aux else leaf
-            g.graph["outputs"] = [value, *auxs, *grads]
+            g.graph["outputs"] = [outs[0], *auxs, *grads]
             g.graph["out_tree"] = {"type": "tuple", "children": [value_tree, grad_tree]}
         else:
             g.graph["outputs"] = [*grads, *auxs]
             g.graph["out_tree"] = (
                 {"type": "tuple", "children": [grad_tree, aux_tree]} if self.has_aux else grad_tree
             )
-            prune(g)
         g.graph["name"] = self.name
         return g
 
 
-def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> GradFunction:
+def grad(
+    fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, *, backend=None
+) -> GradFunction:
     """The gradient of a scalar function, as a compiled traced function.
 
     Args:
@@ -200,17 +204,21 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
             ``has_aux``); plain Python or ``@trace``-decorated.
         argnums: which positional argument(s) to differentiate; a tuple gives a tuple.
         has_aux: ``fun`` returns ``(output, aux)``; the result is ``(grads, aux)``.
+        backend: where the gradient runs (``compiler.backends``; default: chosen per
+            call from the arguments).
 
     Returns:
         A function with ``fun``'s arguments returning gradients shaped like the
         arguments (pytrees give pytrees).
     """
-    return GradFunction(fun, argnums, has_aux, with_value=False)
+    return GradFunction(fun, argnums, has_aux, with_value=False, backend=backend)
 
 
-def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+def value_and_grad(
+    fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, *, backend=None
+):
     """Like ``grad``, returning ``(value, grads)`` (``((value, aux), grads)`` with ``has_aux``)."""
-    return GradFunction(fun, argnums, has_aux, with_value=True)
+    return GradFunction(fun, argnums, has_aux, with_value=True, backend=backend)
 
 
 # ----- vjp and jvp -----
@@ -398,8 +406,8 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
 class JacobianFunction(Transformed):
     """``jacobian(f)``: blocks ``d out / d arg`` of shape ``out.shape + arg.shape``."""
 
-    def __init__(self, fun, argnums=0, mode=None):
-        super().__init__(fun, "jacobian")
+    def __init__(self, fun, argnums=0, mode=None, backend=None):
+        super().__init__(fun, "jacobian", backend)
         self.argnums, self.mode = argnums, mode
 
     def transform(self, fwd: Graph) -> Graph:
@@ -423,7 +431,9 @@ def _graft(outer: dict, inner: dict) -> dict:
     return out
 
 
-def jacobian(fun: Callable, argnums: int | Sequence[int] = 0, mode: str | None = None):
+def jacobian(
+    fun: Callable, argnums: int | Sequence[int] = 0, mode: str | None = None, *, backend=None
+):
     """The Jacobian of ``fun``: for each output, for each argument, ``out.shape + arg.shape``.
 
     Args:
@@ -431,10 +441,11 @@ def jacobian(fun: Callable, argnums: int | Sequence[int] = 0, mode: str | None =
         argnums: argument(s) to differentiate with respect to.
         mode: ``"rev"`` (one reverse pass per output element), ``"fwd"`` (one forward
             pass per input element), or None to pick the one with fewer passes.
+        backend: where it runs (``compiler.backends``).
     """
-    return JacobianFunction(fun, argnums, mode)
+    return JacobianFunction(fun, argnums, mode, backend)
 
 
-def hessian(fun: Callable, argnums: int | Sequence[int] = 0):
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0, *, backend=None):
     """The Hessian of a scalar function: ``jacobian(grad(fun))`` (forward over reverse)."""
-    return jacobian(grad(fun, argnums), argnums, mode="fwd")
+    return jacobian(grad(fun, argnums), argnums, mode="fwd", backend=backend)

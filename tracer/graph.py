@@ -22,6 +22,7 @@ Node attributes: ``op``, ``params`` (static, JSON-able), ``shape``, ``dtype``
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Sequence
 
 import networkx as nx
@@ -30,6 +31,8 @@ import numpy as np
 from tracer.spec import as_dtype, dtype_name, format_aval  # noqa: F401  (re-exported)
 
 REPR_NODES = 60  # nodes listed by repr(graph); str(graph) lists them all
+# Attributes a rewrite's replacement inherits from the node it stands in for.
+_CARRIED = ("name", "source", "scope", "role", "grad_of")
 
 
 class Graph(nx.MultiDiGraph):
@@ -148,10 +151,16 @@ class Graph(nx.MultiDiGraph):
 
     def new_id(self) -> int:
         """Reserve a fresh node id (larger than every id in the graph)."""
-        self._next_id = max(self._next_id, max(self.nodes, default=-1) + 1)
+        self._next_id = max(self._next_id, max(self._node, default=-1) + 1)
         return self._next_id
 
-    # ----- reading -----
+    @property
+    def next_id(self) -> int:
+        """The id the next node will get: nodes made since ``start = g.next_id`` have ids
+        ``range(start, g.next_id)`` (how transformations tag what they added)."""
+        return self._next_id
+
+    # ----- reading: networkx's own dicts, not its views (hot in every pass) -----
     @property
     def inputs(self) -> list[int]:
         return self.graph["inputs"]
@@ -160,22 +169,151 @@ class Graph(nx.MultiDiGraph):
     def outputs(self) -> list[int]:
         return self.graph["outputs"]
 
+    @property
+    def node_attrs(self) -> dict[int, dict]:
+        """Every node's attribute dict, by id (the graph's own dict: read, do not resize)."""
+        return self._node
+
+    def attrs(self, n: int) -> dict:
+        """The attribute dict of node ``n`` (``g.nodes[n]`` without the view)."""
+        return self._node[n]
+
     def operands(self, n: int) -> list[int]:
-        """Operand node ids of ``n`` in argument order."""
-        pairs = [(d["arg"], u) for u, keyed in self._pred[n].items() for d in keyed.values()]
-        pairs.sort()
-        return [u for _, u in pairs]
+        """Operand node ids of ``n`` in argument order (any IR MultiDiGraph works)."""
+        pred = self._pred[n]
+        k = len(pred)
+        if k == 1:
+            for u, keyed in pred.items():
+                return [u] * len(keyed)
+        if k == 2:  # binary ops: two distinct operands, one edge each
+            (u, ku), (v, kv) = pred.items()
+            if len(ku) == 1 and len(kv) == 1:
+                for e in ku.values():
+                    return [u, v] if e["arg"] == 0 else [v, u]
+        if not k:
+            return []
+        out = [0] * sum(map(len, pred.values()))
+        for u, keyed in pred.items():
+            for e in keyed.values():
+                out[e["arg"]] = u
+        return out
+
+    def operand_ids(self, n: int):
+        """The distinct nodes ``n`` reads, in no particular order."""
+        return self._pred[n].keys()
 
     def users(self, n: int) -> list[int]:
         """Distinct nodes that read ``n``."""
         return list(self._succ[n])
 
+    def has_users(self, n: int) -> bool:
+        return bool(self._succ[n])
+
+    def sole_use(self, n: int) -> bool:
+        """True when ``n`` has exactly one user, once (so rewriting that user frees it)."""
+        succ = self._succ[n]
+        return len(succ) == 1 and all(len(k) == 1 for k in succ.values())
+
     def topo_order(self) -> list[int]:
-        """Nodes in a topological order, ties broken by id (creation order)."""
-        nodes = sorted(self._node)
-        if all(u < v for v, preds in self._pred.items() for u in preds):
-            return nodes
-        return list(nx.lexicographical_topological_sort(self))
+        """Nodes in a topological order, ties broken by smallest id (creation order).
+
+        Linear when ids increase along every edge (graphs as built); a heap-based
+        Kahn sort otherwise (after rewrites). Any IR MultiDiGraph works.
+        """
+        succ, pred = self._succ, self._pred
+        if all(u < v for v, ps in pred.items() for u in ps):
+            return sorted(self._node)
+        indeg = {v: len(ps) for v, ps in pred.items()}
+        heap = [n for n, k in indeg.items() if k == 0]
+        heapq.heapify(heap)
+        order = []
+        while heap:
+            n = heapq.heappop(heap)
+            order.append(n)
+            for v in succ[n]:
+                indeg[v] -= 1
+                if indeg[v] == 0:
+                    heapq.heappush(heap, v)
+        if len(order) != len(self._node):
+            raise nx.NetworkXUnfeasible("graph contains a cycle")
+        return order
+
+    def live_nodes(self) -> set[int]:
+        """Nodes the outputs depend on, plus every input (they are the signature)."""
+        seen: set[int] = set(self.graph["inputs"])
+        stack = [o for o in self.graph["outputs"] if o not in seen]
+        seen.update(stack)
+        pred = self._pred
+        while stack:
+            n = stack.pop()
+            for u in pred[n]:
+                if u not in seen:
+                    seen.add(u)
+                    stack.append(u)
+        return seen
+
+    # ----- rewriting (the passes' graph surgery; linear in what it touches) -----
+    def add_like(self, op: str, operands: Sequence[int], params: dict, shape, dtype, like: int,
+                 value=None) -> int:  # fmt: skip
+        """Add a node computing ``op(*operands)`` that stands in for node ``like``: it
+        inherits ``like``'s name, source, scope, role and ``grad_of``."""
+        nid = self._next_id
+        if nid in self._node:  # a graph built by other means: find a free id (O(n), rare)
+            nid = self.new_id()
+        self._next_id = nid + 1
+        d = self._node[like]
+        attrs = {"op": op, "params": params, "shape": tuple(shape), "dtype": dtype_name(dtype)}
+        for key in _CARRIED:
+            if key in d:
+                attrs[key] = d[key]
+        if value is not None:
+            attrs["value"] = value
+        self._node[nid] = attrs
+        self._succ[nid] = {}
+        self._pred[nid] = {}
+        for i, u in enumerate(operands):
+            self._add_operand(u, nid, i)
+        return nid
+
+    def _add_operand(self, u: int, v: int, arg: int) -> None:
+        keyed = self._succ[u].get(v)
+        if keyed is None:
+            keyed = self._succ[u][v] = self._pred[v][u] = {}
+        key = 0
+        while key in keyed:
+            key += 1
+        keyed[key] = {"arg": arg}
+
+    def remove(self, n: int) -> list[int]:
+        """Remove node ``n`` and its edges; return the nodes it read (they lost a user)."""
+        operands = list(self._pred[n])
+        for u in operands:
+            del self._succ[u][n]
+        for v in self._succ[n]:
+            del self._pred[v][n]
+        del self._succ[n], self._pred[n], self._node[n]
+        if self.__networkx_cache__:
+            self.__networkx_cache__.clear()
+        return operands
+
+    def clear_operands(self, n: int) -> list[int]:
+        """Drop the in-edges of ``n`` (it is becoming a constant); return its former operands."""
+        operands = list(self._pred[n])
+        for u in operands:
+            del self._succ[u][n]
+        self._pred[n] = {}
+        return operands
+
+    def redirect_users(self, old: int, new: int) -> list[int]:
+        """Make every user of ``old`` read ``new`` instead (operand positions kept); return
+        those users. ``old`` is left without users."""
+        users = list(self._succ[old])
+        for v in users:
+            for e in self._succ[old][v].values():
+                self._add_operand(new, v, e["arg"])
+            del self._pred[v][old]
+        self._succ[old] = {}
+        return users
 
     def __str__(self) -> str:
         return format_graph(self)

@@ -127,7 +127,7 @@ def evaluate_flat(graph, flat: list, *, check_nans: bool = False) -> list:
     # last use of each value, so intermediates are dropped early
     last: dict[int, int] = {}
     for pos, n in enumerate(order):
-        for u in graph._pred[n]:
+        for u in Graph.operand_ids(graph, n):
             last[u] = pos
     keep = set(outputs)
     nodes = graph.nodes
@@ -156,7 +156,7 @@ def evaluate_flat(graph, flat: list, *, check_nans: bool = False) -> list:
             ) from exc
         if check_nans and bad_values(env[n]):
             raise nan_error(graph, n, env[n], list(zip(Graph.operands(graph, n), args)))
-        for u in graph._pred[n]:
+        for u in Graph.operand_ids(graph, n):
             if last.get(u) == pos and u not in keep:
                 env.pop(u, None)
     return [_as_result(env[o]) for o in outputs]

@@ -263,7 +263,7 @@ def from_json(text: str) -> Graph:
         g.graph["captures"] = list(captures)
     name = attrs.get("name", "loaded")
     g.graph["name"] = name if isinstance(name, str) else "loaded"
-    g._next_id = max(g.nodes, default=-1) + 1
+    g.new_id()  # ids continue after the largest loaded one
     try:
         validate(g)
     except GraphError as exc:

@@ -100,7 +100,7 @@ class TraceState:
 
     def wrap(self, n: int) -> Tracer:
         """A traced value for node ``n`` of this trace's graph."""
-        d = self.graph._node[n]  # hot in autodiff: the dict itself, not a networkx view
+        d = self.graph.attrs(n)
         return self.value_type(self, n, d["shape"], as_dtype(d["dtype"]))
 
     def encloses(self, other: TraceState) -> bool:
@@ -225,7 +225,7 @@ class Stage:
 
     def __init__(self, graph: Graph, value_type: type, *, share_scalars: bool = False):
         self.state = TraceState(graph, value_type, share_scalars=share_scalars)
-        for n, d in graph._node.items():  # a rule reusing a forward array reuses its node
+        for n, d in graph.node_attrs.items():  # a rule reusing a forward array reuses its node
             if d["op"] == "const":
                 value = d["value"]
                 self.state.consts[id(value)] = (value, n)
@@ -332,11 +332,11 @@ def as_node(trace: TraceState, x) -> tuple[int, tuple, np.dtype]:
         return trace.lift(x), x.shape, x.dtype
     nid = trace.capture_ids.get(id(x))
     if nid is not None:  # a captured value reached by a path the substitution missed
-        d = trace.graph._node[nid]
+        d = trace.graph.attrs(nid)
         return nid, d["shape"], as_dtype(d["dtype"])
     arr = x if isinstance(x, np.ndarray) else _to_array(x)
     nid = trace.const(arr)
-    d = trace.graph._node[nid]
+    d = trace.graph.attrs(nid)
     return nid, d["shape"], as_dtype(d["dtype"])
 
 

@@ -446,7 +446,7 @@ def _trace_once(fn, call: Call, name: str, static_argnums, captures) -> Graph:
             raise
         out_leaves, out_tree = flatten(out)
         outputs = [_output_node(state, leaf, name) for leaf in out_leaves]
-    caps = [n for n in graph.graph.get("captures", ()) if graph._succ[n] or n in outputs]
+    caps = [n for n in graph.graph.get("captures", ()) if graph.has_users(n) or n in outputs]
     for n in slot_of:  # captured values the code did not use after all
         if n not in caps:
             graph.remove_node(n)

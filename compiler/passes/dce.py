@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compiler.passes._graph import copy_graph, fix_references, live_nodes, remove_node
+from compiler.passes.rewrite import Rewrite
 from tracer.graph import Graph
 
 
@@ -11,16 +11,21 @@ def dce(graph: Graph) -> Graph:
 
     Inputs are kept even when unused: they are the function's signature.
     """
-    g = copy_graph(graph)
+    g = graph.copy()
     run_dce(g)
-    fix_references(g, {})
     return g
 
 
-def run_dce(g: Graph) -> dict[str, int]:
-    """Remove dead nodes from ``g`` in place; return ``{"removed": count}``."""
-    live = live_nodes(g)
-    dead = [n for n in g._node if n not in live]
+def run_dce(g: Graph, rewrite: Rewrite | None = None) -> dict[str, int]:
+    """Remove dead nodes from ``g`` in place (recording them in ``rewrite`` when a larger
+    run owns one); return ``{"removed": count}``."""
+    own = rewrite is None
+    if own:
+        rewrite = Rewrite(g)
+    live = g.live_nodes()
+    dead = [n for n in g.node_attrs if n not in live]
     for n in dead:
-        remove_node(g, n)
+        rewrite.remove(n)
+    if own:
+        rewrite.finish()
     return {"removed": len(dead)}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.passes._graph import clear_operands, operands, size_of
 from tracer.graph import Graph
 from tracer.primitives import PRIMITIVES
 from tracer.primitives.shape_ops import broadcast_to_p
@@ -22,11 +21,11 @@ BROADCAST_FOLD_LIMIT = 1024
 
 def foldable(g: Graph, n: int) -> bool:
     """True when ``n`` is an op on constants whose result is small enough to store."""
-    d = g._node[n]
-    if d["op"] in ("input", "const") or not g._pred[n]:
+    nodes = g.node_attrs
+    d = nodes[n]
+    if d["op"] in ("input", "const") or not g.operand_ids(n):
         return False
-    nodes = g._node
-    if any(nodes[u]["op"] != "const" for u in g._pred[n]):
+    if any(nodes[u]["op"] != "const" for u in g.operand_ids(n)):
         return False
     size = size_of(d["shape"])
     if size > FOLD_LIMIT:
@@ -34,14 +33,15 @@ def foldable(g: Graph, n: int) -> bool:
     return not (
         d["op"] == broadcast_to_p.name
         and size > BROADCAST_FOLD_LIMIT
-        and size > max(size_of(nodes[u]["shape"]) for u in g._pred[n])
+        and size > max(size_of(nodes[u]["shape"]) for u in g.operand_ids(n))
     )
 
 
 def evaluate_node(g: Graph, n: int) -> np.ndarray | None:
     """The value of ``n`` from its constant operands, or None if it cannot be computed here."""
-    d = g._node[n]
-    args = [g._node[u]["value"] for u in operands(g, n)]
+    nodes = g.node_attrs
+    d = nodes[n]
+    args = [nodes[u]["value"] for u in g.operands(n)]
     try:
         with np.errstate(all="ignore"):
             out = PRIMITIVES[d["op"]].impl(*args, **d["params"])
@@ -56,8 +56,16 @@ def evaluate_node(g: Graph, n: int) -> np.ndarray | None:
 
 def make_const(g: Graph, n: int, value: np.ndarray) -> None:
     """Turn ``n`` into a ``const`` holding ``value`` (in place: users and attrs unchanged)."""
-    clear_operands(g, n)
-    d = g._node[n]
+    g.clear_operands(n)
+    d = g.attrs(n)
     d["op"] = "const"
     d["params"] = {}
     d["value"] = value
+
+
+def size_of(shape) -> int:
+    """The number of elements of an array of ``shape`` (exact Python ints)."""
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n

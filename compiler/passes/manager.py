@@ -17,13 +17,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from compiler.passes._graph import copy_graph, fix_references, gc_paused
 from compiler.passes.dce import run_dce
+from compiler.passes.rewrite import Rewrite
 from compiler.passes.sweep import PARTS, Sweep, run_cse, run_fold, run_simplify
 from tracer.graph import Graph
+from tracer.staging import gc_paused
 
 # name -> in-place runner returning {what: count}; the order is the order of a round.
-PASSES: dict[str, Callable[[Graph], dict[str, int]]] = {
+PASSES: dict[str, Callable[..., dict[str, int]]] = {
     "fold": run_fold,
     "simplify": run_simplify,
     "cse": run_cse,
@@ -94,13 +95,13 @@ def optimize(
 
 def _optimize(graph: Graph, names: tuple, report: bool, inplace: bool):
     start = time.perf_counter()
-    g = graph if inplace else copy_graph(graph)
+    g = graph if inplace else graph.copy()
     rep = PassReport(name=g.graph.get("name", "f"), nodes_before=len(g))
     rep.changes = {name: Counter() for name in names}
     rep.seconds = {"copy": time.perf_counter() - start, "sweep": 0.0, "dce": 0.0}
     parts = tuple(p for p in PARTS if p in names)
-    sweep = Sweep(g, parts) if parts else None
-    g._replaced = {}
+    rewrite = Rewrite(g)
+    sweep = Sweep(g, rewrite, parts) if parts else None
     try:
         for round_no in range(MAX_ROUNDS):
             rep.rounds += 1
@@ -111,16 +112,15 @@ def _optimize(graph: Graph, names: tuple, report: bool, inplace: bool):
                 rep.seconds["sweep"] += time.perf_counter() - start
             if "dce" in names:
                 start = time.perf_counter()
-                removed = run_dce(g)["removed"]
+                removed = run_dce(g, rewrite)["removed"]
                 rep.seconds["dce"] += time.perf_counter() - start
                 rep.changes["dce"]["removed"] += removed
                 changed += removed
             if not changed:
                 break
     finally:
-        fix_references(g, g.__dict__.pop("_replaced"))
+        rewrite.finish()
         if sweep is not None:
-            sweep.close()
             for part in parts:
                 rep.changes[part].update(sweep.counts[part])
     rep.nodes_after = len(g)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.passes._graph import add_node, operands
 from tracer.graph import Graph
 from tracer.primitives import PRIMITIVES
 from tracer.primitives.elementwise import mul_p
@@ -40,7 +39,7 @@ _VIEW_CHAIN = frozenset(p.name for p in PRIMITIVES.values() if p.view and p.arit
 class _Ctx:
     def __init__(self, g: Graph):
         self.g = g
-        self.nodes = g._node
+        self.nodes = g.node_attrs
         self.uniform_cache: dict[int, object] = {}
 
     def uniform(self, n: int):
@@ -57,7 +56,7 @@ class _Ctx:
                 if v.size == 1 or bool((v == first).all()):
                     val = first.item()
         elif d["op"] in _VIEW_CHAIN:
-            (u,) = self.g._pred[n]
+            (u,) = self.g.operand_ids(n)
             val = self.uniform(u)
         cache[n] = val
         return val
@@ -70,7 +69,7 @@ class _Ctx:
         return self.nodes[n]["op"]
 
     def args(self, n: int) -> list[int]:
-        return operands(self.g, n)
+        return self.g.operands(n)
 
     def params(self, n: int) -> dict:
         return self.nodes[n]["params"]
@@ -82,7 +81,7 @@ class _Ctx:
         return _kind(self, n) in "iufc"
 
     def arg0(self, n: int) -> int:
-        return next(iter(self.g._pred[n]))
+        return next(iter(self.g.operand_ids(n)))
 
     def shape(self, n: int) -> tuple:
         return tuple(self.nodes[n]["shape"])
@@ -92,9 +91,10 @@ class _Ctx:
 
     def new(self, op: str, args: list[int], params: dict, like: int, shape=None, dtype=None):
         d = self.nodes[like]
-        return add_node(self.g, op, args, params,
-                        d["shape"] if shape is None else shape,
-                        d["dtype"] if dtype is None else dtype, like)  # fmt: skip
+        shape = d["shape"] if shape is None else shape
+        return self.g.add_like(
+            op, args, params, shape, d["dtype"] if dtype is None else dtype, like
+        )
 
     def fit(self, x: int, like: int):
         """``x`` with the shape and dtype of ``like`` (broadcast if needed), or None."""
@@ -115,7 +115,7 @@ class _Ctx:
         dtype = np.dtype(self.dtype(like))
         arr = np.array(value, dtype=dtype)
         arr.setflags(write=False)
-        c = add_node(self.g, "const", [], {}, (), dtype, like, value=arr)
+        c = self.g.add_like("const", [], {}, (), dtype, like, value=arr)
         return self.fit(c, like) if self.shape(like) else c
 
     def scalar(self, n: int):
@@ -129,18 +129,17 @@ class _Ctx:
         """A new 0-d constant of ``like``'s dtype."""
         arr = np.array(value, dtype=self.dtype(like))
         arr.setflags(write=False)
-        return add_node(self.g, "const", [], {}, (), arr.dtype, like, value=arr)
+        return self.g.add_like("const", [], {}, (), arr.dtype, like, value=arr)
 
     def sole_use(self, n: int) -> bool:
         """True when ``n`` has exactly one user, once (so rewriting that user frees it)."""
-        succ = self.g._succ[n]
-        return len(succ) == 1 and all(len(k) == 1 for k in succ.values())
+        return self.g.sole_use(n)
 
     def scaled(self, n: int):
         """``(x, k)`` when ``n`` is ``x * k`` for a 0-d constant ``k`` (either side)."""
         if self.op(n) != _MUL:
             return None
-        a, b = operands(self.g, n)
+        a, b = self.g.operands(n)
         if self.scalar(b) is not None:
             return a, self.scalar(b)
         if self.scalar(a) is not None:

@@ -19,17 +19,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from compiler.passes._graph import (
-    OutputIndex,
-    copy_graph,
-    fix_references,
-    operands,
-    replace_uses,
-    topo_order,
-)
 from compiler.passes.algebra import MAX_NODES, PolyTable
 from compiler.passes.cse import COMMUTATIVE, CONST_BYTES_LIMIT, params_key
 from compiler.passes.fold import evaluate_node, foldable, make_const
+from compiler.passes.rewrite import Rewrite
 from compiler.passes.simplify import REWRITES, _Ctx
 from tracer.graph import Graph
 from tracer.primitives.elementwise import mul_p, neg_p
@@ -42,14 +35,14 @@ _NEG, _MUL = neg_p.name, mul_p.name
 class Sweep:
     """Sweep state kept across rounds: CSE table, the spots to revisit, counts per part."""
 
-    def __init__(self, g: Graph, parts=PARTS):
+    def __init__(self, g: Graph, rewrite: Rewrite, parts=PARTS):
         self.g = g
-        self.nodes = g._node
+        self.rewrite = rewrite
+        self.nodes = g.node_attrs
         self.fold = "fold" in parts
         self.simplify = "simplify" in parts
         self.cse = "cse" in parts
         self.ctx = _Ctx(g)
-        self.outputs = OutputIndex(g)
         self.table: dict[tuple, int] = {}
         self.key_of: dict[int, tuple] = {}
         self.counts = {p: Counter() for p in PARTS}
@@ -59,28 +52,24 @@ class Sweep:
         self.pos: dict[int, int] = {}
         self.algebra = PolyTable(g) if self.cse and len(g) <= MAX_NODES else None
         self.budget = 20 * len(g) + 1000  # rewrites shrink or canonicalise; a backstop
-        g._lost_users = []  # remove_node records operands that lost a user
-
-    def close(self) -> None:
-        self.g.__dict__.pop("_lost_users", None)
 
     def run(self, full: bool) -> int:
         """Visit every node (``full``) or only the spots recorded since the last run."""
         changes = sum(sum(c.values()) for c in self.counts.values())
         self.full = full
-        lost = self.g._lost_users
+        lost = self.rewrite.lost_users
         if full:
             lost.clear()
         else:
             # users of nodes that lost a user since their visit (sole_use may hold now)
-            succ = self.g._succ
+            nodes = self.nodes
             for u in lost:
-                if u in succ:
-                    self.revisit.update(succ[u])
+                if u in nodes:
+                    self.revisit.update(self.g.users(u))
             lost.clear()
             if not self.revisit:
                 return 0
-        order = topo_order(self.g)
+        order = self.g.topo_order()
         if not full and self.algebra is not None:
             self.pos = {m: i for i, m in enumerate(order)}
         for n in order:
@@ -90,7 +79,7 @@ class Sweep:
         return sum(sum(c.values()) for c in self.counts.values()) - changes
 
     def _rewritten(self, n: int, new: int) -> None:
-        users = replace_uses(self.g, n, new, self.outputs)
+        users = self.rewrite.replace(n, new)
         self.revisit.update(users)
 
     def visit(self, n: int) -> None:
@@ -108,13 +97,13 @@ class Sweep:
                 if value is not None:
                     make_const(self.g, n, value)
                     self.counts["fold"]["folded"] += 1
-                    self.revisit.update(self.g._succ[n])
+                    self.revisit.update(self.g.users(n))
                     op = "const"
             if op != "const" and self.simplify and self.budget > 0:
                 rules = REWRITES.get(op)
                 if rules is not None:
-                    first_new = self.g._next_id
-                    args = operands(self.g, n)
+                    first_new = self.g.next_id
+                    args = self.g.operands(n)
                     new = label = None
                     for rule in rules:
                         new, label = rule(self.ctx, n, *args)
@@ -125,7 +114,7 @@ class Sweep:
                         self.counts["simplify"][label] += 1
                         self._rewritten(n, new)
                         # the rule's new nodes, in creation (= dependency) order
-                        for m in range(first_new, self.g._next_id):
+                        for m in range(first_new, self.g.next_id):
                             self.visit(m)
                         return
         if self.cse:
@@ -154,7 +143,7 @@ class Sweep:
         depend on ``n``; later rounds check the order explicitly (no cycles).
         """
         if args is None and d["op"] != "const":
-            args = operands(self.g, n)
+            args = self.g.operands(n)
         found = self.algebra.key(n, d, args)
         if found is None:
             return
@@ -180,7 +169,7 @@ class Sweep:
         r = float(ratio)
         if Fraction(r) != ratio or complex(np.array(r, dtype=d["dtype"])) != r:
             return  # the ratio must be exact in the node's own dtype
-        first_new = self.g._next_id
+        first_new = self.g.next_id
         if r == -1:
             new = self.ctx.new(_NEG, [first], {}, n)
         else:
@@ -189,14 +178,14 @@ class Sweep:
         self._rewritten(n, new)
         self.scaling = True
         try:
-            for m in range(first_new, self.g._next_id):
+            for m in range(first_new, self.g.next_id):
                 self.visit(m)
         finally:
             self.scaling = False
 
     def _all_const(self, n: int) -> bool:
         nodes = self.nodes
-        for u in self.g._pred[n]:  # noqa: SIM110  (a loop beats all() on this hot path)
+        for u in self.g.operand_ids(n):  # noqa: SIM110  (a loop beats all() on this hot path)
             if nodes[u]["op"] != "const":
                 return False
         return True
@@ -207,27 +196,24 @@ class Sweep:
             if value.nbytes > CONST_BYTES_LIMIT:
                 return None
             return ("const", d["dtype"], tuple(d["shape"]), value.tobytes())
-        args = operands(self.g, n) if args is None else list(args)
+        args = self.g.operands(n) if args is None else list(args)
         if d["op"] in COMMUTATIVE:
             args.sort()
         params = d["params"]
         return (d["op"], params_key(params) if params else "", tuple(args), d["dtype"])
 
 
-def run_sweep(g: Graph, parts=PARTS) -> dict[str, Counter]:
+def run_sweep(g: Graph, parts=PARTS, rewrite: Rewrite | None = None) -> dict[str, Counter]:
     """Run the sweep with ``parts`` switched on until it changes nothing; counts per part."""
-    own = "_replaced" not in g.__dict__
+    own = rewrite is None
     if own:
-        g._replaced = {}
-    sweep = Sweep(g, parts)
-    try:
-        full = True
-        while sweep.run(full):
-            full = False
-    finally:
-        sweep.close()
-        if own:
-            fix_references(g, g.__dict__.pop("_replaced"))
+        rewrite = Rewrite(g)
+    sweep = Sweep(g, rewrite, parts)
+    full = True
+    while sweep.run(full):
+        full = False
+    if own:
+        rewrite.finish()
     return sweep.counts
 
 
@@ -248,20 +234,20 @@ def run_cse(g: Graph) -> dict[str, int]:
 
 def fold_constants(graph: Graph) -> Graph:
     """A copy of ``graph`` with constant subexpressions evaluated."""
-    g = copy_graph(graph)
+    g = graph.copy()
     run_fold(g)
     return g
 
 
 def simplify(graph: Graph) -> Graph:
     """A copy of ``graph`` with the algebraic rewrites applied to a fixed point."""
-    g = copy_graph(graph)
+    g = graph.copy()
     run_simplify(g)
     return g
 
 
 def cse(graph: Graph) -> Graph:
     """A copy of ``graph`` in which each distinct computation appears once."""
-    g = copy_graph(graph)
+    g = graph.copy()
     run_cse(g)
     return g
