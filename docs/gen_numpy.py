@@ -39,8 +39,6 @@ UNSUPPORTED = {
     "scipy.linalg.* (cholesky, solve_triangular, cho_factor, cho_solve, expm)": (
         "their twins in `tracer.scipy.linalg` (SciPy's functions call `np.asarray`)"
     ),
-    "np.cumsum, np.cumprod": "no traceable form yet (a Python loop of slices traces, slowly)",
-    "np.sort, np.argsort": "`np.max`/`np.min`/`np.argmax` when you need the extremes only",
     "np.ldexp, np.nextafter, np.spacing": "`x * 2.0 ** k`; the others have no traceable form",
     "`np.array([a, b])` of traced values": "`np.stack([a, b])`",
     "`np.asarray(x)` of a traced value": "`x` itself (`x.astype(dtype)` for a dtype)",
@@ -50,8 +48,19 @@ UNSUPPORTED = {
     "SciPy's Python functions (`scipy.special.logsumexp`, `scipy.stats.norm.logpdf`, ...)": (
         "their twins in `tracer.scipy` (see SciPy above), with SciPy's signatures"
     ),
+    "np.unique": "no traceable form: its result's shape depends on the values",
+    "np.nonzero, np.argwhere, np.flatnonzero": (
+        "`np.where(mask, x, 0)`: their results' shapes depend on the values"
+    ),
     "ufunc methods (`np.add.reduce`, `np.add.at`, `np.maximum.accumulate`)": (
-        "`np.sum`, `np.max`; scatter-adds come from the gradient of indexing"
+        "`np.sum`, `np.max`, `np.cumsum`; scatter-adds come from the gradient of indexing"
+    ),
+    "in-place methods `x.sort()`, `x.partition()`, `x.fill()`, `x.put()`, `x.resize()`": (
+        "`x = np.sort(x)`, `x = np.partition(x, k)`, `np.full_like`, `np.where`, `np.reshape`: "
+        "traced values are immutable"
+    ),
+    "`np.pad` modes `linear_ramp`, `maximum`, `mean`, `median`, `minimum`, `empty`": (
+        "modes `constant`, `edge`, `reflect`, `symmetric`, `wrap` trace"
     ),
     "`out=` arguments, `a += b` on a traced value's NumPy buffer": (
         "`y = f(x)`: traced values are immutable"
@@ -66,7 +75,7 @@ UNSUPPORTED = {
 
 
 # methods a traced value has only to say that they need concrete numbers
-CONCRETE_METHODS = {"item", "tolist"}
+CONCRETE_METHODS = {"item", "tolist", "nonzero"}
 
 
 def read_tables() -> dict[str, list[tuple[str, str]]]:

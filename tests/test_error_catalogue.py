@@ -168,6 +168,11 @@ def f_setitem(x):
     return x
 
 
+def f_sort_method(x):
+    x.sort()  # <-
+    return x
+
+
 def f_numpy_iadd(x):
     acc = np.zeros(3)
     acc += x  # <-
@@ -179,8 +184,8 @@ def f_traced_iadd(x):
     return x
 
 
-def f_sort(x):
-    return np.sort(x)  # <-
+def f_unique(x):
+    return np.unique(x)  # <-
 
 
 def f_gcd(x):
@@ -490,8 +495,8 @@ CASES = [
     # ----- shapes -----
     *_shape_cases(),
     # ----- NumPy functions, ufunc methods and keywords without a primitive -----
-    Case("Unsupported NumPy", f_sort, call_x, UnsupportedError,
-         ("np.sort has no tracegrad primitive", "supported functions", "{line}")),
+    Case("Unsupported NumPy", f_unique, call_x, UnsupportedError,
+         ("np.unique has no tracegrad primitive", "supported functions", "{line}")),
     Case("Unsupported NumPy", f_gcd, call_x, UnsupportedError,
          ("np.gcd has no tracegrad primitive", "supported ufuncs", "{line}")),
     Case("Unsupported NumPy", f_reduce, call_x, UnsupportedError,
@@ -535,6 +540,8 @@ CASES = [
     # ----- in-place writes -----
     Case("In-place writes", f_setitem, call_x, TracingError,
          ("in-place assignment", "float64[3]", "immutable", "np.where", "{line}")),
+    Case("In-place writes", f_sort_method, call_x, TracingError,
+         (".sort() works in place", "immutable", "x = np.sort(x", "{line}")),
     Case("In-place writes", f_numpy_iadd, call_x, UnsupportedError,
          ("np.add(..., out=...)", "a += traced", "{line}")),
     Case("In-place writes", f_traced_iadd, call_x, None, value=X + 1.0,

@@ -17,7 +17,7 @@ from tracer import numpy_api, ops
 from tracer.conversions import conversion_message
 from tracer.errors import TracingError
 from tracer.frames import user_location
-from tracer.primitives import ATTRIBUTES, CONCRETE_ATTRIBUTES, METHODS
+from tracer.primitives import ATTRIBUTES, CONCRETE_ATTRIBUTES, INPLACE_METHODS, METHODS
 from tracer.staging import Tracer
 
 # ndarray.__pow__ computes float ** 2, ** 0.5 and ** -1 with square, sqrt and reciprocal
@@ -64,6 +64,12 @@ class TracedArray(Tracer):
             raise TracingError(
                 f"{self!r}.{name} has no meaning for a traced value (at {user_location()}): "
                 f"it describes a concrete array's memory, which a traced value does not have"
+            )
+        if name in INPLACE_METHODS:
+            self._trace.blamed.add(self.node)
+            raise TracingError(
+                f"{self!r}.{name}() works in place, but traced values are immutable (at "
+                f"{user_location()}): write {INPLACE_METHODS[name]} instead"
             )
         raise AttributeError(f"'TracedArray' object has no attribute {name!r}")
 

@@ -70,6 +70,13 @@ OPS = {
     "mean": (1, lambda a, b, p: np.mean(a, axis=p[0], keepdims=p[1])),
     "max": (1, lambda a, b, p: np.max(a, axis=p[0], keepdims=p[1])),
     "min": (1, lambda a, b, p: np.min(a, axis=p[0], keepdims=p[1])),
+    "prod": (1, lambda a, b, p: np.prod(a, axis=p[0], keepdims=p[1])),
+    "median": (1, lambda a, b, p: np.median(a, axis=p[0], keepdims=p[1])),
+    # scans and sorting (along an axis)
+    "cumsum": (1, lambda a, b, p: np.cumsum(a, axis=p)),
+    "cumprod": (1, lambda a, b, p: np.cumprod(a, axis=p)),
+    "sort": (1, lambda a, b, p: np.sort(a, axis=p)),
+    "partition": (1, lambda a, b, p: np.partition(a, 0, axis=p)),
     # shape ops
     "transpose": (1, lambda a, b, p: np.transpose(a)),
     "reshape": (1, lambda a, b, p: np.reshape(a, p)),
@@ -214,7 +221,16 @@ def _applicable(name: str, shape: tuple) -> bool:
     doubles = int(np.prod(shape)) * 2 <= MAX_SIZE
     if name == "concatenate":
         return nd >= 1 and doubles
-    if name in ("reverse", "gather", "take_last", "reshape"):
+    if name in (
+        "reverse",
+        "gather",
+        "take_last",
+        "reshape",
+        "cumsum",
+        "cumprod",
+        "sort",
+        "partition",
+    ):
         return nd >= 1
     if name == "squeeze":
         return 1 in shape
@@ -227,7 +243,7 @@ def _applicable(name: str, shape: tuple) -> bool:
 
 def _draw_param(draw, name: str, shape: tuple):
     nd = len(shape)
-    if name in ("sum", "mean", "max", "min"):
+    if name in ("sum", "mean", "max", "min", "prod", "median"):
         axis = draw(st.sampled_from([None, *range(nd)]))
         return axis, draw(st.booleans())
     if name == "reshape":
@@ -236,7 +252,7 @@ def _draw_param(draw, name: str, shape: tuple):
         return draw(st.sampled_from([i for i, d in enumerate(shape) if d == 1]))
     if name == "gather":  # repeated indices: the adjoint must scatter-add
         return draw(st.lists(st.integers(0, shape[0] - 1), min_size=1, max_size=4))
-    if name == "concatenate":
+    if name in ("concatenate", "cumsum", "cumprod", "sort", "partition"):
         return draw(st.integers(0, nd - 1))
     if name == "stack":
         return draw(st.integers(0, nd))
@@ -320,8 +336,9 @@ def test_op_table_covers_the_primitive_set():
     # differences) and float_power (below); scatter_add is getitem's adjoint, reached by the
     # second-order test
     params = {"sum": (0, False), "mean": (0, False), "max": (0, False), "min": (0, False),
-              "reshape": (-1,), "squeeze": 1, "gather": [0, 0], "concatenate": 0,
-              "stack": 0}  # fmt: skip
+              "prod": (0, False), "median": (0, False), "reshape": (-1,), "squeeze": 1,
+              "gather": [0, 0], "concatenate": 0, "stack": 0, "cumsum": 0, "cumprod": 0,
+              "sort": 0, "partition": 0}  # fmt: skip
     covered = set()
     for name, (arity, fn) in OPS.items():
         p = params.get(name)

@@ -134,6 +134,13 @@ for op, fn in [("sum", np.sum), ("max", np.max), ("min", np.min)]:
          label="keepdims")  # fmt: skip
     case(op, lambda x, fn=fn: fn(x, axis=-1) * x[..., 0], rand(2, 3, seed=16), label="reuse")
 
+# ----- scans, prod, sorting (every keyword, zeros and ties: test_rules_arrays.py) -----
+for op, fn in [("cumsum", np.cumsum), ("cumprod", np.cumprod), ("prod", np.prod),
+               ("sort", np.sort), ("median", np.median)]:  # fmt: skip
+    case(op, lambda x, fn=fn: fn(x, axis=1), rand(2, 4, seed=42), label="axis1")
+    case(op, lambda x, fn=fn: fn(x, axis=0) * x[0], rand(3, 2, seed=43), label="reuse")
+case("partition", lambda x: np.partition(x, 2, axis=0) ** 2, rand(5, 2, seed=44))
+
 # ----- shape ops -----
 case("reshape", lambda x: np.reshape(x, (3, 2)) * np.arange(6.0).reshape(3, 2), rand(2, 3))
 case("reshape", lambda x: np.reshape(x, (1, 1)), rand(seed=17), label="0d")

@@ -14,8 +14,8 @@ X = make_array((3, 4), "float64")
 @pytest.mark.parametrize(
     "fn, name",
     [
-        (lambda x: np.cumsum(x), "np.cumsum"),
-        (lambda x: np.sort(x), "np.sort"),
+        (lambda x: np.unique(x), "np.unique"),
+        (lambda x: np.nonzero(x), "np.nonzero"),
         (lambda x: np.linalg.norm(x), "norm"),
         (lambda x: np.einsum("ij->i", x), "np.einsum"),
         (lambda x: np.gcd(x, x), "np.gcd"),
@@ -77,7 +77,7 @@ def test_ufunc_where_is_rejected_with_name():
         (lambda x: np.round(x, out=np.empty((3, 4))), r"np\.round\(\.\.\., out="),
         (lambda x: np.concatenate([x, x], out=np.empty((6, 4))), r"np\.concatenate\(out="),
         (lambda x: np.exp(x, dtype=np.float32), r"np\.exp\(\.\.\., dtype="),
-        (lambda x: np.reshape(x, (4, 3), order="F"), r"reshape\(order='F'\)"),
+        (lambda x: np.reshape(x, (4, 3), order="A"), r"reshape\(order='A'\).*memory layout"),
         (lambda x: np.where(x > 0), r"np\.where\(condition\) with one argument"),
     ],
 )

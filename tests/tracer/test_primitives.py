@@ -586,6 +586,32 @@ if sc is not None:
                  A((2, 3), dt, low=0.2, high=5), label=f"n={n}")  # fmt: skip
 
 
+# ----- scans, sorting, prod/any/all (every keyword and dtype: tests/tracer/test_scans_sorting.py)
+for shape, axis in [((5,), 0), ((2, 3, 4), 1), ((2, 3, 4), -1), ((2, 3), None), ((), None)]:
+    for dt in ("float64", "float32", "int32", "bool"):
+        x = A(shape, dt, low=-3, high=3)
+        for name in ("cumsum", "cumprod", "prod", "any", "all"):
+            f = lambda x, name=name, axis=axis: getattr(np, name)(x, axis=axis)
+            case(name, f, x, label=f"axis={axis}")
+        if shape and dt != "bool":
+            kth = 1 if axis is not None else 2
+            for name in ("sort", "argsort", "median"):
+                f = lambda x, name=name, axis=axis: getattr(np, name)(x, axis=axis)
+                case(name, f, x, label=f"axis={axis}")
+            for name in ("partition", "argpartition"):
+                f = lambda x, name=name, axis=axis, k=kth: getattr(np, name)(x, k, axis=axis)
+                case(name, f, x, label=f"axis={axis}")
+case("searchsorted", lambda a, v: np.searchsorted(a, v), np.arange(5.0), A((2, 3), "float64"))
+# invert_permutation (in sort's and partition's derivatives) is argsort of permutations
+PERMS = np.argsort(A((3, 5, 4), "float64"), axis=1)
+for axis in (0, 1, 2):
+    perm = np.argsort(PERMS, axis=axis)
+    f = lambda p, axis=axis: PRIMITIVES["invert_permutation"].bind(p, axis=axis)
+    case("invert_permutation", f, perm, label=f"axis={axis}")
+case("searchsorted", lambda a, v: np.searchsorted(a, v, side="right"), np.arange(5),
+     A((3,), "int64"), label="right")  # fmt: skip
+
+
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_primitive_equals_numpy(c: Case):
     graph = check_traced(c.fn, *c.args)
@@ -599,6 +625,15 @@ def test_cases_cover_every_primitive():
     if sc is None:  # SciPy is optional: without it, its special functions are not tested
         covered |= {p.name for p in special.PRIMITIVES}
     assert covered == set(PRIMITIVES)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_invert_permutation_is_argsort_of_a_permutation(axis):
+    perm = np.argsort(A((4, 6), "float64"), axis=axis)
+    inverse = PRIMITIVES["invert_permutation"].bind
+    g = trace(lambda p: inverse(p, axis=axis % 2)).trace(perm)
+    assert "invert_permutation" in ops_of(g)
+    assert_same(trace(lambda p: inverse(p, axis=axis % 2))(perm), np.argsort(perm, axis=axis))
 
 
 # ----- scatter_add (the adjoint of getitem; not reachable from NumPy code) -----

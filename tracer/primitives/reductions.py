@@ -1,5 +1,9 @@
-"""Reductions: sum, max, min, argmax, argmin (declared with their derivatives and lowerings);
-mean, var and std as composites."""
+"""Reductions: sum, prod, max, min, argmax, argmin, any, all (declared with their derivatives
+and lowerings); mean, var and std as composites.
+
+``prod``'s derivative is exact with zeros in the input (one or several): the product of
+the other entries is a left times a right exclusive ``cumprod``, never ``y / x``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from tracer.errors import ShapeError, TracegradError, UnsupportedError
 from tracer.frames import user_location
 from tracer.primitives import complex_parts as cp
 from tracer.primitives import elementwise as ew
+from tracer.primitives import scans
 from tracer.primitives import shape_ops as so
 from tracer.primitives.base import (
     Algebra,
@@ -55,7 +60,7 @@ def _min_impl(x, axis, keepdims):
 def _extremum_rule(op):
     def rule(x, axis, keepdims):
         _check_axes(op, x, axis)
-        if any(x.shape[a] == 0 for a in axis) or (not axis and x.ndim and 0 in x.shape):
+        if builtins.any(x.shape[a] == 0 for a in axis) or (not axis and x.ndim and 0 in x.shape):
             raise ShapeError(
                 f"{op}: zero-size array to reduction operation {op} which has no identity "
                 f"(shape {x.shape}, axis {axis})"
@@ -71,6 +76,31 @@ def _argmax_impl(x, axis, keepdims):
 
 def _argmin_impl(x, axis, keepdims):
     return np.argmin(x, axis=axis, keepdims=keepdims)
+
+
+def _prod_impl(x, axis, keepdims):
+    return np.prod(x, axis=axis, keepdims=keepdims)
+
+
+def _prod_rule(x, axis, keepdims):
+    _check_axes("prod", x, axis)
+    return _reduced_shape(x.shape, axis, keepdims), result_dtype(np.prod, (x.dtype,))
+
+
+def _any_impl(x, axis, keepdims):
+    return np.any(x, axis=axis, keepdims=keepdims)
+
+
+def _all_impl(x, axis, keepdims):
+    return np.all(x, axis=axis, keepdims=keepdims)
+
+
+def _truth_rule(op):
+    def rule(x, axis, keepdims):
+        _check_axes(op, x, axis)
+        return _reduced_shape(x.shape, axis, keepdims), np.dtype(np.bool_)
+
+    return rule
 
 
 def _arg_rule(op):
@@ -127,6 +157,22 @@ min_p = Primitive(
     batch=REDUCTION, fresh=_axes_reduced, lower=_reduce_lowering("np.minimum.reduce"),
     algebra=_REDUCTION,
 )  # fmt: skip
+prod_p = Primitive(
+    "prod", _prod_impl, _prod_rule, 1, ("axis", "keepdims"),
+    vjp=lambda gy, x, y, axis, keepdims: (
+        ew.mul(_keep(gy, x, axis, keepdims), _others_product(x, axis)),
+    ),
+    jvp=lambda ts, x, y, axis, keepdims: None if ts[0] is None else sum(
+        ew.mul(ts[0], _others_product(x, axis)), axis=axis, keepdims=keepdims
+    ),
+    fresh=_axes_reduced, lower=_reduce_lowering("np.prod"), algebra=_REDUCTION,
+)  # fmt: skip
+any_p = Primitive("any", _any_impl, _truth_rule("any"), 1, ("axis", "keepdims"),
+                  zero_grad=True, fresh=_axes_reduced, lower=_reduce_lowering("np.any"),
+                  algebra=_REDUCTION)  # fmt: skip
+all_p = Primitive("all", _all_impl, _truth_rule("all"), 1, ("axis", "keepdims"),
+                  zero_grad=True, fresh=_axes_reduced, lower=_reduce_lowering("np.all"),
+                  algebra=_REDUCTION)  # fmt: skip
 argmax_p = Primitive("argmax", _argmax_impl, _arg_rule("argmax"), 1, ("axis", "keepdims"),
                      zero_grad=True, batch=ARG_REDUCTION,
                      lower=_arg_lowering("argmax"))  # fmt: skip
@@ -159,7 +205,29 @@ def _extremum_jvp(ts, x, y, axis, keepdims):
     return sum(ew.mul(ts[0], w), axis=axis, keepdims=keepdims)
 
 
-PRIMITIVES = (sum_p, max_p, min_p, argmax_p, argmin_p)
+def _others_product(x, axes):
+    """For each entry, the product of the other entries over ``axes`` (exact with zeros):
+    a left exclusive ``cumprod`` times a right one, over the reduced axes flattened."""
+    m = 1
+    for a in axes:
+        m *= x.shape[a]
+    if m <= 1:
+        return np.ones((), dtype=x.dtype)
+    perm = tuple(i for i in range(x.ndim) if i not in axes) + tuple(axes)
+    moved = tuple(x.shape[i] for i in perm)
+    flat = so.reshape(so.transpose(x, perm), moved[: x.ndim - len(axes)] + (m,))
+    left = scans.cumprod(flat, -1)
+    right = so.flip(scans.cumprod(so.flip(flat, -1), -1), -1)
+
+    def part(v, start, stop):
+        return so.getitem(v, (Ellipsis, slice(start, stop)))
+
+    inner = ew.mul(part(left, None, -2), part(right, 2, None))
+    others = so.concatenate([part(right, 1, 2), inner, part(left, -2, -1)], -1)
+    return so.transpose(so.reshape(others, moved), tuple(int(i) for i in np.argsort(perm)))
+
+
+PRIMITIVES = (sum_p, prod_p, max_p, min_p, argmax_p, argmin_p, any_p, all_p)
 
 
 def _unsupported_kwargs(name, **kwargs):
@@ -185,6 +253,33 @@ def sum(x, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=
     out = bind(sum_p, x, axis=axes, keepdims=bool(keepdims))
     # np.sum(int32, dtype=int32) is int32; the primitive follows np.sum's default (int64)
     return out if dtype is None else ew.astype(out, dtype)
+
+
+def prod(x, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    _unsupported_kwargs("prod", out=out, initial=initial, where=where)
+    if find_trace((x,)) is None:
+        return np.prod(x, axis=axis, dtype=dtype, keepdims=keepdims)
+    if dtype is not None:
+        x = ew.astype(x, dtype)
+    axes = normalize_axes("prod", axis, _ndim(x))
+    out = bind(prod_p, x, axis=axes, keepdims=bool(keepdims))
+    return out if dtype is None else ew.astype(out, dtype)
+
+
+def _truth(prim, name, x, axis, out, keepdims, where):
+    _unsupported_kwargs(name, out=out, where=None if where is True else where)
+    if find_trace((x,)) is None:
+        return getattr(np, name)(x, axis=axis, keepdims=keepdims)
+    axes = normalize_axes(name, axis, _ndim(x))
+    return bind(prim, x, axis=axes, keepdims=bool(keepdims))
+
+
+def any(x, axis=None, out=None, keepdims=False, *, where=None):  # noqa: A001
+    return _truth(any_p, "any", x, axis, out, keepdims, where)
+
+
+def all(x, axis=None, out=None, keepdims=False, *, where=None):  # noqa: A001
+    return _truth(all_p, "all", x, axis, out, keepdims, where)
 
 
 def _extremum(prim, name, x, axis, out, keepdims, initial, where):
@@ -267,13 +362,14 @@ def std(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
 
 
 NUMPY = {
-    np.sum: sum, np.max: max, np.amax: max, np.min: min, np.amin: min,
-    np.argmax: argmax, np.argmin: argmin, np.mean: mean, np.var: var, np.std: std,
+    np.sum: sum, np.prod: prod, np.any: any, np.all: all, np.max: max, np.amax: max,
+    np.min: min, np.amin: min, np.argmax: argmax, np.argmin: argmin, np.mean: mean,
+    np.var: var, np.std: std,
 }  # fmt: skip
 METHODS = {
-    "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min,
-    "argmax": argmax, "argmin": argmin,
+    "sum": sum, "prod": prod, "any": any, "all": all, "mean": mean, "var": var, "std": std,
+    "max": max, "min": min, "argmax": argmax, "argmin": argmin,
 }  # fmt: skip
 ATTRIBUTES: dict = {}
 
-__all__ = ["argmax", "argmin", "max", "mean", "min", "std", "sum", "var"]
+__all__ = ["all", "any", "argmax", "argmin", "max", "mean", "min", "prod", "std", "sum", "var"]

@@ -500,8 +500,13 @@ def reshape(x, shape, order="C", *, newshape=None, copy=None):
         shape = newshape
     if find_trace((x,)) is None:
         return np.reshape(x, shape, order=order)
+    if order == "F":  # Fortran order: reverse the axes, reshape in C order, reverse back
+        return transpose(reshape(transpose(x), _resolve_shape(x, shape)[::-1]))
     if order != "C":
-        raise UnsupportedError(f"reshape(order={order!r}) is not supported; only 'C' order")
+        raise UnsupportedError(
+            f"reshape(order={order!r}) is not supported ({user_location()}): it depends on the "
+            "memory layout of a concrete array; write order='C' or order='F'"
+        )
     shape = _resolve_shape(x, shape)
     if shape == x.shape:
         return x
@@ -611,12 +616,20 @@ def stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
     return bind(stack_p, *xs, axis=axis)
 
 
-def atleast_1d(x):
-    return x if x.ndim >= 1 else reshape(x, (1,))
+def atleast_1d(*arys):
+    out = [x if x.ndim >= 1 else reshape(x, (1,)) for x in map(_operand, arys)]
+    return out[0] if len(out) == 1 else tuple(out)
 
 
-def atleast_2d(x):
-    return x if x.ndim >= 2 else reshape(x, (1,) * (2 - x.ndim) + x.shape)
+def atleast_2d(*arys):
+    out = [
+        x if x.ndim >= 2 else reshape(x, (1,) * (2 - x.ndim) + x.shape) for x in map(_operand, arys)
+    ]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def _operand(x):
+    return x if isinstance(x, Tracer) else np.asarray(x)
 
 
 def hstack(arrays, *, dtype=None, casting="same_kind"):
@@ -631,18 +644,29 @@ def vstack(arrays, *, dtype=None, casting="same_kind"):
 
 def take(a, indices, axis=None, out=None, mode=None):
     """``np.take``: ``getitem`` with one index array; also how a constant array (an
-    embedding table captured from a closure) is indexed by a traced index."""
-    if out is not None or mode not in (None, "raise"):
+    embedding table captured from a closure) is indexed by a traced index. ``mode="clip"``
+    clips the indices; ``"wrap"`` needs concrete ones."""
+    traced_wrap = mode == "wrap" and isinstance(indices, Tracer)
+    if out is not None or mode not in (None, "raise", "clip", "wrap") or traced_wrap:
         raise UnsupportedError(
-            f"np.take(out=..., mode=...) is not supported when tracing (at {user_location()})"
+            f"np.take(out=..., mode={mode!r}) is not supported when tracing (at "
+            f"{user_location()}); mode='clip' is, and mode='wrap' with concrete indices"
         )
     if find_trace((a, indices)) is None:
-        return np.take(a, indices, axis=axis)
+        return np.take(a, indices, axis=axis, mode=mode or "raise")
     if not isinstance(a, Tracer):
         a = np.asarray(a)
     if axis is None:
-        return getitem(ravel(a), indices)
+        a, axis = ravel(a), 0
     axis = normalize_axis("take", axis, a.ndim)
+    if mode in ("clip", "wrap"):
+        n = a.shape[axis]
+        if mode == "wrap":
+            indices = np.mod(indices, n)
+        elif isinstance(indices, Tracer):
+            indices = ew.clip(indices, 0, n - 1)
+        else:
+            indices = np.clip(indices, 0, n - 1)
     return getitem(a, (slice(None),) * axis + (indices,))
 
 
