@@ -248,6 +248,14 @@ def grad(
     Returns:
         A function with ``fun``'s arguments returning gradients shaped like the
         arguments (pytrees give pytrees).
+
+    Example:
+        >>> import numpy as np
+        >>> from compiler import grad
+        >>> grad(lambda x: np.sum(x ** 3))(np.array([1.0, 2.0]))  # 3 x ** 2
+        array([ 3., 12.])
+        >>> grad(lambda w, x: np.sum(w * x), argnums=(0, 1))(np.ones(2), np.arange(2.0))
+        (array([0., 1.]), array([1., 1.]))
     """
     return GradFunction(fun, argnums, has_aux, with_value=False, backend=backend,
                         holomorphic=holomorphic)  # fmt: skip
@@ -261,7 +269,24 @@ def value_and_grad(
     *,
     backend=None,
 ):
-    """Like ``grad``, returning ``(value, grads)`` (``((value, aux), grads)`` with ``has_aux``)."""
+    """Like ``grad``, returning ``(value, grads)`` (``((value, aux), grads)`` with ``has_aux``).
+
+    The value and the gradient come from one compiled program: the forward values
+    are computed once and shared with the backward pass.
+
+    Args:
+        fun: a function of arrays returning one real scalar (or ``(scalar, aux)``).
+        argnums, has_aux, holomorphic, backend: as for ``grad``.
+
+    Returns:
+        A function with ``fun``'s arguments returning ``(value, grads)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from compiler import value_and_grad
+        >>> value_and_grad(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0]))
+        (np.float64(5.0), array([2., 4.]))
+    """
     return GradFunction(fun, argnums, has_aux, with_value=True, backend=backend,
                         holomorphic=holomorphic)  # fmt: skip
 
@@ -377,6 +402,21 @@ def vjp(fun: Callable, *primals):
 
     The cotangent has the structure of ``fun``'s output (any shape: no scalar needed).
     Static arguments of a ``@trace(static_argnums=...)`` function get ``None``.
+
+    Args:
+        fun: the function (plain NumPy code, traced or transformed).
+        *primals: its positional arguments (arrays, numbers or pytrees).
+
+    Returns:
+        ``(out, vjp_fn)``: ``out = fun(*primals)`` and ``vjp_fn(ct)``, a tuple with one
+        cotangent per primal, ``ct`` pulled back through ``fun``'s Jacobian.
+
+    Example:
+        >>> import numpy as np
+        >>> from compiler import vjp
+        >>> out, vjp_fn = vjp(np.sin, np.array([0.0, np.pi]))
+        >>> vjp_fn(np.array([1.0, 2.0]))  # ct * cos(x)
+        (array([ 1., -2.]),)
     """
     fun, dyn, static = _bind_static(fun, primals)
     vf = _cached(_vjp_cache, _VjpFunction, fun)
@@ -437,6 +477,16 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
         primals: a tuple/list of its positional arguments (arrays or pytrees).
         tangents: the same structure and shapes as ``primals`` (cast to their dtypes);
             those of static arguments are ignored.
+
+    Returns:
+        ``(out, tangent_out)``: ``fun(*primals)`` and its directional derivative along
+        ``tangents`` (the Jacobian times the tangents), in one forward pass.
+
+    Example:
+        >>> import numpy as np
+        >>> from compiler import jvp
+        >>> jvp(np.exp, (np.array([0.0, 1.0]),), (np.array([1.0, 0.5]),))
+        (array([1.        , 2.71828183]), array([1.        , 1.35914091]))
     """
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError("jvp(fun, primals, tangents): primals and tangents must be tuples or lists")
@@ -530,6 +580,17 @@ def jacobian(
             entries ``d out/dx - 1j * d out/dy`` as ``grad``'s) and complex outputs real
             inputs (forward mode), as JAX's ``jacrev`` and ``jacfwd``.
         backend: where it runs (``compiler.backends``).
+
+    Returns:
+        A function with ``fun``'s arguments returning the Jacobian blocks, shaped
+        ``out.shape + arg.shape`` (pytrees of outputs and arguments give nested pytrees).
+
+    Example:
+        >>> import numpy as np
+        >>> from compiler import jacobian
+        >>> jacobian(lambda x: x[::-1] * 2.0)(np.zeros(2))
+        array([[0., 2.],
+               [2., 0.]])
     """
     return JacobianFunction(fun, argnums, mode, backend, holomorphic)
 
@@ -566,8 +627,22 @@ def hessian(
 ):
     """The Hessian of a scalar function: ``jacobian(grad(fun))`` (forward over reverse).
 
-    With ``holomorphic=True``, ``fun`` is a holomorphic function of complex inputs and the
-    result is ``f''(z)``; without it, the inputs must be real.
+    Args:
+        fun: a function of arrays returning one real scalar.
+        argnums: argument(s) to differentiate twice with respect to.
+        holomorphic: ``fun`` is a holomorphic function of complex inputs: the result is
+            ``f''(z)``; without it, the inputs must be real.
+        backend: where it runs (``compiler.backends``).
+
+    Returns:
+        A function with ``fun``'s arguments returning ``arg.shape + arg.shape`` blocks.
+
+    Example:
+        >>> import numpy as np
+        >>> from compiler import hessian
+        >>> hessian(lambda x: x[0] ** 2 * x[1])(np.array([1.0, 3.0]))
+        array([[6., 2.],
+               [2., 0.]])
     """
     inner = GradFunction(fun, argnums, holomorphic=holomorphic, fname="hessian")
     return JacobianFunction(inner, argnums, "fwd", backend, holomorphic, fname="hessian")
@@ -641,8 +716,14 @@ def vmap(
         A function with ``fun``'s arguments returning ``fun``'s results with a batch axis.
 
     Example:
-        >>> per_example = vmap(grad(loss), in_axes=(None, 0, 0))  # doctest: +SKIP
-        >>> g = per_example(w, xs, ys)         # g[i] == grad(loss)(w, xs[i], ys[i])
+        >>> import numpy as np
+        >>> from compiler import grad, vmap
+        >>> def loss(w, x, y):
+        ...     return (np.dot(x, w) - y) ** 2
+        >>> w, xs, ys = np.array([1.0, 2.0]), np.array([[1.0, 0.0], [0.0, 1.0]]), np.zeros(2)
+        >>> vmap(grad(loss), in_axes=(None, 0, 0))(w, xs, ys)  # row i: grad(loss)(w, xs[i], ys[i])
+        array([[2., 0.],
+               [0., 4.]])
         >>> vmap(np.dot, in_axes=(0, None))(np.ones((5, 3)), np.ones(3)).shape
         (5,)
     """
