@@ -18,6 +18,7 @@ import numpy as np
 
 from tracer.errors import ShapeError, TracegradError
 from tracer.frames import user_location
+from tracer.primitives import complex_parts as cp
 from tracer.primitives import elementwise as ew
 from tracer.primitives import linalg as la
 from tracer.primitives import reductions as red
@@ -46,10 +47,10 @@ def _matrix_norm(x, ord, row, col):  # noqa: A002  (NumPy's name)
         return (red.max if ord == 2 else red.min)(s, axis=-1)
     if ord in (1, -1):
         col -= col > row
-        return (red.max if ord == 1 else red.min)(red.sum(ew.abs(x), axis=row), axis=col)
+        return (red.max if ord == 1 else red.min)(red.sum(cp.abs(x), axis=row), axis=col)
     if ord in (np.inf, -np.inf):
         row -= row > col
-        return (red.max if ord > 0 else red.min)(red.sum(ew.abs(x), axis=col), axis=row)
+        return (red.max if ord > 0 else red.min)(red.sum(cp.abs(x), axis=col), axis=row)
     if ord in (None, "fro", "f"):
         return _root(red.sum(ew.mul(x, x), axis=(row, col)))
     raise TracegradError(f"norm: invalid norm order {ord!r} for matrices ({user_location()})")
@@ -57,18 +58,18 @@ def _matrix_norm(x, ord, row, col):  # noqa: A002  (NumPy's name)
 
 def _vector_norm(x, ord, axis, keepdims):  # noqa: A002
     if ord == np.inf:
-        return red.max(ew.abs(x), axis=axis, keepdims=keepdims)
+        return red.max(cp.abs(x), axis=axis, keepdims=keepdims)
     if ord == -np.inf:
-        return red.min(ew.abs(x), axis=axis, keepdims=keepdims)
+        return red.min(cp.abs(x), axis=axis, keepdims=keepdims)
     if ord == 0:
         return red.sum(ew.astype(ew.not_equal(x, 0), x.dtype), axis=axis, keepdims=keepdims)
     if ord == 1:
-        return red.sum(ew.abs(x), axis=axis, keepdims=keepdims)
+        return red.sum(cp.abs(x), axis=axis, keepdims=keepdims)
     if ord is None or ord == 2:
         return _root(red.sum(ew.mul(x, x), axis=axis, keepdims=keepdims))
     if isinstance(ord, str):
         raise TracegradError(f"norm: invalid norm order {ord!r} for vectors ({user_location()})")
-    s = red.sum(ew.power(ew.abs(x), np.asarray(ord, x.dtype)), axis=axis, keepdims=keepdims)
+    s = red.sum(ew.power(cp.abs(x), np.asarray(ord, x.dtype)), axis=axis, keepdims=keepdims)
     return _root(s, ord)
 
 
