@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from tracer.errors import ShapeError, TracegradError
+from tracer.errors import ShapeError, TracegradError, UnsupportedError
+from tracer.frames import user_location
 from tracer.primitives.batching import ELEMENTWISE, SharedRule
 from tracer.spec import format_aval
 from tracer.staging import bind
@@ -188,6 +189,25 @@ def from_partials(partials: Callable) -> tuple[Callable, Callable]:
         return add_tangents(*(None if t is None else t * p for t, p in zip(ts, ps)))
 
     return vjp, jvp
+
+
+def real_dtype(dtype) -> np.dtype:
+    """The real dtype of ``dtype``'s values: complex128 -> float64, others unchanged."""
+    dtype = np.dtype(dtype)
+    return np.finfo(dtype).dtype if dtype.kind == "c" else dtype
+
+
+def real_only(name: str, *operands) -> None:
+    """Refuse to build ``name``'s derivative for complex operands: its rules are written
+    for real matrices (transposes, not conjugate transposes), so a complex operand would
+    give a wrong number. Called at the top of such a rule."""
+    for a in operands:
+        if np.dtype(getattr(a, "dtype", np.float64)).kind == "c":
+            raise UnsupportedError(
+                f"the derivative of {name} is implemented for real matrices only, and this "
+                f"one is complex (at {user_location()}); complex values are computed, "
+                "their derivatives are not yet"
+            )
 
 
 def linear(fn: Callable, transpose: Callable) -> tuple[Callable, Callable]:

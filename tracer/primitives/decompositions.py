@@ -53,7 +53,7 @@ from tracer.primitives import elementwise as ew
 from tracer.primitives import linalg as la
 from tracer.primitives import reductions as red
 from tracer.primitives import shape_ops as so
-from tracer.primitives.base import Primitive, add_tangents, avals_str
+from tracer.primitives.base import Primitive, add_tangents, avals_str, real_dtype, real_only
 from tracer.primitives.inverses import (
     as_linalg,
     matmul,
@@ -118,6 +118,7 @@ def _phi(x):
 
 
 def _cholesky_jvp(ts, x, y, upper):
+    real_only("np.linalg.cholesky", x)
     low = mT(y) if upper else y
     inner = _right_solve(solve(low, _sym(ts[0])), mT(low))  # L^-1 dA L^-T
     dl = la.matmul(low, _phi(inner))
@@ -125,6 +126,7 @@ def _cholesky_jvp(ts, x, y, upper):
 
 
 def _cholesky_vjp(gy, x, y, upper):
+    real_only("np.linalg.cholesky", x)
     low, g = (mT(y), mT(gy)) if upper else (y, gy)
     p = _phi(la.matmul(mT(low), g))
     return (_sym(_right_solve(solve(mT(low), p), low)),)  # L^-T Phi(L^T G) L^-1
@@ -154,27 +156,31 @@ def _eigh_rule(values: bool):
         square_rule("eigh")(a)
         if UPLO not in _UPLO:
             raise ShapeError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
-        return (a.shape[:-1] if values else a.shape), a.dtype
+        return (a.shape[:-1], real_dtype(a.dtype)) if values else (a.shape, a.dtype)
 
     return rule
 
 
 def _eigh_values_vjp(gy, x, y, UPLO):  # noqa: N803
+    real_only("np.linalg.eigh", x)
     v = eigh_vectors_p.bind(x, UPLO=UPLO)
     return (la.matmul(ew.mul(v, _row(gy)), mT(v)),)  # V diag(g) V^T
 
 
 def _eigh_values_jvp(ts, x, y, UPLO):  # noqa: N803
+    real_only("np.linalg.eigh", x)
     v = eigh_vectors_p.bind(x, UPLO=UPLO)
     return red.sum(ew.mul(v, la.matmul(_sym(ts[0]), v)), axis=-2)  # diag(V^T dA V)
 
 
 def _eigh_vectors_vjp(gy, x, y, UPLO):  # noqa: N803
+    real_only("np.linalg.eigh", x)
     f = _gap_matrix(eigh_values_p.bind(x, UPLO=UPLO), False)
     return (_sym(matmul(y, ew.mul(f, la.matmul(mT(y), gy)), mT(y))),)
 
 
 def _eigh_vectors_jvp(ts, x, y, UPLO):  # noqa: N803
+    real_only("np.linalg.eigh", x)
     f = _gap_matrix(eigh_values_p.bind(x, UPLO=UPLO), False)
     return la.matmul(y, ew.mul(f, matmul(mT(y), _sym(ts[0]), y)))
 
@@ -220,7 +226,7 @@ def _svd_check(a, hermitian):
 
 def _svd_s_rule(a, hermitian):
     _svd_check(a, hermitian)
-    return a.shape[:-2] + (min(a.shape[-2:]),), a.dtype
+    return a.shape[:-2] + (min(a.shape[-2:]),), real_dtype(a.dtype)
 
 
 def _svd_uv_rule(which):
@@ -253,18 +259,21 @@ def _reduced_only(x, full_matrices, what):
 
 
 def _svd_s_vjp(gy, x, y, hermitian):
+    real_only("np.linalg.svd", x)
     u, _, v = _svd_parts(x, hermitian)
     g = la.matmul(ew.mul(u, _row(gy)), mT(v))  # U diag(g) V^T
     return (_sym(g) if hermitian else g,)
 
 
 def _svd_s_jvp(ts, x, y, hermitian):
+    real_only("np.linalg.svd", x)
     u, _, v = _svd_parts(x, hermitian)
     t = _sym(ts[0]) if hermitian else ts[0]
     return red.sum(ew.mul(u, matmul(t, v)), axis=-2)  # diag(U^T dA V)
 
 
 def _svd_u_vjp(gy, x, y, full_matrices, hermitian):
+    real_only("np.linalg.svd", x)
     _reduced_only(x, full_matrices, "U")
     u, s, v = _svd_parts(x, hermitian)
     j = ew.mul(_gap_matrix(s, True), la.matmul(mT(u), gy))
@@ -276,6 +285,7 @@ def _svd_u_vjp(gy, x, y, full_matrices, hermitian):
 
 
 def _svd_vh_vjp(gy, x, y, full_matrices, hermitian):
+    real_only("np.linalg.svd", x)
     _reduced_only(x, full_matrices, "Vh")
     u, s, v = _svd_parts(x, hermitian)
     gv = mT(gy)
@@ -288,6 +298,7 @@ def _svd_vh_vjp(gy, x, y, full_matrices, hermitian):
 
 
 def _svd_u_jvp(ts, x, y, full_matrices, hermitian):
+    real_only("np.linalg.svd", x)
     du = _svd_u_reduced_jvp(ts, x, hermitian)
     m, n = x.shape[-2:]
     if full_matrices and m > n:  # the extra columns have no derivative: nan
@@ -296,6 +307,7 @@ def _svd_u_jvp(ts, x, y, full_matrices, hermitian):
 
 
 def _svd_vh_jvp(ts, x, y, full_matrices, hermitian):
+    real_only("np.linalg.svd", x)
     dvh = _svd_vh_reduced_jvp(ts, x, hermitian)
     m, n = x.shape[-2:]
     if full_matrices and n > m:  # the extra rows have no derivative: nan
@@ -388,6 +400,7 @@ def _extra_columns(x, mode) -> bool:
 
 
 def _qr_q_vjp(gy, x, mode):
+    real_only("np.linalg.qr", x)
     if _extra_columns(x, mode):
         m, n = x.shape[-2:]
         raise UnsupportedError(
@@ -399,6 +412,7 @@ def _qr_q_vjp(gy, x, mode):
 
 
 def _qr_q_jvp(t, x, mode):
+    real_only("np.linalg.qr", x)
     dq = _qr_jvp(t, x)[0]
     if not _extra_columns(x, mode):
         return dq
@@ -407,11 +421,13 @@ def _qr_q_jvp(t, x, mode):
 
 
 def _qr_r_vjp(gy, x, mode):
+    real_only("np.linalg.qr", x)
     n = x.shape[-1]
     return (_qr_vjp(None, gy[..., :n, :] if _extra_columns(x, mode) else gy, x),)
 
 
 def _qr_r_jvp(t, x, mode):
+    real_only("np.linalg.qr", x)
     dr = _qr_jvp(t, x)[1]
     if not _extra_columns(x, mode):
         return dr

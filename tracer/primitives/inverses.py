@@ -36,7 +36,7 @@ from tracer.primitives import elementwise as ew
 from tracer.primitives import linalg as la
 from tracer.primitives import reductions as red
 from tracer.primitives import shape_ops as so
-from tracer.primitives.base import Primitive, add_tangents, avals_str
+from tracer.primitives.base import Primitive, add_tangents, avals_str, real_dtype, real_only
 from tracer.primitives.contractions import strong
 from tracer.staging import Tracer, find_trace
 
@@ -187,10 +187,26 @@ slogdet_sign_p = Primitive(
     fresh=True, lower=lambda a, p, lit: f"np.linalg.slogdet({a[0]}).sign",
     doc="the sign output of np.linalg.slogdet",
 )  # fmt: skip
+
+
+def _logabsdet_rule(a):
+    shape, dtype = _det_rule(a)
+    return shape, real_dtype(dtype)
+
+
+def _logabsdet_vjp(gy, x, y):
+    real_only("np.linalg.slogdet", x)
+    return (ew.mul(scalar_mat(gy), mT(inv(x))),)
+
+
+def _logabsdet_jvp(ts, x, y):
+    real_only("np.linalg.slogdet", x)
+    return _trace_solve(x, ts[0])
+
+
 slogdet_logabsdet_p = Primitive(
-    "slogdet_logabsdet", lambda a: np.linalg.slogdet(a).logabsdet, _det_rule, 1,
-    vjp=lambda gy, x, y: (ew.mul(scalar_mat(gy), mT(inv(x))),),
-    jvp=lambda ts, x, y: _trace_solve(x, ts[0]),
+    "slogdet_logabsdet", lambda a: np.linalg.slogdet(a).logabsdet, _logabsdet_rule, 1,
+    vjp=_logabsdet_vjp, jvp=_logabsdet_jvp,
     fresh=True, lower=lambda a, p, lit: f"np.linalg.slogdet({a[0]}).logabsdet",
     doc="the logabsdet output of np.linalg.slogdet",
 )  # fmt: skip

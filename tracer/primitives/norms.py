@@ -23,7 +23,7 @@ from tracer.primitives import elementwise as ew
 from tracer.primitives import linalg as la
 from tracer.primitives import reductions as red
 from tracer.primitives import shape_ops as so
-from tracer.primitives.base import normalize_axis
+from tracer.primitives.base import normalize_axis, real_dtype
 from tracer.primitives.contractions import strong
 from tracer.primitives.decompositions import svd
 from tracer.staging import Tracer, find_trace
@@ -39,6 +39,13 @@ def _root(s, p=2):
     return ew.where(zero, np.zeros((), s.dtype), r)
 
 
+def _abs2(x):
+    """``|x| ** 2`` elementwise, real (``re ** 2 + im ** 2`` for a complex ``x``)."""
+    if x.dtype.kind == "c":
+        return ew.add(ew.square(cp.real(x)), ew.square(cp.imag(x)))
+    return ew.mul(x, x)
+
+
 def _matrix_norm(x, ord, row, col):  # noqa: A002  (NumPy's name)
     if ord in (2, -2, "nuc"):
         s = svd(so.moveaxis(x, (row, col), (-2, -1)), compute_uv=False)
@@ -52,7 +59,7 @@ def _matrix_norm(x, ord, row, col):  # noqa: A002  (NumPy's name)
         row -= row > col
         return (red.max if ord > 0 else red.min)(red.sum(cp.abs(x), axis=col), axis=row)
     if ord in (None, "fro", "f"):
-        return _root(red.sum(ew.mul(x, x), axis=(row, col)))
+        return _root(red.sum(_abs2(x), axis=(row, col)))
     raise TracegradError(f"norm: invalid norm order {ord!r} for matrices ({user_location()})")
 
 
@@ -62,14 +69,16 @@ def _vector_norm(x, ord, axis, keepdims):  # noqa: A002
     if ord == -np.inf:
         return red.min(cp.abs(x), axis=axis, keepdims=keepdims)
     if ord == 0:
-        return red.sum(ew.astype(ew.not_equal(x, 0), x.dtype), axis=axis, keepdims=keepdims)
+        count = ew.astype(ew.not_equal(x, 0), real_dtype(x.dtype))
+        return red.sum(count, axis=axis, keepdims=keepdims)
     if ord == 1:
         return red.sum(cp.abs(x), axis=axis, keepdims=keepdims)
     if ord is None or ord == 2:
-        return _root(red.sum(ew.mul(x, x), axis=axis, keepdims=keepdims))
+        return _root(red.sum(_abs2(x), axis=axis, keepdims=keepdims))
     if isinstance(ord, str):
         raise TracegradError(f"norm: invalid norm order {ord!r} for vectors ({user_location()})")
-    s = red.sum(ew.power(cp.abs(x), np.asarray(ord, x.dtype)), axis=axis, keepdims=keepdims)
+    p = np.asarray(ord, real_dtype(x.dtype))
+    s = red.sum(ew.power(cp.abs(x), p), axis=axis, keepdims=keepdims)
     return _root(s, ord)
 
 
@@ -88,7 +97,7 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002
         ord is None or (ord in ("f", "fro") and nd == 2) or (ord == 2 and nd == 1)
     ):
         flat = so.ravel(x)
-        out = _root(la.dot(flat, flat))
+        out = _root(red.sum(_abs2(flat)) if x.dtype.kind == "c" else la.dot(flat, flat))
         return so.reshape(out, (1,) * nd) if keepdims else out
     if axis is None:
         axis = tuple(range(nd))
