@@ -118,3 +118,11 @@ def test_the_same_functions_of_real_matrices_differentiate(name):
     f = REAL_ONLY[name]
     np.testing.assert_allclose(grad(f)(real), complex_grad(f, real.astype(complex)).real,
                                rtol=1e-5, atol=1e-6)  # fmt: skip
+
+
+def test_digamma_of_complex_values_has_values_but_no_derivative():
+    sc = pytest.importorskip("scipy.special")
+    z = np.array([1.0 + 1.0j, 2.0 - 0.5j])
+    np.testing.assert_allclose(trace(sc.digamma)(z), sc.digamma(z))
+    with pytest.raises(UnsupportedError, match="polygamma of complex values"):
+        grad(lambda z: np.sum(np.abs(sc.digamma(z))))(z)
