@@ -101,8 +101,8 @@ _psi_rule = elementwise_rule("polygamma", _ufunc_impl("psi"))
 def _polygamma_rule(x, n):
     if np.dtype(x.dtype).kind == "c":  # SciPy's polygamma has no complex loop (digamma has)
         raise UnsupportedError(
-            f"scipy.special.polygamma of complex values is not defined in SciPy, so the "
-            f"derivative of digamma of a complex value is not available (at {user_location()})"
+            "scipy.special.polygamma of complex values is not defined in SciPy, so the "
+            "derivative of digamma of a complex value is not available"
         )
     return _psi_rule(x)
 
