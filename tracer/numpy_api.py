@@ -37,8 +37,9 @@ def _strong(out):
     ``s * 2`` on a Python-number argument ``s`` stays weak (Python would give a
     float), but ``np.exp(s)`` is a ``np.float64``, which promotes strongly.
     """
-    if isinstance(out, tuple):  # np.divmod
-        return tuple(_strong(o) for o in out)
+    if isinstance(out, tuple):  # np.divmod; np.linalg's results keep their field names
+        items = [_strong(o) for o in out]
+        return tuple(items) if type(out) is tuple else type(out)(*items)
     if isinstance(out, Tracer) and out.weak:
         return type(out)(out._trace, out.node, out.shape, out.dtype, False)
     return out
