@@ -22,6 +22,7 @@ import numpy as np
 
 from tracer.primitives import shape_ops as so
 from tracer.primitives.base import CALL_IMPL, Primitive
+from tracer.primitives.batching import MATRIX_STACK
 from tracer.primitives.inverses import as_linalg, mT, square_rule
 from tracer.staging import find_trace
 
@@ -105,7 +106,7 @@ def _frechet(a, e):
 expm_p = Primitive(
     "expm", _expm_impl, _expm_rule, 1,
     vjp=lambda gy, x, y: (_frechet(mT(x), gy),), jvp=lambda ts, x, y: _frechet(x, ts[0]),
-    fresh=True, lower=CALL_IMPL,
+    fresh=True, lower=CALL_IMPL, batch=MATRIX_STACK,
     doc="the matrix exponential (scaling and squaring, Pade 13), as scipy.linalg.expm",
 )  # fmt: skip
 
