@@ -16,7 +16,8 @@ operand replaced by its tangent, and the gradient of operand ``i`` is one einsum
 of the output's gradient with the other operands, written to operand ``i``'s
 labels. A label repeated in operand ``i`` is written through an identity matrix
 (``'ii->'`` has gradient ``g * eye``), a label only operand ``i`` has (summed
-away) through a vector of ones.
+away) through a vector of ones. Under ``vmap`` the batch axis gets a label of its
+own, on each batched operand and first in the output.
 
 ``tensordot``, ``inner``, ``kron`` and ``cross`` are composites, written as
 NumPy writes them (transpose, reshape, ``dot``; products of slices), so their

@@ -40,6 +40,8 @@ NumPy's ``cholesky`` and ``eigh`` read one triangle of the input. As JAX does,
 the rules treat the input as symmetric: the tangent is symmetrised before use
 and the gradient is symmetric, ``(G + G^T) / 2``, the derivative along
 symmetric perturbations. docs/derivatives.md lists these conditions.
+
+Under ``vmap`` the batch axis joins the stack (``batching.MATRIX_STACK``).
 """
 
 from __future__ import annotations

@@ -19,6 +19,10 @@ with traceable ops:
 - ``matrix_power`` is a composite: NumPy's own sequence of products (and one
   ``inv`` for negative powers), so its value is NumPy's bit for bit.
 
+Under ``vmap`` the batch axis joins the stack (``batching.MATRIX_STACK``); ``solve``
+turns a batch of vectors ``b`` into one-column matrices first, since NumPy reads
+``b`` as a vector only when it is 1-D.
+
 At a singular matrix, ``det``, ``slogdet`` and ``inv`` have no inverse to
 build their derivative from: the gradient evaluation raises NumPy's
 ``LinAlgError`` (docs/derivatives.md).

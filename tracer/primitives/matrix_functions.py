@@ -11,7 +11,8 @@ no ``expm`` and SciPy stays optional.
 Its derivative is the Frechet derivative, read off the exponential of a block
 matrix (Mathias 1996): ``expm([[A, E], [0, A]]) = [[expm(A), L(A, E)], [0, expm(A)]]``.
 The jvp is ``L(A, dA)``, the gradient ``L(A^T, G)``; both are ``expm`` again, so
-derivatives of any order trace.
+derivatives of any order trace. Under ``vmap`` the batch axis joins the stack
+(``batching.MATRIX_STACK``).
 """
 
 from __future__ import annotations
