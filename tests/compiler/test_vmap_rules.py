@@ -22,8 +22,9 @@ import numpy as np
 import pytest
 from autodiff_testing import validated_graphs  # noqa: F401
 
-from compiler import grad, vmap
+from compiler import grad, jacobian, numerical_grad, vmap
 from tracer import PRIMITIVES, trace
+from tracer.scipy.linalg import expm
 
 pytestmark = pytest.mark.usefixtures("validated_graphs")
 
@@ -181,6 +182,73 @@ case("scatter_add", lambda g, i, j: scatter_add.bind(g, i, j, shape=(4, 5, 6),
      ints(3, high=6), label="arrays-split")  # fmt: skip
 
 
+# ----- linear algebra -----
+
+
+def well(*shape, dtype="float64"):
+    """A well-conditioned matrix (stack): singular values, and the eigenvalues of its
+    symmetric part, far apart (derivatives of eigenvectors and SVD need them distinct)."""
+    m, n = shape[-2:]
+    diag = np.eye(m, n) * np.arange(1.0, n + 1)
+    return lambda rng: (rng.uniform(-0.2, 0.2, size=shape) + diag).astype(dtype)
+
+
+def sym_well(*shape):
+    """A symmetric positive definite ``well`` matrix (cholesky and eigh read one triangle)."""
+    make = well(*shape)
+    return lambda rng: (lambda a: (a + np.swapaxes(a, -1, -2)) / 2)(make(rng))
+
+
+case("einsum", lambda x, y: np.einsum("ij,jk->ik", x, y), rand(2, 3), rand(3, 4))
+case("einsum", lambda x: np.einsum("ii->i", x), rand(3, 3), label="diagonal")
+case("einsum", lambda x: np.einsum("ij->ji", x), rand(2, 3), label="transpose")
+case("einsum", lambda x, y: np.einsum("i,i", x, y), rand(3), rand(3), label="inner")
+case("einsum", lambda x, y: np.einsum("...i,...j", x, y), rand(2, 3), rand(4), label="ellipsis")
+case("einsum", lambda x, y: np.einsum("...ij,...jk", x, y), rand(1, 2, 3), rand(4, 3, 2),
+     label="broadcast")  # fmt: skip
+case("einsum", lambda x, y, z: np.einsum("ij,jk,kl->il", x, y, z, optimize=True),
+     rand(2, 3), rand(3, 4), rand(4, 2), label="path")  # fmt: skip
+case("einsum", lambda x, y: np.einsum(x, [0, 1], y, [1], [0]), rand(2, 3), rand(3),
+     label="sublists")  # fmt: skip
+case("inv", np.linalg.inv, well(3, 3))
+case("inv", np.linalg.inv, well(2, 3, 3), label="stack")
+case("inv", np.linalg.inv, well(3, 3, dtype="float32"), label="float32")
+# NumPy 2 reads b as a vector only when b.ndim == 1: a batch of vectors is not one
+case("solve", np.linalg.solve, well(3, 3), rand(3), label="vector")
+case("solve", np.linalg.solve, well(3, 3), rand(3, 2), label="matrix")
+case("solve", np.linalg.solve, well(2, 3, 3), rand(3), label="stack-vector")
+case("solve", np.linalg.solve, well(2, 3, 3), rand(3, 1), label="stack-matrix")
+case("solve", np.linalg.solve, well(3, 3), rand(2, 3, 2), label="matrix-stack")
+case("det", np.linalg.det, well(3, 3))
+case("det", np.linalg.det, well(2, 3, 3), label="stack")
+case("slogdet_sign", lambda a: np.linalg.slogdet(a)[0], rand(3, 3))
+case("slogdet_logabsdet", lambda a: np.linalg.slogdet(a)[1], well(3, 3))
+case("slogdet_logabsdet", lambda a: np.linalg.slogdet(a).logabsdet, well(2, 3, 3), label="stack")
+case("pinv", np.linalg.pinv, well(3, 2), label="tall")
+case("pinv", np.linalg.pinv, well(2, 3), label="wide")
+case("pinv", lambda a: np.linalg.pinv(a, hermitian=True), sym_well(3, 3), label="hermitian")
+case("cholesky", np.linalg.cholesky, sym_well(3, 3))
+case("cholesky", lambda a: np.linalg.cholesky(a, upper=True), sym_well(2, 3, 3),
+     label="upper-stack")  # fmt: skip
+case("eigh_values", np.linalg.eigvalsh, sym_well(3, 3))
+case("eigh_values", lambda a: np.linalg.eigh(a)[0], sym_well(2, 3, 3), label="stack")
+case("eigh_vectors", lambda a: np.linalg.eigh(a)[1], sym_well(3, 3))
+case("eigh_vectors", lambda a: np.linalg.eigh(a, UPLO="U").eigenvectors, sym_well(2, 3, 3),
+     label="upper-stack")  # fmt: skip
+case("svd_s", lambda a: np.linalg.svd(a, compute_uv=False), well(3, 2), label="tall")
+case("svd_s", np.linalg.svdvals, well(2, 2, 3), label="wide-stack")
+case("svd_u", lambda a: np.linalg.svd(a, full_matrices=False)[0], well(3, 2), label="tall")
+case("svd_u", lambda a: np.linalg.svd(a)[0], well(2, 3, 3), label="stack")
+case("svd_vh", lambda a: np.linalg.svd(a, full_matrices=False).Vh, well(2, 3), label="wide")
+case("svd_vh", lambda a: np.linalg.svd(a).Vh, well(2, 3, 3), label="stack")
+case("qr_q", lambda a: np.linalg.qr(a)[0], well(3, 2), label="tall")
+case("qr_q", lambda a: np.linalg.qr(a).Q, well(2, 3, 3), label="stack")
+case("qr_r", lambda a: np.linalg.qr(a).R, well(2, 3), label="wide")
+case("qr_r", lambda a: np.linalg.qr(a, mode="complete").R, well(3, 2), label="complete")
+case("expm", lambda a: expm(a), rand(3, 3, low=-0.5, high=0.5))
+case("expm", lambda a: expm(a), rand(2, 3, 3, low=-3.0, high=3.0), label="squaring")
+
+
 # ----- the checks -----
 POSITIONS = {"first": lambda r: 0, "middle": lambda r: (r + 1) // 2, "last": lambda r: r}
 
@@ -255,3 +323,36 @@ def test_batching_rule_equals_a_loop(c: Case, position: str):
             parts = [g[floats.index(k)] for g in loop]
             want = np.stack(parts, axis=axes[k]) if axes[k] is not None else np.sum(parts, 0)
             _close(got, want, f"grad(vmap) wrt argument {k}, in_axes={axes}")
+
+
+# ----- linear algebra under composed transformations -----
+
+
+def test_per_example_gradients_of_logabsdet_equal_a_loop_and_the_inverse_transpose():
+    mats = np.stack([well(3, 3)(np.random.default_rng(seed)) for seed in range(4)])
+
+    def logabsdet(a):
+        return np.linalg.slogdet(a)[1]
+
+    got = vmap(grad(logabsdet))(mats)
+    _close(got, np.stack([grad(logabsdet)(a) for a in mats]), "vmap(grad(logabsdet))")
+    _close(got, np.swapaxes(np.linalg.inv(mats), -1, -2), "d logabsdet / dA = A^-T")
+    _close(vmap(grad(logabsdet), in_axes=2)(np.moveaxis(mats, 0, 2)), got, "in_axes=2")
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_jacobian_through_solve_is_one_batched_pass_equal_to_central_differences(mode):
+    def f(a, b):
+        return np.linalg.solve(a, np.tanh(b)) * 2.0
+
+    rng = np.random.default_rng(7)
+    jac = jacobian(f, argnums=(0, 1), mode=mode)
+    small = jac.trace(well(3, 3)(rng), rand(3)(rng)).number_of_nodes()
+    a, b = well(5, 5)(rng), rand(5)(rng)
+    assert jac.trace(a, b).number_of_nodes() == small  # batched: not one pass per seed
+    ja, jb = jac(a, b)
+    assert ja.shape == (5, 5, 5) and jb.shape == (5, 5)
+    for i in range(5):
+        na, nb = numerical_grad(lambda a, b, i=i: f(a, b)[i], a, b, argnums=(0, 1))
+        np.testing.assert_allclose(ja[i], na, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(jb[i], nb, rtol=1e-6, atol=1e-8)

@@ -22,8 +22,8 @@ A rule shared by a family of primitives is written once for any of them,
 the declaration binds it to its primitive. ``ELEMENTWISE`` (which ``base.unary``
 and ``base.binary`` give every elementwise declaration), ``REDUCTION`` (an
 ``axis`` tuple and ``keepdims``) and ``ARG_REDUCTION`` (``argmax``'s ``axis`` int
-or None) are such rules; ``tracer.primitives.shape_batching`` has those of the
-shape ops.
+or None) are such rules, and ``MATRIX_STACK`` (``np.linalg``'s functions of stacks
+of matrices); ``tracer.primitives.shape_batching`` has those of the shape ops.
 
 This module is imported by ``base``, below every primitive module, so its helpers
 move axes by calling NumPy on traced values (which dispatches to the shape ops)
@@ -102,19 +102,22 @@ def insert_axis(shape, d: int, size: int) -> tuple:
 # ----- shared rules -----
 
 
-def align_elementwise(args, dims) -> tuple[list, int]:
-    """Operands of a broadcasting elementwise op arranged so that NumPy's broadcasting
-    lines up their examples; and the batch axis of the result.
+def align_stacks(args, dims, cores) -> tuple[list, int]:
+    """Operands of an op on stacks of core arrays, arranged so that NumPy's broadcasting
+    of the stacks lines up their examples; and the batch axis of the result.
 
-    When every batched operand's batch axis lands at the same place of the broadcast
-    result, and the unbatched operands broadcast against the axes after it, nothing
-    moves. Otherwise the batched operands get their batch axis first, followed by
-    size-1 axes up to the result's rank.
+    The last ``cores[i]`` axes of operand ``i`` are one core array (a matrix for
+    ``np.linalg``), its leading axes a stack, broadcast against the other operands'
+    stacks; the result is the broadcast stack followed by the core axes of the
+    result. When every batched operand's batch axis is a stack axis landing at the
+    same place of the broadcast stack, and the unbatched operands' stacks broadcast
+    against the axes after it, nothing moves. Otherwise the batched operands get
+    their batch axis first, followed by size-1 axes up to the broadcast stack's rank.
     """
-    ranks = [per_example_ndim(x, d) for x, d in zip(args, dims)]
+    ranks = [per_example_ndim(x, d) - c for x, d, c in zip(args, dims, cores)]  # stack ranks
     rank = max(ranks)
     lands = {rank - r + d for r, d in zip(ranks, dims) if d is not None}
-    if len(lands) == 1:
+    if len(lands) == 1 and all(d is None or d <= r for r, d in zip(ranks, dims)):
         (at,) = lands
         if all(r <= rank - at for r, d in zip(ranks, dims) if d is None):
             return list(args), at
@@ -122,10 +125,18 @@ def align_elementwise(args, dims) -> tuple[list, int]:
     for x, d, r in zip(args, dims, ranks):
         if d is not None:
             x = moveaxis(x, d, 0)
-            shape = np.shape(x)
-            x = np.reshape(x, (shape[0],) + (1,) * (rank - r) + tuple(shape[1:]))
+            if r < rank:
+                shape = np.shape(x)
+                x = np.reshape(x, (shape[0],) + (1,) * (rank - r) + tuple(shape[1:]))
         out.append(x)
     return out, 0
+
+
+def align_elementwise(args, dims) -> tuple[list, int]:
+    """Operands of a broadcasting elementwise op arranged so that NumPy's broadcasting
+    lines up their examples; and the batch axis of the result (``align_stacks`` of
+    operands whose core arrays are scalars)."""
+    return align_stacks(args, dims, [0] * len(args))
 
 
 def elementwise(prim, args, dims, **params):
@@ -158,6 +169,14 @@ def reduce_arg(prim, args, dims, *, axis, keepdims):
     return out, 0
 
 
+def matrix_stack(prim, args, dims, **params):
+    """An ``np.linalg`` function of stacks of matrices (each operand's last two axes), whose
+    result is the broadcast stack followed by its own core axes: align, then apply."""
+    aligned, out_dim = align_stacks(args, dims, [2] * len(args))
+    return bind(prim, *aligned, **params), out_dim
+
+
 ELEMENTWISE = SharedRule(elementwise)
 REDUCTION = SharedRule(reduce_axes)
 ARG_REDUCTION = SharedRule(reduce_arg)
+MATRIX_STACK = SharedRule(matrix_stack)

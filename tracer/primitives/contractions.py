@@ -16,7 +16,8 @@ operand replaced by its tangent, and the gradient of operand ``i`` is one einsum
 of the output's gradient with the other operands, written to operand ``i``'s
 labels. A label repeated in operand ``i`` is written through an identity matrix
 (``'ii->'`` has gradient ``g * eye``), a label only operand ``i`` has (summed
-away) through a vector of ones.
+away) through a vector of ones. Under ``vmap`` the batch axis gets a label of its
+own, on each batched operand and first in the output.
 
 ``tensordot``, ``inner``, ``kron`` and ``cross`` are composites, written as
 NumPy writes them (transpose, reshape, ``dot``; products of slices), so their
@@ -165,11 +166,23 @@ def _canonical(subscripts, output):
             tuple(order[lb] for lb in output))  # fmt: skip
 
 
+def _einsum_batch(args, dims, *, subscripts, output, optimize):
+    """A label of its own for the batch axis: on every batched operand, first in the output."""
+    used = {label for sub in subscripts for label in sub}
+    free = [k for k in range(len(_LETTERS)) if k not in used]
+    if not free:
+        raise UnsupportedError(f"einsum: vmap needs one more label than NumPy's {len(_LETTERS)}")
+    b = free[0]
+    subs = [sub if d is None else (*sub[:d], b, *sub[d:]) for sub, d in zip(subscripts, dims)]
+    return _bind_einsum(list(zip(args, subs)), (b, *output), optimize), 0
+
+
 einsum_p = Primitive(
     "einsum", _einsum_impl, _einsum_rule, None, ("subscripts", "output", "optimize"),
     vjp=_einsum_vjp, jvp=_einsum_jvp, lower=_einsum_lowering,
     # one operand and nothing summed (a transpose, a diagonal) is a view of that operand
     fresh=lambda p: len(p["subscripts"]) > 1, view=True,
+    batch=lambda args, dims, **p: _einsum_batch(args, dims, **p),
     doc="np.einsum with integer sublists (one tuple of labels per operand, and the output's)",
 )  # fmt: skip
 

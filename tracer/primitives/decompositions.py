@@ -40,6 +40,8 @@ NumPy's ``cholesky`` and ``eigh`` read one triangle of the input. As JAX does,
 the rules treat the input as symmetric: the tangent is symmetrised before use
 and the gradient is symmetric, ``(G + G^T) / 2``, the derivative along
 symmetric perturbations. docs/derivatives.md lists these conditions.
+
+Under ``vmap`` the batch axis joins the stack (``batching.MATRIX_STACK``).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from tracer.primitives import linalg as la
 from tracer.primitives import reductions as red
 from tracer.primitives import shape_ops as so
 from tracer.primitives.base import Primitive, add_tangents, avals_str, real_dtype, real_only
+from tracer.primitives.batching import MATRIX_STACK
 from tracer.primitives.inverses import (
     as_linalg,
     matmul,
@@ -134,7 +137,7 @@ def _cholesky_vjp(gy, x, y, upper):
 
 cholesky_p = Primitive(
     "cholesky", _cholesky_impl, _cholesky_rule, 1, ("upper",),
-    vjp=_cholesky_vjp, jvp=_cholesky_jvp, fresh=True,
+    vjp=_cholesky_vjp, jvp=_cholesky_jvp, fresh=True, batch=MATRIX_STACK,
     lower=lambda a, p, lit: f"np.linalg.cholesky({a[0]}, upper={lit.value(bool(p['upper']))})",
     doc="np.linalg.cholesky (reads one triangle; symmetric derivative)",
 )  # fmt: skip
@@ -191,12 +194,13 @@ def _uplo_lowering(call, field=""):
 
 eigh_values_p = Primitive(
     "eigh_values", _eigh_values_impl, _eigh_rule(True), 1, ("UPLO",),
-    vjp=_eigh_values_vjp, jvp=_eigh_values_jvp, fresh=True, lower=_uplo_lowering("eigvalsh"),
+    vjp=_eigh_values_vjp, jvp=_eigh_values_jvp, fresh=True, batch=MATRIX_STACK,
+    lower=_uplo_lowering("eigvalsh"),
     doc="the eigenvalues of np.linalg.eigh (np.linalg.eigvalsh)",
 )  # fmt: skip
 eigh_vectors_p = Primitive(
     "eigh_vectors", _eigh_vectors_impl, _eigh_rule(False), 1, ("UPLO",),
-    vjp=_eigh_vectors_vjp, jvp=_eigh_vectors_jvp, fresh=True,
+    vjp=_eigh_vectors_vjp, jvp=_eigh_vectors_jvp, fresh=True, batch=MATRIX_STACK,
     lower=_uplo_lowering("eigh", ".eigenvectors"),
     doc="the eigenvectors of np.linalg.eigh (distinct eigenvalues for a derivative)",
 )  # fmt: skip
@@ -348,7 +352,7 @@ def _svd_lowering(field):
 
 svd_s_p = Primitive(
     "svd_s", _svd_s_impl, _svd_s_rule, 1, ("hermitian",), vjp=_svd_s_vjp, jvp=_svd_s_jvp,
-    fresh=True,
+    fresh=True, batch=MATRIX_STACK,
     lower=lambda a, p, lit: (
         f"np.linalg.svd({a[0]}, compute_uv=False, hermitian={lit.value(bool(p['hermitian']))})"
     ),
@@ -356,12 +360,12 @@ svd_s_p = Primitive(
 )  # fmt: skip
 svd_u_p = Primitive(
     "svd_u", _svd_u_impl, _svd_uv_rule("U"), 1, ("full_matrices", "hermitian"),
-    vjp=_svd_u_vjp, jvp=_svd_u_jvp, fresh=True, lower=_svd_lowering("U"),
+    vjp=_svd_u_vjp, jvp=_svd_u_jvp, fresh=True, batch=MATRIX_STACK, lower=_svd_lowering("U"),
     doc="the U output of np.linalg.svd (distinct singular values for a derivative)",
 )  # fmt: skip
 svd_vh_p = Primitive(
     "svd_vh", _svd_vh_impl, _svd_uv_rule("Vh"), 1, ("full_matrices", "hermitian"),
-    vjp=_svd_vh_vjp, jvp=_svd_vh_jvp, fresh=True, lower=_svd_lowering("Vh"),
+    vjp=_svd_vh_vjp, jvp=_svd_vh_jvp, fresh=True, batch=MATRIX_STACK, lower=_svd_lowering("Vh"),
     doc="the Vh output of np.linalg.svd (distinct singular values for a derivative)",
 )  # fmt: skip
 
@@ -491,13 +495,13 @@ qr_q_p = Primitive(
     "qr_q", _qr_q_impl, _qr_rule("Q"), 1, ("mode",),
     vjp=lambda gy, x, y, mode: _qr_q_vjp(gy, x, mode),
     jvp=lambda ts, x, y, mode: _qr_q_jvp(ts[0], x, mode),
-    fresh=True, lower=_qr_lowering("Q"), doc="the Q output of np.linalg.qr",
+    fresh=True, batch=MATRIX_STACK, lower=_qr_lowering("Q"), doc="the Q output of np.linalg.qr",
 )  # fmt: skip
 qr_r_p = Primitive(
     "qr_r", _qr_r_impl, _qr_rule("R"), 1, ("mode",),
     vjp=lambda gy, x, y, mode: _qr_r_vjp(gy, x, mode),
     jvp=lambda ts, x, y, mode: _qr_r_jvp(ts[0], x, mode),
-    fresh=True, lower=_qr_lowering("R"), doc="the R output of np.linalg.qr",
+    fresh=True, batch=MATRIX_STACK, lower=_qr_lowering("R"), doc="the R output of np.linalg.qr",
 )  # fmt: skip
 
 PRIMITIVES = (cholesky_p, eigh_values_p, eigh_vectors_p, svd_s_p, svd_u_p, svd_vh_p,

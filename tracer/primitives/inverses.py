@@ -19,6 +19,10 @@ with traceable ops:
 - ``matrix_power`` is a composite: NumPy's own sequence of products (and one
   ``inv`` for negative powers), so its value is NumPy's bit for bit.
 
+Under ``vmap`` the batch axis joins the stack (``batching.MATRIX_STACK``); ``solve``
+turns a batch of vectors ``b`` into one-column matrices first, since NumPy reads
+``b`` as a vector only when it is 1-D.
+
 At a singular matrix, ``det``, ``slogdet`` and ``inv`` have no inverse to
 build their derivative from: the gradient evaluation raises NumPy's
 ``LinAlgError`` (docs/derivatives.md).
@@ -37,6 +41,7 @@ from tracer.primitives import linalg as la
 from tracer.primitives import reductions as red
 from tracer.primitives import shape_ops as so
 from tracer.primitives.base import Primitive, add_tangents, avals_str, real_dtype, real_only
+from tracer.primitives.batching import MATRIX_STACK, align_stacks, per_example_ndim
 from tracer.primitives.contractions import strong
 from tracer.staging import Tracer, find_trace
 
@@ -114,7 +119,7 @@ inv_p = Primitive(
     "inv", np.linalg.inv, _inv_rule, 1,
     vjp=lambda gy, x, y: (ew.neg(matmul(mT(y), gy, mT(y))),),
     jvp=lambda ts, x, y: ew.neg(matmul(y, ts[0], y)),
-    fresh=True, lower=_lowering("inv"), doc="np.linalg.inv",
+    fresh=True, batch=MATRIX_STACK, lower=_lowering("inv"), doc="np.linalg.inv",
 )  # fmt: skip
 
 
@@ -155,9 +160,22 @@ def _solve_jvp(ts, a, b, y):
     return so.squeeze(dx, -1) if vector else dx
 
 
+def _solve_batch(args, dims):
+    """Stacks aligned; a batch of vectors ``b`` (NumPy reads a 1-D ``b`` alone as a vector)
+    is solved as a stack of one-column matrices."""
+    (a, b), (da, db) = args, dims
+    if db is not None and per_example_ndim(b, db) == 1:
+        b = so.expand_dims(so.moveaxis(b, db, 0), -1)
+        (a, b), out_dim = align_stacks([a, b], [da, 0], (2, 2))
+        return so.squeeze(solve_p.bind(a, b), -1), out_dim
+    (a, b), out_dim = align_stacks([a, b], [da, db], (2, 1 if b.ndim == 1 else 2))
+    return solve_p.bind(a, b), out_dim
+
+
 solve_p = Primitive(
     "solve", np.linalg.solve, _solve_rule, 2, vjp=_solve_vjp, jvp=_solve_jvp,
-    fresh=True, lower=lambda a, p, lit: f"np.linalg.solve({a[0]}, {a[1]})",
+    batch=lambda args, dims: _solve_batch(args, dims), fresh=True,
+    lower=lambda a, p, lit: f"np.linalg.solve({a[0]}, {a[1]})",
     doc="np.linalg.solve (b a vector when 1-D, else a stack of matrices)",
 )  # fmt: skip
 
@@ -180,11 +198,12 @@ det_p = Primitive(
     "det", np.linalg.det, _det_rule, 1,
     vjp=lambda gy, x, y: (ew.mul(scalar_mat(ew.mul(gy, y)), mT(inv(x))),),
     jvp=lambda ts, x, y: ew.mul(y, _trace_solve(x, ts[0])),
-    fresh=True, lower=_lowering("det"), doc="np.linalg.det",
+    fresh=True, batch=MATRIX_STACK, lower=_lowering("det"), doc="np.linalg.det",
 )  # fmt: skip
 slogdet_sign_p = Primitive(
     "slogdet_sign", lambda a: np.linalg.slogdet(a).sign, _det_rule, 1, zero_grad=True,
-    fresh=True, lower=lambda a, p, lit: f"np.linalg.slogdet({a[0]}).sign",
+    fresh=True, batch=MATRIX_STACK,
+    lower=lambda a, p, lit: f"np.linalg.slogdet({a[0]}).sign",
     doc="the sign output of np.linalg.slogdet",
 )  # fmt: skip
 
@@ -206,8 +225,8 @@ def _logabsdet_jvp(ts, x, y):
 
 slogdet_logabsdet_p = Primitive(
     "slogdet_logabsdet", lambda a: np.linalg.slogdet(a).logabsdet, _logabsdet_rule, 1,
-    vjp=_logabsdet_vjp, jvp=_logabsdet_jvp,
-    fresh=True, lower=lambda a, p, lit: f"np.linalg.slogdet({a[0]}).logabsdet",
+    vjp=_logabsdet_vjp, jvp=_logabsdet_jvp, fresh=True, batch=MATRIX_STACK,
+    lower=lambda a, p, lit: f"np.linalg.slogdet({a[0]}).logabsdet",
     doc="the logabsdet output of np.linalg.slogdet",
 )  # fmt: skip
 
@@ -255,7 +274,7 @@ def _pinv_jvp(ts, x, y, rcond, hermitian):
 
 pinv_p = Primitive(
     "pinv", _pinv_impl, _pinv_rule, 1, ("rcond", "hermitian"), vjp=_pinv_vjp, jvp=_pinv_jvp,
-    fresh=True,
+    fresh=True, batch=MATRIX_STACK,
     lower=lambda a, p, lit: (
         f"np.linalg.pinv({a[0]}, rcond={lit.value(float(p['rcond']))}, "
         f"hermitian={lit.value(bool(p['hermitian']))})"

@@ -11,7 +11,8 @@ no ``expm`` and SciPy stays optional.
 Its derivative is the Frechet derivative, read off the exponential of a block
 matrix (Mathias 1996): ``expm([[A, E], [0, A]]) = [[expm(A), L(A, E)], [0, expm(A)]]``.
 The jvp is ``L(A, dA)``, the gradient ``L(A^T, G)``; both are ``expm`` again, so
-derivatives of any order trace.
+derivatives of any order trace. Under ``vmap`` the batch axis joins the stack
+(``batching.MATRIX_STACK``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from tracer.primitives import shape_ops as so
 from tracer.primitives.base import CALL_IMPL, Primitive
+from tracer.primitives.batching import MATRIX_STACK
 from tracer.primitives.inverses import as_linalg, mT, square_rule
 from tracer.staging import find_trace
 
@@ -105,7 +107,7 @@ def _frechet(a, e):
 expm_p = Primitive(
     "expm", _expm_impl, _expm_rule, 1,
     vjp=lambda gy, x, y: (_frechet(mT(x), gy),), jvp=lambda ts, x, y: _frechet(x, ts[0]),
-    fresh=True, lower=CALL_IMPL,
+    fresh=True, lower=CALL_IMPL, batch=MATRIX_STACK,
     doc="the matrix exponential (scaling and squaring, Pade 13), as scipy.linalg.expm",
 )  # fmt: skip
 
