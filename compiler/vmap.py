@@ -9,6 +9,12 @@ returns the batched value and where its batch axis is. So each op runs once on
 the whole batch: there is no loop over examples. Capture inputs (globals and
 closure values) are the same for every example and stay the last inputs.
 
+A call of a custom-derivative function (``tracer.custom``) keeps its rule: the
+batched markers hold a ``BatchedCallRule``, the call's own rule applied to every
+example at once (JAX's semantics for ``vmap`` of a ``custom_vjp`` function), so
+``grad`` of a vmap uses the user's rule. Checkpoint regions carry over, so the
+gradient of a vmap recomputes them too.
+
 This module also resolves ``vmap``'s ``in_axes``/``out_axes`` (JAX's conventions:
 an int, None, or a pytree prefix of the arguments / the result) into one axis
 per leaf, and checks the mapped sizes agree.
@@ -22,16 +28,18 @@ from collections.abc import Sequence
 import numpy as np
 
 from tracer import ops
-from tracer.captures import capture_nodes, explicit_inputs
+from tracer.captures import capture_leaves, capture_nodes, explicit_inputs
+from tracer.checkpointing import REGION
 from tracer.errors import TracegradError
 from tracer.frames import user_location
 from tracer.graph import Graph
 from tracer.primitives import PRIMITIVES
 from tracer.primitives.batching import insert_axis
-from tracer.pytree import num_leaves
-from tracer.spec import format_aval
-from tracer.staging import Stage, gc_paused
+from tracer.pytree import flatten, num_leaves, unflatten
+from tracer.spec import Spec, format_aval
+from tracer.staging import Stage, current_trace, gc_paused
 from tracer.traced import TracedArray
+from tracer.tracing import Call, inline_graph, trace_to_graph
 
 # attributes of a node that say what it is; the others (name, role, ...) are copied
 _STRUCTURE = ("op", "params", "shape", "dtype", "value")
@@ -134,12 +142,102 @@ def _batch_node(g: Graph, stage: Stage, graph: Graph, n: int, env: dict, size: i
             f"axes {dims}){where}"
         )
     attrs = _attrs(d, env)
-    tags = {k: attrs[k] for k in ("role", "grad_of") if k in attrs}
+    tags = {k: attrs[k] for k in ("role", "grad_of", REGION) if k in attrs}
     for nid in range(start, g.next_id):  # the rule's nodes belong to what n belonged to
         g.node_attrs[nid].update(tags)
     if out.node >= start:  # the result is the node itself: its name, its role
         g.node_attrs[out.node].update(attrs)
+        if d.get("rule") is not None:  # a call's marker (per_call): its rule, batched
+            old = [len(graph.nodes[u]["shape"]) for u in operands]
+            new = [len(g.node_attrs[u]["shape"]) for u in g.operands(out.node)]
+            g.node_attrs[out.node]["rule"] = BatchedCallRule(
+                d["rule"], [0 if b > a else None for a, b in zip(old, new)],
+                d["params"]["outputs"], size,
+            )  # fmt: skip
     return out.node, out_dim
+
+
+class BatchedCallRule:
+    """The derivative rule of a batched call of a custom-derivative function: the call's rule
+    (a ``tracer.custom.CallRule``, or a ``BatchedCallRule`` of an inner vmap) applied to
+    every example at once, as JAX batches ``fwd`` and ``bwd`` (or the jvp rule).
+
+    The marker's batch rule (``tracer.primitives.markers``) puts the batch axis of
+    every batched operand first (results always are), so an operand is batched when it
+    has one more axis than its example. The rule's own direction (``vjp`` of a
+    ``custom_vjp``, ``jvp`` of a ``custom_jvp``) traces the per-example rule into a
+    graph, batches it (``build_vmap_graph``) and inlines it into the graph being built:
+    no loop over examples. The other direction is the transpose of that one, as for an
+    unbatched call.
+
+    Args:
+        rule: the per-example rule.
+        dims: the batch axis (0 or None) of each operand of the batched marker: the
+            call's results, then its arguments.
+        outputs: the number of results.
+        size: the number of examples.
+    """
+
+    def __init__(self, rule, dims: list, outputs: int, size: int):
+        self.rule, self.size = rule, size
+        self.out_dims, self.arg_dims = list(dims[:outputs]), list(dims[outputs:])
+        self.out_avals = [
+            Spec(insert_axis(a.shape, 0, size), a.dtype) if dim is not None else a
+            for a, dim in zip(rule.out_avals, self.out_dims)
+        ]
+
+    def __repr__(self) -> str:
+        return f"<batched {self.rule!r}>"
+
+    @property
+    def name(self) -> str:
+        return self.rule.name
+
+    @property
+    def kind(self) -> str:
+        return self.rule.kind
+
+    def vjp(self, cts: list, args: list, transpose) -> list:
+        """One cotangent per argument leaf (None: zero) from one per result leaf."""
+        if self.kind == "custom_vjp":
+            return self._mapped(lambda a, c: self.rule.vjp(c, a, None), args, cts,
+                                self.out_dims, self.arg_dims)  # fmt: skip
+        avals = [Spec(a.shape, a.dtype) for a in args]
+        return transpose(lambda ts: self.jvp(ts, args, None), avals, cts)
+
+    def jvp(self, ts: list, args: list, transpose) -> list:
+        """One tangent per result leaf from one per argument leaf (None: zero)."""
+        if self.kind == "custom_jvp":
+            return self._mapped(lambda a, t: self.rule.jvp(t, a, None), args, ts,
+                                self.arg_dims, self.out_dims)  # fmt: skip
+        return transpose(lambda cts: self.vjp(cts, args, None), self.out_avals, ts)
+
+    def _mapped(self, fn, args: list, xs: list, x_dims: list, result_dims: list) -> list:
+        """``fn(args, xs) -> list`` (one example's arguments and its tangents or cotangents,
+        None for zero; a result None for zero) on every example: result ``i`` with its batch
+        axis first, or summed over the examples where ``result_dims[i]`` is None (it
+        belongs to an argument every example shares)."""
+        values = [*args, *(x for x in xs if x is not None)]
+        dims = [*self.arg_dims, *(d for x, d in zip(xs, x_dims) if x is not None)]
+        specs = []
+        for v, dim in zip(values, dims):
+            shape = tuple(np.shape(v))
+            if dim is not None:
+                shape = shape[:dim] + shape[dim + 1 :]
+            specs.append((shape, np.dtype(v.dtype), False))
+        _, tree = flatten(((list(args), list(xs)), {}))
+        labels = [f"x{i}" for i in range(len(values))]
+        call = Call((), {}, specs, tree, labels, [])
+        graph = trace_to_graph(lambda a, x: list(fn(a, x)), call, f"{self.name}_rule")
+        out_tree = graph.graph["out_tree"]
+        out_dims = [0] * len(graph.graph["outputs"])
+        batched = build_vmap_graph(graph, dims, self.size, out_dims)
+        outs = inline_graph(current_trace(), batched, values + capture_leaves(graph))
+        results = unflatten(out_tree, outs)
+        return [
+            r if r is None or result_dims[i] is not None else ops.sum(r, axis=0)
+            for i, r in enumerate(results)
+        ]
 
 
 def _place_output(stage: Stage, graph: Graph, o: int, batched, out_dim, size) -> int:

@@ -318,6 +318,11 @@ class CallRule:
     def name(self) -> str:
         return self.custom.name
 
+    @property
+    def kind(self) -> str:
+        """``"custom_vjp"`` or ``"custom_jvp"``: which direction the user's rule gives."""
+        return self.custom.kind
+
     # ----- the two directions -----
     def vjp(self, cts: list, args: list, transpose) -> list:
         """One cotangent per argument leaf (None: zero) from one per result leaf."""

@@ -22,14 +22,16 @@ import numpy as np
 import pytest
 from autodiff_testing import validated_graphs  # noqa: F401
 
-from compiler import grad, jacobian, numerical_grad, vmap
-from tracer import PRIMITIVES, trace
+from compiler import custom_jvp, custom_vjp, grad, jacobian, numerical_grad, stop_gradient, vmap
+from tracer import PRIMITIVES, ops, trace
+from tracer.scipy import special as sp
 from tracer.scipy.linalg import expm
 
 pytestmark = pytest.mark.usefixtures("validated_graphs")
 
 BATCH = 3
 scatter_add = PRIMITIVES["scatter_add"]
+invert_permutation = PRIMITIVES["invert_permutation"]
 
 
 def rand(*shape, low=-2.0, high=2.0, dtype="float64"):
@@ -43,6 +45,43 @@ def ints(*shape, high):
 
 def bools(*shape):
     return lambda rng: rng.random(shape) < 0.5
+
+
+def cplx(*shape):
+    return lambda rng: rng.uniform(-2.0, 2.0, size=shape) + 1j * rng.uniform(-2.0, 2.0, size=shape)
+
+
+def within(low, high):
+    """A maker of makers: ``rand`` on ``[low, high]`` (a function's domain)."""
+    return lambda *shape, **kw: rand(*shape, low=low, high=high, **kw)
+
+
+def perms(rows, n):
+    return lambda rng: np.stack([rng.permutation(n) for _ in range(rows)]).astype(np.intp)
+
+
+def sorted_rand(n, *, ties=False, nan=False):
+    """One sorted array (with repeated entries, or NaNs, which sort last)."""
+
+    def make(rng):
+        a = rng.integers(0, 4, size=n).astype(float) if ties else rng.uniform(-2.0, 2.0, size=n)
+        if nan:
+            a[rng.integers(0, n, size=2)] = np.nan
+        return np.sort(a)
+
+    return make
+
+
+def steps(*shape, nan=False):
+    """Values among 0, 1, ..., 4 (equal to entries of ``sorted_rand(ties=True)``)."""
+
+    def make(rng):
+        v = rng.integers(0, 5, size=shape).astype(float)
+        if nan:
+            v.flat[0] = np.nan
+        return v
+
+    return make
 
 
 @dataclass(frozen=True)
@@ -107,8 +146,61 @@ case("where", np.where, bools(3), rand(2, 3), rand(), label="bool")
 case("clip", lambda x: np.clip(x, -0.5, 0.5), rand(2, 3))
 case("astype", lambda x: np.sin(x.astype(np.float32)), rand(2, 3))
 
+# ----- elementwise math (elementwise_math) and complex parts -----
+MATH = {
+    "arcsin": (np.arcsin, within(-0.9, 0.9)), "arccos": (np.arccos, within(-0.9, 0.9)),
+    "arcsinh": (np.arcsinh, rand), "arccosh": (np.arccosh, within(1.5, 3.0)),
+    "arctanh": (np.arctanh, within(-0.9, 0.9)), "cbrt": (np.cbrt, within(0.5, 2.0)),
+    "deg2rad": (np.deg2rad, rand), "rad2deg": (np.rad2deg, rand), "sinc": (np.sinc, rand),
+    "isfinite": (np.isfinite, rand), "isnan": (np.isnan, rand), "isinf": (np.isinf, rand),
+    "signbit": (np.signbit, rand),
+}  # fmt: skip
+for op, (ufunc, gen) in MATH.items():
+    case(op, ufunc, gen(2, 3))
+MATH2 = {
+    "arctan2": np.arctan2, "remainder": np.remainder, "fmod": np.fmod,
+    "floor_divide": np.floor_divide, "logaddexp": np.logaddexp, "logaddexp2": np.logaddexp2,
+    "fmax": np.fmax, "fmin": np.fmin, "copysign": np.copysign, "heaviside": np.heaviside,
+}  # fmt: skip
+for op, ufunc in MATH2.items():
+    case(op, ufunc, rand(2, 3), within(0.5, 2.0)(3), label="ranks")
+case("float_power", np.float_power, within(0.5, 2.0)(2, 3), rand(3))
+case("real", np.real, cplx(2, 3), label="values")
+case("imag", np.imag, cplx(2, 3), label="values")
+case("conj", np.conj, cplx(2, 3), label="values")
+case("angle", np.angle, cplx(2, 3), label="values")
+case("abs", np.abs, cplx(2, 3), label="complex")
+# gradients through the complex parts: real arguments, complex in between
+case("real", lambda x, y: np.real((x + 1j * y) * (y - 2j)), rand(2, 3), rand(3), label="grad")
+case("imag", lambda x, y: np.imag((x + 1j * y) * (y - 2j)), rand(2, 3), rand(3), label="grad")
+case("conj", lambda x, y: np.real(np.conj(x + 1j * y) * (x - 1j)), rand(2, 3), rand(3),
+     label="grad")  # fmt: skip
+case("angle", lambda x, y: np.angle(x + 1j * y), within(0.5, 2.0)(2, 3), rand(3), label="grad")
+
+# ----- scipy.special (special) -----
+SPECIAL = {
+    "expit": (sp.expit, rand), "logit": (sp.logit, within(0.1, 0.9)), "erf": (sp.erf, rand),
+    "erfc": (sp.erfc, rand), "erfinv": (sp.erfinv, within(-0.9, 0.9)),
+    "gammaln": (sp.gammaln, within(0.5, 3.0)), "digamma": (sp.digamma, within(0.5, 3.0)),
+    "polygamma": (lambda x: sp.polygamma(1, x), within(0.5, 3.0)), "ndtr": (sp.ndtr, rand),
+    "log_ndtr": (sp.log_ndtr, rand), "entr": (sp.entr, within(0.1, 2.0)),
+    "i0e": (sp.i0e, rand), "i1e": (sp.i1e, rand),
+}  # fmt: skip
+for op, (fn, gen) in SPECIAL.items():
+    case(op, fn, gen(2, 3))
+case("polygamma", lambda x: sp.polygamma(2, x), within(0.5, 3.0)(4, dtype="float32"),
+     label="float32")  # fmt: skip
+SPECIAL2 = {
+    "betaln": (sp.betaln, within(0.5, 3.0), within(0.5, 3.0)),
+    "xlogy": (sp.xlogy, rand, within(0.5, 2.0)),
+    "xlog1py": (sp.xlog1py, rand, within(-0.5, 2.0)),
+    "rel_entr": (sp.rel_entr, within(0.1, 2.0), within(0.1, 2.0)),
+}
+for op, (fn, gen0, gen1) in SPECIAL2.items():
+    case(op, fn, gen0(2, 3), gen1(3), label="ranks")
+
 # ----- reductions -----
-for op, fn in (("sum", np.sum), ("max", np.max), ("min", np.min)):
+for op, fn in (("sum", np.sum), ("max", np.max), ("min", np.min), ("prod", np.prod)):
     case(op, lambda x, fn=fn: fn(x, axis=1), rand(2, 3, 4), label="axis1")
     case(op, lambda x, fn=fn: fn(x, axis=(0, 2), keepdims=True), rand(2, 3, 4), label="keep")
     case(op, lambda x, fn=fn: fn(x), rand(2, 3), label="all")
@@ -117,6 +209,89 @@ for op, fn in (("argmax", np.argmax), ("argmin", np.argmin)):
     case(op, lambda x, fn=fn: fn(x, keepdims=True), rand(2, 3), label="flat-keep")
     case(op, lambda x, fn=fn: fn(x, axis=1), rand(2, 3, 4), label="axis1")
     case(op, lambda x, fn=fn: fn(x, axis=0, keepdims=True), rand(2, 3), label="keep")
+for op, fn in (("any", np.any), ("all", np.all)):
+    case(op, lambda x, fn=fn: fn(x, axis=1), bools(2, 3, 4), label="axis1")
+    case(op, lambda x, fn=fn: fn(x, axis=(0, 2), keepdims=True), bools(2, 3, 4), label="keep")
+    case(op, lambda x, fn=fn: fn(x), bools(2, 3), label="all")
+case("median", lambda x: np.median(x, axis=1), rand(2, 5, 4), label="axis1")
+case("median", lambda x: np.median(x, axis=(0, 2), keepdims=True), rand(2, 3, 4), label="keep")
+case("median", np.median, rand(2, 3), label="all")
+
+# ----- scans and sorting -----
+for op, fn in (("cumsum", np.cumsum), ("cumprod", np.cumprod)):
+    case(op, lambda x, fn=fn: fn(x, axis=1), rand(2, 3, 4), label="axis1")
+    case(op, lambda x, fn=fn: fn(x), rand(2, 3), label="flat")
+case("cumsum", lambda x: np.cumsum(x, axis=0), ints(3, 2, high=5), label="int")
+for op, fn in (("sort", np.sort), ("argsort", np.argsort)):
+    case(op, lambda x, fn=fn: fn(x), rand(2, 5), label="last")
+    case(op, lambda x, fn=fn: fn(x, axis=0), rand(4, 3), label="axis0")
+case("argsort", lambda x: np.argsort(x, axis=1, kind="stable"), steps(2, 6), label="ties")
+case("sort", lambda x: np.sort(x, axis=None), rand(2, 3), label="flat")
+case("partition", lambda x: np.partition(x, 2), rand(3, 5), label="last")
+case("partition", lambda x: np.partition(x, (0, 3), axis=0), rand(5, 2), label="axis0")
+case("argpartition", lambda x: np.argpartition(x, 2), rand(3, 5), label="last")
+case("argpartition", lambda x: np.argpartition(x, (0, 3), axis=0), rand(5, 2), label="axis0")
+case("invert_permutation", lambda p: invert_permutation.bind(p, axis=1), perms(3, 5))
+case("searchsorted", np.searchsorted, sorted_rand(6), rand(2, 3), label="left")
+case("searchsorted", lambda a, v: np.searchsorted(a, v, side="right"), sorted_rand(6), rand(4),
+     label="right")  # fmt: skip
+for side in ("left", "right"):
+    case("searchsorted", lambda a, v, side=side: np.searchsorted(a, v, side=side),
+         sorted_rand(6, ties=True), steps(2, 3), label=f"ties-{side}")  # fmt: skip
+    case("searchsorted", lambda a, v, side=side: np.searchsorted(a, v, side=side),
+         sorted_rand(6, nan=True), steps(3, nan=True), label=f"nan-{side}")  # fmt: skip
+case("searchsorted", np.searchsorted, lambda rng: np.sort(rng.integers(0, 4, size=5)),
+     rand(2, low=-1.0, high=4.0), label="mixed")  # fmt: skip
+case("searchsorted", np.searchsorted, sorted_rand(6), rand(), label="0d")
+
+
+# ----- markers: stop_gradient, checkpoint's barrier, custom-derivative calls -----
+@custom_jvp
+def log1pexp(x):
+    return np.log1p(np.exp(x))
+
+
+@log1pexp.defjvp
+def _log1pexp_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return log1pexp(x), t * (1.0 - 1.0 / (1.0 + np.exp(x)))
+
+
+@custom_jvp
+def normalize(x):  # the rule reduces over the example: batching it must keep examples apart
+    return x / np.sum(x)
+
+
+@normalize.defjvp
+def _normalize_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    y = normalize(x)
+    return y, (t - y * np.sum(t)) / np.sum(x)
+
+
+@custom_vjp
+def tanh_pair(x, w):  # two results, two arguments (each may be shared by every example)
+    return np.tanh(x * w), np.sum(x, axis=0) * w
+
+
+def _tanh_pair_fwd(x, w):
+    return tanh_pair(x, w), (x, w)
+
+
+def _tanh_pair_bwd(res, g):
+    (x, w), (g1, g2) = res, g
+    d = g1 * (1.0 - np.tanh(x * w) ** 2)
+    return d * w + g2 * w, np.sum(d * x, axis=0) + g2 * np.sum(x, axis=0)
+
+
+tanh_pair.defvjp(_tanh_pair_fwd, _tanh_pair_bwd)
+
+case("stop_gradient", lambda x: x * stop_gradient(np.sin(x)), rand(2, 3))
+case("after", ops.after, rand(2, 3), rand(3))
+case("custom_jvp_call", log1pexp, rand(2, 3))
+case("custom_jvp_call", normalize, within(0.5, 2.0)(4), label="reduces")
+case("custom_vjp_call", lambda x, w: sum(tanh_pair(x, w)), rand(2, 3), rand(3), label="pair")
+case("custom_vjp_call", lambda x, w: tanh_pair(x, w)[1], rand(2, 3), rand(3), label="one-used")
 
 # ----- shape ops -----
 case("reshape", lambda x: np.reshape(x, (6, 4)), rand(2, 3, 4))

@@ -21,9 +21,10 @@ A rule shared by a family of primitives is written once for any of them,
 ``rule(prim, args, dims, **params)``, and declared with ``batch=SharedRule(rule)``;
 the declaration binds it to its primitive. ``ELEMENTWISE`` (which ``base.unary``
 and ``base.binary`` give every elementwise declaration), ``REDUCTION`` (an
-``axis`` tuple and ``keepdims``) and ``ARG_REDUCTION`` (``argmax``'s ``axis`` int
-or None) are such rules, and ``MATRIX_STACK`` (``np.linalg``'s functions of stacks
-of matrices); ``tracer.primitives.shape_batching`` has those of the shape ops.
+``axis`` tuple and ``keepdims``), ``ARG_REDUCTION`` (``argmax``'s ``axis`` int
+or None), ``ALONG_AXIS`` (``cumsum``'s or ``sort``'s ``axis`` int) and
+``MATRIX_STACK`` (``np.linalg``'s functions of stacks of matrices) are such rules;
+``tracer.primitives.shape_batching`` has those of the shape ops.
 
 This module is imported by ``base``, below every primitive module, so its helpers
 move axes by calling NumPy on traced values (which dispatches to the shape ops)
@@ -176,7 +177,17 @@ def matrix_stack(prim, args, dims, **params):
     return bind(prim, *aligned, **params), out_dim
 
 
+def along_axis(prim, args, dims, *, axis, **params):
+    """An op along one ``axis`` (an int) whose result has its operand's shape (scans, sorts,
+    partitions): the same axis of the batch; the batch axis stays where it is."""
+    (x,), (d,) = args, dims
+    return bind(prim, x, axis=batched_axis(axis, d), **params), d
+
+
 ELEMENTWISE = SharedRule(elementwise)
 REDUCTION = SharedRule(reduce_axes)
 ARG_REDUCTION = SharedRule(reduce_arg)
 MATRIX_STACK = SharedRule(matrix_stack)
+
+
+ALONG_AXIS = SharedRule(along_axis)

@@ -35,6 +35,7 @@ from tracer.primitives.base import (
     from_partials,
     unary,
 )
+from tracer.primitives.batching import ELEMENTWISE
 from tracer.primitives.complex_parts import abs, sign
 from tracer.primitives.elementwise import (
     add,
@@ -109,7 +110,8 @@ fmin_p = binary("fmin", np.fmin, lambda x0, x1, y: (_nan_split(x0, x1, less),
 sinc_p = Primitive(
     "sinc", np.sinc, elementwise_rule("sinc", np.sinc), 1, (),
     *from_partials(lambda x, y: (_sinc_derivative(x),)),
-    elementwise=True, fresh=True, lower=lambda a, p, lit: f"np.sinc({a[0]})",
+    elementwise=True, fresh=True, batch=ELEMENTWISE,
+    lower=lambda a, p, lit: f"np.sinc({a[0]})",
 )  # fmt: skip
 cbrt_p = unary("cbrt", np.cbrt, lambda x, y: div(1.0 / 3.0, square(y)))
 deg2rad_p = unary("deg2rad", np.deg2rad, vjp=lambda gy, x, y: (deg2rad(gy),),

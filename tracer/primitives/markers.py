@@ -29,6 +29,7 @@ import numpy as np
 
 from tracer.errors import TracegradError
 from tracer.primitives.base import Primitive
+from tracer.primitives.batching import ELEMENTWISE, SharedRule, batch_size, to_front
 from tracer.pytree import flatten, unflatten
 from tracer.staging import Tracer, bind
 
@@ -40,7 +41,7 @@ def _identity_rule(x):
 
 
 stop_gradient_p = Primitive(
-    "stop_gradient", lambda x: x, _identity_rule, 1, zero_grad=True,
+    "stop_gradient", lambda x: x, _identity_rule, 1, zero_grad=True, batch=ELEMENTWISE,
     lower=lambda a, p, lit: a[0], view=True,
     doc="x, through which no gradient flows",
 )  # fmt: skip
@@ -112,11 +113,23 @@ def _rule_of(rule, name: str):
     return rule
 
 
+def _batch_marker(prim, args, dims, *, output, outputs, **params):
+    """A marker of a batched call: every batched operand with its batch axis first, and every
+    result too (a result the same for every example is repeated); an argument the same for
+    every example stays as it is. ``compiler.vmap`` gives the new marker the call's rule
+    batched, reading each operand's batch axis so: first where it has one more axis."""
+    size = batch_size(args, dims)
+    xs = [x if i >= outputs and d is None else to_front(x, d, size)
+          for i, (x, d) in enumerate(zip(args, dims))]  # fmt: skip
+    return bind(prim, *xs, output=output, outputs=outputs, **params), 0
+
+
 def _marker(op: str, label: str) -> Primitive:
     return Primitive(
         op, lambda *xs, output, **_: xs[output], _pick_rule(op), None,
         params=("name", "key", "output", "outputs"), vjp=_call_vjp, jvp=_call_jvp,
-        per_call=True, lower=lambda a, p, lit: a[operator.index(p["output"])], view=True,
+        batch=SharedRule(_batch_marker), per_call=True,
+        lower=lambda a, p, lit: a[operator.index(p["output"])], view=True,
         label=label, doc=f"one result of a {label} function, differentiated by its rule",
     )  # fmt: skip
 
@@ -127,9 +140,19 @@ custom_jvp_p = _marker("custom_jvp_call", "custom_jvp")
 
 # ----- checkpoint's recomputation barrier -----
 
+
+def _batch_after(args, dims):
+    """``after`` of a batch: where ``x`` is the same for every example (only the token is
+    batched), the barrier reads it as it is and its result is repeated for every example."""
+    (x, token), (dx, _) = args, dims
+    out = bind(after_p, x, token)
+    return (out, dx) if dx is not None else (to_front(out, None, batch_size(args, dims)), 0)
+
+
 after_p = Primitive(
     "after", lambda x, token: x, lambda x, token: (x.shape, x.dtype), 2,
     vjp=lambda gy, x, token, y: (gy, None), jvp=lambda ts, x, token, y: ts[0],
+    batch=_batch_after,
     structural=lambda i: i == 1, lower=lambda a, p, lit: a[0], view=True, label="after",
     doc="x, once token exists (checkpoint's recomputation reads its inputs so)",
 )  # fmt: skip

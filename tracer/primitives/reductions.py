@@ -165,13 +165,15 @@ prod_p = Primitive(
     jvp=lambda ts, x, y, axis, keepdims: None if ts[0] is None else sum(
         ew.mul(ts[0], _others_product(x, axis)), axis=axis, keepdims=keepdims
     ),
-    fresh=_axes_reduced, lower=_reduce_lowering("np.prod"), algebra=_REDUCTION,
+    batch=REDUCTION, fresh=_axes_reduced, lower=_reduce_lowering("np.prod"), algebra=_REDUCTION,
 )  # fmt: skip
 any_p = Primitive("any", _any_impl, _truth_rule("any"), 1, ("axis", "keepdims"),
-                  zero_grad=True, fresh=_axes_reduced, lower=_reduce_lowering("np.any"),
+                  zero_grad=True, batch=REDUCTION, fresh=_axes_reduced,
+                  lower=_reduce_lowering("np.any"),
                   algebra=_REDUCTION)  # fmt: skip
 all_p = Primitive("all", _all_impl, _truth_rule("all"), 1, ("axis", "keepdims"),
-                  zero_grad=True, fresh=_axes_reduced, lower=_reduce_lowering("np.all"),
+                  zero_grad=True, batch=REDUCTION, fresh=_axes_reduced,
+                  lower=_reduce_lowering("np.all"),
                   algebra=_REDUCTION)  # fmt: skip
 argmax_p = Primitive("argmax", _argmax_impl, _arg_rule("argmax"), 1, ("axis", "keepdims"),
                      zero_grad=True, batch=ARG_REDUCTION,

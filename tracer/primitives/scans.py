@@ -17,6 +17,7 @@ from tracer.frames import user_location
 from tracer.primitives import elementwise as ew
 from tracer.primitives import shape_ops as so
 from tracer.primitives.base import Primitive, linear, normalize_axis, result_dtype
+from tracer.primitives.batching import ALONG_AXIS
 from tracer.staging import Tracer, bind, find_trace
 
 
@@ -38,13 +39,13 @@ cumsum_p = Primitive(
     "cumsum", lambda x, axis: np.cumsum(x, axis=axis), _scan_rule("cumsum", np.cumsum), 1,
     ("axis",),
     *linear(lambda t, axis: cumsum(t, axis), lambda gy, x, axis: _reverse_cumsum(gy, axis)),
-    fresh=True, lower=_scan_lowering("cumsum"),
+    batch=ALONG_AXIS, fresh=True, lower=_scan_lowering("cumsum"),
 )  # fmt: skip
 cumprod_p = Primitive(
     "cumprod", lambda x, axis: np.cumprod(x, axis=axis), _scan_rule("cumprod", np.cumprod), 1,
     ("axis",), vjp=lambda gy, x, y, axis: (_cumprod_vjp(gy, x, y, axis),),
     jvp=lambda ts, x, y, axis: None if ts[0] is None else _cumprod_jvp(ts[0], x, y, axis),
-    fresh=True, lower=_scan_lowering("cumprod"),
+    batch=ALONG_AXIS, fresh=True, lower=_scan_lowering("cumprod"),
 )  # fmt: skip
 
 PRIMITIVES = (cumsum_p, cumprod_p)

@@ -26,6 +26,7 @@ from tracer.primitives.base import (
     normalize_axis,
     result_dtype,
 )
+from tracer.primitives.batching import ALONG_AXIS, REDUCTION, batch_size, moveaxis, to_front
 from tracer.primitives.indexing import take_along_axis
 from tracer.staging import Tracer, bind, find_trace
 
@@ -88,11 +89,13 @@ sort_p = Primitive(
     jvp=lambda ts, x, y, axis: None if ts[0] is None else take_along_axis(
         ts[0], _argsort(x, axis), axis
     ),
-    fresh=True, lower=lambda a, p, lit: f"np.sort({a[0]}, axis={lit.int(p['axis'])})",
+    batch=ALONG_AXIS, fresh=True,
+    lower=lambda a, p, lit: f"np.sort({a[0]}, axis={lit.int(p['axis'])})",
 )  # fmt: skip
 argsort_p = Primitive(
     "argsort", lambda x, axis, kind: np.argsort(x, axis=axis, kind=kind),
-    _axis_rule("argsort", np.intp), 1, ("axis", "kind"), zero_grad=True, fresh=True,
+    _axis_rule("argsort", np.intp), 1, ("axis", "kind"), zero_grad=True, batch=ALONG_AXIS,
+    fresh=True,
     lower=lambda a, p, lit: (
         f"np.argsort({a[0]}, axis={lit.int(p['axis'])}, kind={_kind_literal(p['kind'])})"
     ),
@@ -104,13 +107,14 @@ partition_p = Primitive(
     jvp=lambda ts, x, y, kth, axis: None if ts[0] is None else take_along_axis(
         ts[0], _matching(x, y, axis), axis
     ),
-    fresh=True, lower=lambda a, p, lit: (
+    batch=ALONG_AXIS, fresh=True, lower=lambda a, p, lit: (
         f"np.partition({a[0]}, {lit.ints(p['kth'])}, axis={lit.int(p['axis'])})"
     ),
 )  # fmt: skip
 argpartition_p = Primitive(
     "argpartition", lambda x, kth, axis: np.argpartition(x, kth, axis=axis),
-    _axis_rule("argpartition", np.intp), 1, ("kth", "axis"), zero_grad=True, fresh=True,
+    _axis_rule("argpartition", np.intp), 1, ("kth", "axis"), zero_grad=True, batch=ALONG_AXIS,
+    fresh=True,
     lower=lambda a, p, lit: (
         f"np.argpartition({a[0]}, {lit.ints(p['kth'])}, axis={lit.int(p['axis'])})"
     ),
@@ -122,6 +126,7 @@ invert_permutation_p = Primitive(
     1,
     ("axis",),
     zero_grad=True,
+    batch=ALONG_AXIS,
     fresh=True,
     lower=CALL_IMPL,
 )  # fmt: skip  (argsort of permutations, in linear time: a scatter of 0, 1, ..., n-1)
@@ -133,16 +138,40 @@ median_p = Primitive(
     jvp=lambda ts, x, y, axis, keepdims: None if ts[0] is None else rd.sum(
         ew.mul(ts[0], _median_weights(x, axis)), axis=axis, keepdims=keepdims
     ),
-    fresh=True, lower=CALL_IMPL,  # NumPy wants axis=None, not (), for a 0-d array
+    batch=REDUCTION, fresh=True, lower=CALL_IMPL,  # NumPy wants axis=None, not (), for a 0-d array
 )  # fmt: skip
 searchsorted_p = Primitive(
     "searchsorted", lambda a, v, side: np.searchsorted(a, v, side=side), _searchsorted_rule, 2,
-    ("side",), zero_grad=True, fresh=True,
+    ("side",), zero_grad=True, batch=lambda args, dims, side: _batch_searchsorted(args, dims, side),
+    fresh=True,
     lower=lambda a, p, lit: f"np.searchsorted({a[0]}, {a[1]}, side={_side_literal(p['side'])})",
 )  # fmt: skip
 
 PRIMITIVES = (sort_p, argsort_p, partition_p, argpartition_p, invert_permutation_p, median_p,
               searchsorted_p)  # fmt: skip
+
+
+# ----- batching -----
+def _batch_searchsorted(args, dims, side):
+    """``searchsorted`` of a batch. One sorted array for every example: the values' batch axis
+    is just more values. A sorted array per example: each example's values are ranked among
+    its array by one stable sort of the two together (without a loop): a value's place in
+    that sort, less the values sorted before it, counts the entries before it (``side``
+    decides which way ties go by which comes first)."""
+    (a, v), (da, dv) = args, dims
+    if da is None:
+        return bind(searchsorted_p, a, v, side=side), dv
+    size = batch_size(args, dims)
+    a = moveaxis(a, da, 0)
+    v = to_front(v, dv, size)
+    shape = v.shape
+    n, m = a.shape[1], int(np.prod(shape[1:], dtype=np.int64))
+    v = so.reshape(v, (size, m))
+    both = so.concatenate([v, a] if side == "left" else [a, v], 1)
+    rank = _inverse(bind(argsort_p, both, axis=1, kind="stable"), 1)
+    rank = so.getitem(rank, (slice(None), slice(0, m) if side == "left" else slice(n, n + m)))
+    before = _inverse(bind(argsort_p, v, axis=1, kind="stable"), 1)  # values sorted before
+    return so.reshape(ew.sub(rank, before), shape), 0
 
 
 # ----- local derivatives -----

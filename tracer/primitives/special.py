@@ -33,6 +33,7 @@ import numpy as np
 from tracer.errors import TracegradError, UnsupportedError
 from tracer.frames import user_location
 from tracer.primitives.base import CALL_IMPL, Primitive, elementwise_rule, from_partials
+from tracer.primitives.batching import ELEMENTWISE
 from tracer.primitives.complex_parts import sign
 from tracer.primitives.elementwise import (
     add,
@@ -85,7 +86,7 @@ def _special(name: str, arity: int, d, ufunc: str | None = None) -> Primitive:
     impl = _ufunc_impl(ufunc or name)
     return Primitive(
         name, impl, elementwise_rule(name, impl), arity, (), *from_partials(d),
-        elementwise=True, fresh=True, lower=CALL_IMPL,
+        elementwise=True, fresh=True, batch=ELEMENTWISE, lower=CALL_IMPL,
     )  # fmt: skip
 
 
@@ -118,7 +119,7 @@ digamma_p = _special("digamma", 1, lambda x, y: (polygamma(1, x),), ufunc="psi")
 polygamma_p = Primitive(
     "polygamma", _polygamma_impl, _polygamma_rule, 1, ("n",),
     *from_partials(lambda x, y, n: (polygamma(n + 1, x),)),
-    elementwise=True, fresh=True, lower=CALL_IMPL,
+    elementwise=True, fresh=True, batch=ELEMENTWISE, lower=CALL_IMPL,  # n is a param
 )  # fmt: skip
 betaln_p = _special("betaln", 2, lambda a, b, y: _betaln_partials(a, b))
 xlogy_p = _special("xlogy", 2, lambda x0, x1, y: (log(x1), div(x0, _safe(x0, x1, 0.0, 1.0))))
