@@ -30,6 +30,8 @@ test: $(STAMP)
 
 # The suite against exactly the declared minimum versions (pyproject's >= floors),
 # in a venv of its own; the package itself is installed without its dependencies.
+# The scale tests (-m slow: 100k-op chains, which measure our code, not the
+# dependencies') run in `make test` only, to keep .ci/run under its time budget.
 FLOORS := .venv-floors
 test-floors: pyproject.toml
 	rm -rf $(FLOORS)
@@ -40,7 +42,7 @@ test-floors: pyproject.toml
 	$(FLOORS)/bin/python -m pip install --quiet -r $(FLOORS)/floors.txt \
 	  'pytest>=8' 'pytest-xdist>=3.5' 'hypothesis>=6.100' 'scipy>=1.13'
 	$(FLOORS)/bin/python -m pip install --quiet --no-deps -e .
-	PATH="$(CURDIR)/$(FLOORS)/bin:$$PATH" $(FLOORS)/bin/python $(PYTEST)
+	PATH="$(CURDIR)/$(FLOORS)/bin:$$PATH" $(FLOORS)/bin/python $(PYTEST) -m "not slow"
 
 # Build the sdist and wheel, install the wheel into a fresh venv outside the
 # source tree, and run .ci/smoke.py there (imports, grad, compile, PNG, console script).
