@@ -383,7 +383,8 @@ gradient checks, tracegrad phase timing), one module per workload (`w1_chain.py`
 NumPy version and every peer's version side by side), `peers_pytensor.py` (PyTensor's
 graphs, modes and disk cache), `compile_times.py` (cold and cached compiles in fresh
 processes), `w5_buffers.py` (buffers alive at the peak of tracegrad's schedule),
-`dask_throughput.py` (the Dask back end's rows/s, written to `dask.md`), `environment.py`, `report.py` and `report_issue12.py` (this page), `requirements.txt`
+`dask_throughput.py` (the Dask back end's rows/s, written to `dask.md`),
+`environment.py`, `report.py` and `report_issue12.py` (this page), `requirements.txt`
 (pinned peers).
 
 Results files: a full run of every workload (`make bench`) writes this page and
