@@ -280,3 +280,25 @@ def test_larger_than_memory_gradient_on_a_cluster_stays_under_each_workers_limit
     assert np.all(np.abs(got) > 1e-4)  # a real gradient, not zeros
     for worker, peak in peaks.items():
         assert peak < MEMORY_LIMIT, f"{worker} peaked at {peak / 2**20:.0f} MiB"
+
+
+def test_rendering_and_step_through_of_a_dask_backed_gradient():
+    from compiler import render, step_through
+
+    X, y, Xd, yd = data(np.float64, n=40, chunk=10)
+    w = np.full(X.shape[1], 0.1)
+    src_dask = render(logreg, w, Xd, yd, backward=True).source  # traced from shapes only
+    assert src_dask == render(logreg, w, X, yd.compute(), backward=True).source
+    page = step_through(logreg, w, Xd, yd)  # small Dask arrays are computed for the page
+    assert page.html == step_through(logreg, w, X, y).html
+    with pytest.raises(TracegradError, match="at most 1,000,000"):
+        step_through(logreg, np.zeros(2), da.zeros((600_000, 2)), da.zeros(600_000))
+
+
+def test_docstring_examples_of_the_dask_backend_run():
+    import doctest
+
+    from compiler.backends import dask_backend
+
+    result = doctest.testmod(dask_backend, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
