@@ -125,9 +125,9 @@ def is_duck_array(x) -> bool:
 
 
 def duck_name(x) -> str:
-    """``dask.array.Array`` for a Dask array: the type's top-level package and name."""
+    """The type's full name: ``dask.array.core.Array`` for a Dask array."""
     t = type(x)
-    return f"{t.__module__.split('.')[0]}.{t.__qualname__}" if t.__module__ else t.__qualname__
+    return f"{t.__module__}.{t.__qualname__}" if t.__module__ else t.__qualname__
 
 
 def format_aval(shape, dtype) -> str:
