@@ -241,7 +241,7 @@ def test_missing_dask_names_the_extra(monkeypatch):
 # ----- a cluster of worker processes with a memory limit -----
 
 MEMORY_LIMIT = 300 * 2**20  # per worker
-ROWS, FEATURES, CHUNK_ROWS = 5_500_000, 30, 100_000  # 1.32 GB of float64: 4.2x one worker's
+ROWS, FEATURES, CHUNK_ROWS = 5_500_000, 30, 50_000  # 1.32 GB of float64: 4.2x one worker's limit
 
 
 def _peak_rss() -> int:
@@ -254,11 +254,13 @@ def _peak_rss() -> int:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB is Linux's")
 def test_larger_than_memory_gradient_on_a_cluster_stays_under_each_workers_limit():
     distributed = pytest.importorskip("dask.distributed")
-    # no spilling to disk and no pausing: workers stay under the limit by streaming
-    # chunks, or the nanny terminates them (at 95%) and the pids below change
-    memory = {f"distributed.worker.memory.{k}": False for k in ("target", "spill", "pause")}
+    # No spilling to disk and no pausing: workers stay under the limit by streaming
+    # chunks, or the nanny terminates them (at 95%) and the pids below change. No work
+    # stealing: chunks are not copied between workers to balance a busy machine.
+    config = {f"distributed.worker.memory.{k}": False for k in ("target", "spill", "pause")}
+    config["distributed.scheduler.work-stealing"] = False
     with (
-        dask.config.set(memory),
+        dask.config.set(config),
         distributed.LocalCluster(
             n_workers=2, processes=True, threads_per_worker=1, memory_limit=MEMORY_LIMIT,
             dashboard_address=None,
@@ -271,11 +273,11 @@ def test_larger_than_memory_gradient_on_a_cluster_stays_under_each_workers_limit
         y = (X[:, 0] + 0.1 * X[:, 1] > 0).astype(np.float64)
         assert X.nbytes >= 4 * MEMORY_LIMIT
         w = np.linspace(-1, 1, FEATURES)
-        g = grad(logreg)(w, X, y)  # lazy
-        closed = X.T @ (1 / (1 + np.exp(-(X @ w))) - y) / ROWS  # the same chunks, by hand
-        got, want = dask.compute(g, closed)  # one pass over the data
-        peaks = client.run(_peak_rss)
+        got = grad(logreg)(w, X, y).compute()  # one pass over the data, generated lazily
+        peaks = client.run(_peak_rss)  # the peaks of that pass (and of starting up)
         assert client.run(os.getpid) == pids  # no worker was restarted
+        closed = X.T @ (1 / (1 + np.exp(-(X @ w))) - y) / ROWS  # a second pass, by hand
+        want = closed.compute()
     mib = {w: round(p / 2**20) for w, p in peaks.items()}
     print(f"dataset {X.nbytes / 2**20:.0f} MiB, limit {MEMORY_LIMIT / 2**20:.0f} MiB, peaks {mib}")
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
