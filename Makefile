@@ -1,6 +1,7 @@
 # Every target sets itself up: the first run creates .venv and installs the
 # package (editable) with its dev, docs and examples extras; later runs refresh
-# it only when pyproject.toml changes.
+# it only when pyproject.toml changes. The dev extra brings Dask (tracegrad[dask]) for the
+# Dask back end's tests and examples/out_of_core.py.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -20,8 +21,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	mkdir -p out
 	@for script in examples/*.py; do \
-	  echo "== $$script"; \
-	  MPLBACKEND=Agg PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python $$script || exit 1; \
+	  case $$script in */out_of_core.py) args=--small;; *) args=;; esac; \
+	  echo "== $$script $$args"; \
+	  MPLBACKEND=Agg PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python $$script $$args || exit 1; \
 	done
 	@echo "pictures written under out/"
 

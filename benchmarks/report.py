@@ -383,6 +383,7 @@ gradient checks, tracegrad phase timing), one module per workload (`w1_chain.py`
 NumPy version and every peer's version side by side), `peers_pytensor.py` (PyTensor's
 graphs, modes and disk cache), `compile_times.py` (cold and cached compiles in fresh
 processes), `w5_buffers.py` (buffers alive at the peak of tracegrad's schedule),
+`dask_throughput.py` (the Dask back end's rows/s, written to `dask.md`),
 `environment.py`, `report.py` and `report_issue12.py` (this page), `requirements.txt`
 (pinned peers).
 
@@ -524,5 +525,8 @@ def render(res: dict, cfg) -> str:
     ckpt_md = Path(__file__).with_name("checkpoint.md")  # W5 with checkpoint (w5_checkpoint.py)
     if ckpt_md.exists() and not cfg.quick:
         lines += [ckpt_md.read_text().rstrip(), ""]
+    dask_md = Path(__file__).with_name("dask.md")  # the Dask back end (dask_throughput.py)
+    if dask_md.exists() and not cfg.quick:
+        lines += [dask_md.read_text().rstrip(), ""]
     lines += ["## Method", "", METHOD + report_issue12.METHOD, FILES]
     return "\n".join(lines).rstrip() + "\n"

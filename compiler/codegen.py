@@ -178,13 +178,15 @@ def _expr(op: str, a: list[str], p: dict) -> str:
 
 @dataclass(slots=True)
 class Step:
-    """One op of the schedule: ``target = op(*args[, out=out])``, then drop ``free``."""
+    """One op of the schedule: ``target = op(*args[, out=out])``, then drop ``free``; with
+    ``wrap``, ``target = wrap(op(*args))`` (a closure name: the back end's adapter)."""
 
     node: int
     target: str
     args: list[str]
     out: str | None = None
     free: list[str] = field(default_factory=list)
+    wrap: str | None = None
 
 
 @dataclass
@@ -197,6 +199,8 @@ class Schedule:
     steps: list[Step]
     outputs: list[str]  # names returned, in ``graph.outputs`` order
     graph: Graph
+    buffers: bool = True  # out= reuse, in-place writes and fresh copies of returned views
+    prelude: list[str] = field(default_factory=list)  # first lines of the function's body
 
 
 @dataclass
@@ -209,12 +213,15 @@ class GeneratedCode:
     line_nodes: dict[int, int] = field(default_factory=dict)  # 1-based line -> node id
 
 
-def schedule(graph: Graph, name: str | None = None) -> Schedule:
+def schedule(graph: Graph, name: str | None = None, *, buffers: bool = True) -> Schedule:
     """Order the ops, name every value and decide frees and ``out=`` buffer reuse.
 
     Args:
         graph: a valid graph (usually optimised).
         name: the function's name (default: the graph's, sanitised).
+        buffers: reuse dead buffers as ``out=`` (writing in place) and return views as
+            fresh copies; False for arrays that are not NumPy's (a Dask array is immutable
+            and lazy: every op makes a new value, and ``np.array`` would compute it).
     """
     fn_name = sanitize(name or graph.graph.get("name") or "f", "f")
     used = {fn_name, "np"}
@@ -264,10 +271,10 @@ def schedule(graph: Graph, name: str | None = None) -> Schedule:
         if not d["shape"]:
             continue
         aval[n] = key = (tuple(d["shape"]), d["dtype"])
-        if d["op"] in UFUNCS:
+        if d["op"] in UFUNCS and buffers:
             takes_out.add(n)
             allocs[key] = allocs.get(key, 0) + 1
-        if _owns(graph, n):
+        if buffers and _owns(graph, n):
             owned.add(n)
     plain = {n for n in inputs} | {n for _, n in consts}
 
@@ -310,7 +317,7 @@ def schedule(graph: Graph, name: str | None = None) -> Schedule:
             free.append(target)
         steps.append(Step(n, target, [var[u] for u in args], buf, free))
     return Schedule(fn_name, [var[n] for n in inputs], consts, steps,
-                    [var[o] for o in outputs], graph)  # fmt: skip
+                    [var[o] for o in outputs], graph, buffers)  # fmt: skip
 
 
 def generate(graph: Graph, name: str | None = None, *, chunk: int = CHUNK) -> GeneratedCode:
@@ -374,11 +381,13 @@ def emit_source(sched: Schedule, *, chunk: int = CHUNK) -> GeneratedCode:
     em = _Emitter(graph)
     for cname, n in sched.consts:
         em.closure(cname, nodes[n]["value"], f"  # {_const_note(nodes[n])}", n)
-    ret = _return_tuple(graph, sched.outputs)
+    ret = _return_tuple(graph, sched.outputs, sched.buffers)
     params = ", ".join(sched.inputs)
     steps = sched.steps
-    if len(steps) <= chunk:
+    if len(steps) <= chunk or sched.prelude:  # a prelude's names live in one function
         em.emit(f"def {sched.name}({params}):")
+        for line in sched.prelude:
+            em.emit(line, indent=2)
         for st in steps:
             _emit_step(em, graph, st)
         em.emit(f"return {ret}", indent=2)
@@ -440,6 +449,8 @@ def _emit_step(em: _Emitter, graph: Graph, st: Step) -> None:
             expr = expr[:-1] + f", {st.out})"  # a ufunc's last positional argument is out=
         else:
             expr = expr[:-1] + f", out={st.out})"
+    if st.wrap is not None:
+        expr = f"{st.wrap}({expr})"
     em.emit(f"{st.target} = {expr}{em.comment(st.node)}", st.node, 2)
     if st.free:
         em.emit(f"del {', '.join(st.free)}", st.node, 2)
@@ -468,8 +479,8 @@ def returns_copy(graph: Graph, n: int) -> bool:
     return d["op"] == "const" or (d["op"] in PRIMITIVES and PRIMITIVES[d["op"]].view)
 
 
-def _return_tuple(graph: Graph, names: list[str]) -> str:
+def _return_tuple(graph: Graph, names: list[str], copies: bool = True) -> str:
     items = []
     for o, v in zip(graph.graph["outputs"], names):
-        items.append(f"np.array({v})" if returns_copy(graph, o) else v)
+        items.append(f"np.array({v})" if copies and returns_copy(graph, o) else v)
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"

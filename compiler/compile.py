@@ -98,7 +98,7 @@ class CompiledFunction(TracedFunction):
 
     # ----- compiled code -----
     def _executable(self, graph: Graph, backend: Backend) -> Program:
-        key = (id(graph), backend.name)
+        key = (id(graph), backend)  # two instances of one back end may differ (compute=True)
         hit = self._executables.get(key)
         if hit is not None and hit[0] is graph:
             return hit[1]

@@ -32,6 +32,8 @@ def test_every_python_block_runs_in_order(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # blocks may write files (f.json, out/chain.png)
     namespace: dict = {"__name__": f"docs_{page.stem}"}
     for i, block in enumerate(python_blocks(page)):
+        if "import dask" in block and importlib.util.find_spec("dask") is None:
+            continue  # the Dask back end's block needs the dask extra (absent at the floors)
         code = compile(block, f"{page.name} python block {i + 1}", "exec")
         exec(code, namespace)  # a failure names the page and the block
     if page.name == "README.md":  # the numbers the README states

@@ -15,7 +15,7 @@ from tracer.errors import EvaluationError, GraphError, TracegradError
 from tracer.graph import Graph, format_node
 from tracer.primitives import get_primitive
 from tracer.pytree import flatten, unflatten
-from tracer.spec import format_aval
+from tracer.spec import duck_name, format_aval, is_duck_array
 
 
 def flatten_args(graph, args: tuple, kwargs: dict | None = None) -> list:
@@ -71,42 +71,56 @@ def check_inputs(graph, flat: list) -> list[np.ndarray]:
     """Convert ``flat`` to arrays matching the graph's input nodes, or raise a clear error.
 
     ``flat`` holds every input, or the arguments' leaves only: then the graph's
-    captured values (``tracer.captures``) are read and appended.
+    captured values (``tracer.captures``) are read and appended. Arrays of other
+    libraries (a Dask array) are refused, never converted whole into this process.
     """
+    flat = with_captures(graph, flat)
+    nodes = graph.nodes
+    return [check_input(nodes[n], leaf, f"%{n}") for n, leaf in zip(graph.graph["inputs"], flat)]
+
+
+def with_captures(graph, flat: list) -> list:
+    """Every input of ``graph``: ``flat`` itself, or its argument leaves plus the captures."""
     ins = graph.graph["inputs"]
     caps = graph.graph.get("captures")
     if caps and len(flat) == len(ins) - len(caps):  # the arguments only: read the captures
         flat = list(flat) + capture_leaves(graph)
     if len(flat) != len(ins):
         raise TypeError(f"graph takes {len(ins)} input arrays, got {len(flat)}")
-    out = []
-    for nid, leaf in zip(ins, flat):
-        d = graph.nodes[nid]
-        label = d.get("name") or f"%{nid}"
+    return flat
+
+
+def check_input(d: dict, leaf, fallback: str = "?") -> np.ndarray:
+    """One input leaf as the NumPy array its node ``d`` expects (shape, dtype), or an error
+    naming the input (its name, else ``fallback``)."""
+    label = d.get("name") or fallback
+    if is_duck_array(leaf):
+        raise TracegradError(
+            f"input {label} is a {duck_name(leaf)}: NumPy code would convert it whole into "
+            "this process; run it on its own back end (compile/grad(..., backend='dask') for "
+            "a Dask array, chosen when backend is not given) or convert it first"
+        )
+    try:
+        arr = np.asarray(leaf)
+    except (ValueError, TypeError) as exc:
+        raise TracegradError(f"input {label}: cannot convert to an array: {exc}") from None
+    want = np.dtype(d["dtype"])
+    if arr.dtype != want:
+        # Python numbers cast like NumPy's weak scalars, arrays within their kind;
+        # a complex never silently loses its imaginary part, an int never wraps.
+        src = type(leaf) if isinstance(leaf, (bool, int, float, complex)) else arr.dtype
         try:
-            arr = np.asarray(leaf)
-        except (ValueError, TypeError) as exc:
-            raise TracegradError(f"input {label}: cannot convert to an array: {exc}") from None
-        want = np.dtype(d["dtype"])
-        if arr.dtype != want:
-            # Python numbers cast like NumPy's weak scalars, arrays within their kind;
-            # a complex never silently loses its imaginary part, an int never wraps.
-            src = type(leaf) if isinstance(leaf, (bool, int, float, complex)) else arr.dtype
-            try:
-                if not np.can_cast(src, want, "same_kind"):
-                    raise TypeError("not a same-kind cast")
-                arr = arr.astype(want)
-            except (TypeError, ValueError, OverflowError):
-                raise TracegradError(
-                    f"input {label}: expected {format_aval(d['shape'], want)}, got "
-                    f"{format_aval(arr.shape, arr.dtype)} {leaf!r:.40}"
-                ) from None
-        if tuple(arr.shape) != tuple(d["shape"]):
+            if not np.can_cast(src, want, "same_kind"):
+                raise TypeError("not a same-kind cast")
+            arr = arr.astype(want)
+        except (TypeError, ValueError, OverflowError):
             raise TracegradError(
-                f"input {label}: expected shape {tuple(d['shape'])}, got {arr.shape}"
-            )
-        out.append(arr)
-    return out
+                f"input {label}: expected {format_aval(d['shape'], want)}, got "
+                f"{format_aval(arr.shape, arr.dtype)} {leaf!r:.40}"
+            ) from None
+    if tuple(arr.shape) != tuple(d["shape"]):
+        raise TracegradError(f"input {label}: expected shape {tuple(d['shape'])}, got {arr.shape}")
+    return arr
 
 
 def evaluate_flat(graph, flat: list, *, check_nans: bool = False) -> list:

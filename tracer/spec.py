@@ -111,6 +111,25 @@ class Spec:
         return f"Spec({self.shape}, {self.dtype.name!r})"
 
 
+def is_duck_array(x) -> bool:
+    """True for an array of another library that NumPy functions dispatch to (a Dask or CuPy
+    array: its type has ``__array_function__``, ``shape`` and ``dtype``), never a NumPy one.
+    Nothing is imported to tell."""
+    t = type(x)
+    return (
+        not isinstance(x, (np.ndarray, np.generic))
+        and hasattr(t, "__array_function__")
+        and hasattr(t, "shape")
+        and hasattr(t, "dtype")
+    )
+
+
+def duck_name(x) -> str:
+    """The type's full name: ``dask.array.core.Array`` for a Dask array."""
+    t = type(x)
+    return f"{t.__module__}.{t.__qualname__}" if t.__module__ else t.__qualname__
+
+
 def format_aval(shape, dtype) -> str:
     """``float64[3,4]`` (``float64[]`` for a 0-d array)."""
     return f"{np.dtype(dtype).name}[{','.join(str(d) for d in shape)}]"

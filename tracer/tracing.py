@@ -30,7 +30,7 @@ from tracer.frames import is_internal, user_location
 from tracer.graph import Graph, subgraph_nodes
 from tracer.interpreter import evaluate_flat
 from tracer.pytree import flatten, leaf_paths, unflatten
-from tracer.spec import Spec, canonical_dtype
+from tracer.spec import Spec, canonical_dtype, duck_name, is_duck_array
 from tracer.staging import (
     TraceState,
     as_node,
@@ -60,6 +60,8 @@ def leaf_spec(leaf, where: str) -> tuple[tuple, np.dtype, bool]:
             return leaf.shape, canonical_dtype(leaf.dtype), False
         except TracegradError as exc:
             raise TypeError(f"{where}: {exc}") from None
+    if is_duck_array(leaf) and not isinstance(leaf, TracedArray):
+        return _duck_spec(leaf, where)
     kind = type(leaf).__name__
     article = "an" if kind[:1].lower() in "aeiou" else "a"
     raise TypeError(
@@ -67,6 +69,20 @@ def leaf_spec(leaf, where: str) -> tuple[tuple, np.dtype, bool]:
         "numbers, Spec and tuples/lists/dicts of them; mark other arguments static with "
         "@trace(static_argnums=...)"
     )
+
+
+def _duck_spec(leaf, where: str) -> tuple[tuple, np.dtype, bool]:
+    """A Dask (or other duck) array is an abstract value: its shape and dtype, never its data."""
+    shape = tuple(leaf.shape)
+    if not all(isinstance(d, (int, np.integer)) for d in shape):
+        raise TypeError(
+            f"{where} is a {duck_name(leaf)} of unknown shape {shape}: its dimensions must be "
+            "known to trace it (for Dask: x.compute_chunk_sizes())"
+        )
+    try:
+        return tuple(int(d) for d in shape), canonical_dtype(leaf.dtype), False
+    except TracegradError as exc:
+        raise TypeError(f"{where}: {exc}") from None
 
 
 @dataclass
@@ -128,6 +144,8 @@ def _leaf_key(leaf):
         return (), t.__name__, True
     if isinstance(leaf, (TracedArray, Spec, np.generic)):
         return leaf.shape, leaf.dtype.str, getattr(leaf, "weak", False)
+    if is_duck_array(leaf):  # a Dask array: its shape and dtype (checked on a cache miss)
+        return tuple(leaf.shape), getattr(leaf.dtype, "str", None), False
     return None, t.__name__, False  # rejected with a clear error on the cache miss
 
 

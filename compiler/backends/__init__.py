@@ -69,8 +69,17 @@ class BackendEntry:
     detects: Callable[[object], bool] | None = None
 
 
+def _is_dask_array(leaf) -> bool:
+    """A ``dask.array.Array`` (told by its type's module and name: Dask is not imported)."""
+    t = type(leaf)
+    return t.__name__ == "Array" and t.__module__.startswith("dask.array")
+
+
 BACKENDS: dict[str, BackendEntry] = {
     "numpy": BackendEntry("numpy", "compiler.backends.numpy_backend:NumPyBackend"),
+    "dask": BackendEntry(
+        "dask", "compiler.backends.dask_backend:DaskBackend", extra="dask", detects=_is_dask_array
+    ),
 }
 DEFAULT = "numpy"
 

@@ -36,7 +36,8 @@ from compiler.drawing.model import Drawing, build_drawing, fit
 from compiler.steps.model import Step, available, build_steps, name_parts, output_name, show
 from compiler.steps.page import to_html, to_svg
 from tracer.errors import TracegradError
-from tracer.spec import Spec, format_aval
+from tracer.spec import Spec, duck_name, format_aval, is_duck_array
+from tracer.tree_util import tree_map
 
 __all__ = ["Step", "StepThrough", "step_through"]
 
@@ -81,6 +82,27 @@ class StepThrough:
             f'style="width:100%;height:{self._height}px;border:1px solid #E0E4E8" '
             f'title="step-through of {html.escape(self.graph.graph.get("name", "f"))}"></iframe>'
         )
+
+
+#: The largest array of another library (a Dask array) a page converts to show its numbers.
+MAX_DUCK_SIZE = 1_000_000
+
+
+def _as_values(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """The arguments with small Dask (duck) arrays computed: the page shows every number."""
+
+    def value(leaf):
+        if not is_duck_array(leaf):
+            return leaf
+        if leaf.size > MAX_DUCK_SIZE:
+            raise TracegradError(
+                f"step_through shows every value, so it converts a {duck_name(leaf)} argument "
+                f"into this process; this one has {leaf.size:,} elements (at most "
+                f"{MAX_DUCK_SIZE:,}): pass a slice of it"
+            )
+        return np.asarray(leaf)
+
+    return tree_map(value, args), tree_map(value, kwargs)
 
 
 def _check_args(args: tuple, kwargs: dict) -> None:
@@ -139,7 +161,8 @@ def step_through(
     Args:
         fn: a function (plain or ``@trace``d) of arrays and numbers returning one
             floating-point scalar, or a forward graph (``f.trace(x)``).
-        *args, **kwargs: the arguments (values: the page shows the numbers).
+        *args, **kwargs: the arguments (values: the page shows the numbers; a Dask
+            array of up to ``MAX_DUCK_SIZE`` elements is computed for it).
         wrt: the inputs to differentiate with respect to: argument names or
             positions among the flat inputs (default: every floating-point input).
         collapse, max_nodes: as for ``render``: scopes drawn as one box (one step
@@ -166,6 +189,7 @@ def step_through(
             "differentiated again"
         )
     _check_args(args, kwargs)
+    args, kwargs = _as_values(args, kwargs)
     fname = str(forward.graph.get("name", "f"))
     graph = build_grad_graph(forward, wrt=_check_wrt(forward, wrt_nodes(forward, wrt), fname))
     values = all_values(graph, args, kwargs)

@@ -192,6 +192,14 @@ def _getitem_rule(x, *arrays, index):
 
 
 def _scatter_add_impl(g, *arrays, shape, index):
+    if not isinstance(g, np.ndarray) and not arrays:  # a Dask array: no buffer to write into
+        padded = _scatter_by_padding(g, shape, index)
+        if padded is None:
+            raise UnsupportedError(
+                f"the gradient of x[...] with slices of steps other than 1 and -1 cannot be "
+                f"formed on a {type(g).__module__.split('.')[0]} array (index {index})"
+            )
+        return padded
     out = np.zeros(shape, dtype=g.dtype)
     idx = _index_tuple(index, arrays)
     if arrays:
@@ -199,6 +207,44 @@ def _scatter_add_impl(g, *arrays, shape, index):
     else:
         out[idx] += g
     return out
+
+
+def _scatter_by_padding(g, shape, index):
+    """``scatter_add`` of a basic index (ints, newaxis, slices of step 1 or -1) with array
+    functions only, for arrays without writable buffers (Dask: chunks stay chunks): ``g``
+    with the int axes put back, zero-padded around. None for other indexes."""
+    squeeze, expand, flip, pads, ax, gx = [], [], [], [], 0, 0
+    for item in index:
+        kind = item[0]
+        if kind == "int":
+            i = item[1] % shape[ax]
+            expand.append(ax)
+            pads.append((i, shape[ax] - i - 1))
+            ax += 1
+        elif kind == "slice":
+            r = range(shape[ax])[slice(item[1], item[2], item[3])]
+            if not len(r):  # nothing was read: a zero gradient
+                return np.zeros_like(g, shape=shape)
+            if len(r) > 1 and r.step not in (1, -1):
+                return None
+            if len(r) > 1 and r.step == -1:
+                flip.append(gx)
+            start = min(r[0], r[-1])
+            pads.append((start, shape[ax] - start - len(r)))
+            ax, gx = ax + 1, gx + 1
+        elif kind == "newaxis":
+            squeeze.append(gx)
+            gx += 1
+        elif kind != "ellipsis":
+            return None
+    pads += [(0, 0)] * (len(shape) - ax)
+    if flip:
+        g = np.flip(g, axis=tuple(flip))
+    if squeeze:
+        g = np.squeeze(g, axis=tuple(squeeze))
+    if expand:
+        g = np.expand_dims(g, tuple(expand))
+    return np.pad(g, pads) if any(p != (0, 0) for p in pads) else g
 
 
 def _scatter_add_rule(g, *arrays, shape, index):
