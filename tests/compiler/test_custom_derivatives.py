@@ -15,6 +15,7 @@ from collections import namedtuple
 import numpy as np
 import pytest
 from autodiff_testing import validated_graphs  # noqa: F401
+from custom_testing import log1pexp
 
 from compiler import (
     build_grad_graph,
@@ -43,17 +44,6 @@ def ops_of(graph) -> list[str]:
 
 
 # ----- example 1: a numerically stable log1pexp (custom_jvp) -----
-
-
-@custom_jvp
-def log1pexp(x):
-    return np.log1p(np.exp(x))
-
-
-@log1pexp.defjvp
-def _log1pexp_jvp(primals, tangents):
-    (x,), (t,) = primals, tangents
-    return log1pexp(x), t * (1.0 - 1.0 / (1.0 + np.exp(x)))
 
 
 def naive_log1pexp(x):

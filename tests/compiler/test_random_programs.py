@@ -17,13 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 from autodiff_testing import validated_graphs  # noqa: F401
+from custom_testing import sin_times, softplus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compiler import build_grad_graph, check_grad, grad, jvp, vjp
 from tracer import PRIMITIVES, ops, trace, validate
 from tracer.checkpointing import checkpoint
-from tracer.custom import custom_jvp, custom_vjp
 from tracer.primitives import special
 from tracer.scipy import special as traced_special
 from tracer.scipy.linalg import expm
@@ -111,8 +111,8 @@ OPS = {
     "qr": (1, lambda a, b, p: np.linalg.qr(_mat(a))[0] + np.linalg.qr(_mat(a))[1]),
     "expm": (1, lambda a, b, p: expm(_mat(a) * 0.5)),
     # custom rules (exact, so central differences agree), checkpoint and its barrier
-    "custom_vjp": (2, lambda a, b, p: _sin_times(a + 0.0 * b, b + 0.0 * a)),
-    "custom_jvp": (1, lambda a, b, p: _softplus(a)),
+    "custom_vjp": (2, lambda a, b, p: sin_times(a + 0.0 * b, b + 0.0 * a)),
+    "custom_jvp": (1, lambda a, b, p: softplus(a)),
     "checkpoint": (2, lambda a, b, p: _layer(a, b)),
     "after": (2, lambda a, b, p: ops.after(a, b) * 2.0),
     # elementwise math (elementwise_math.py)
@@ -143,34 +143,6 @@ if sc is not None:  # SciPy's special functions (special.py), when SciPy is inst
         "xlogy": (2, lambda a, b, p: sc.xlogy(a, np.square(b) + 0.5) + sc.xlog1py(b, a * a)),
         "rel_entr": (2, lambda a, b, p: sc.rel_entr(np.square(a) + 0.1, np.square(b) + 0.1)),
     })  # fmt: skip
-
-
-@custom_vjp
-def _sin_times(x, y):
-    return np.sin(x) * y
-
-
-def _sin_times_fwd(x, y):
-    return np.sin(x) * y, (np.cos(x), np.sin(x), y)
-
-
-def _sin_times_bwd(res, g):
-    cos_x, sin_x, y = res
-    return g * cos_x * y, g * sin_x
-
-
-_sin_times.defvjp(_sin_times_fwd, _sin_times_bwd)
-
-
-@custom_jvp
-def _softplus(x):
-    return np.log1p(np.exp(x))
-
-
-@_softplus.defjvp
-def _softplus_jvp(primals, tangents):
-    (x,), (t,) = primals, tangents
-    return _softplus(x), t / (1.0 + np.exp(-x))
 
 
 @checkpoint

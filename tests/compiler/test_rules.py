@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pytest
 from autodiff_testing import validated_graphs  # noqa: F401
+from custom_testing import sin_times, softplus
 
 from compiler import build_grad_graph, check_grad, grad, jvp, value_and_grad, vjp
 from tracer import PRIMITIVES, evaluate, ops, trace, validate
-from tracer.custom import custom_jvp, custom_vjp
 from tracer.primitives import special
 from tracer.scipy import special as traced_special
 
@@ -228,38 +228,10 @@ case("expm", _expm, rand(2, 2, 2, seed=70) * 2.0, label="squarings")
 # ----- custom rules and the recomputation barrier (tracer.primitives.markers) -----
 
 
-@custom_vjp
-def _sin_times(x, y):
-    return np.sin(x) * y
-
-
-def _sin_times_fwd(x, y):
-    return np.sin(x) * y, (np.cos(x), np.sin(x), y)  # residuals: what bwd reads
-
-
-def _sin_times_bwd(res, g):
-    cos_x, sin_x, y = res
-    return g * cos_x * y, g * sin_x
-
-
-_sin_times.defvjp(_sin_times_fwd, _sin_times_bwd)
-
-
-@custom_jvp
-def _softplus(x):
-    return np.log1p(np.exp(x))
-
-
-@_softplus.defjvp
-def _softplus_jvp(primals, tangents):
-    (x,), (t,) = primals, tangents
-    return _softplus(x), t / (1.0 + np.exp(-x))
-
-
-case("custom_vjp_call", _sin_times, rand(3, seed=42), rand(3, seed=43))
-case("custom_vjp_call", _sin_times, rand(2, 3, seed=44), rand(2, 3, seed=45), label="2d")
-case("custom_jvp_call", _softplus, rand(seed=46))
-case("custom_jvp_call", lambda x: _softplus(x) * x, rand(2, 3, seed=47), label="reuse")
+case("custom_vjp_call", sin_times, rand(3, seed=42), rand(3, seed=43))
+case("custom_vjp_call", sin_times, rand(2, 3, seed=44), rand(2, 3, seed=45), label="2d")
+case("custom_jvp_call", softplus, rand(seed=46))
+case("custom_jvp_call", lambda x: softplus(x) * x, rand(2, 3, seed=47), label="reuse")
 case("after", lambda x, t: ops.after(np.sin(x), t) * t, rand(3, seed=48), rand(3, seed=49))
 
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from autodiff_testing import validated_graphs  # noqa: F401
+from custom_testing import log1pexp
 
 from compiler import (
     build_grad_graph,
     checkpoint,
-    custom_jvp,
     custom_vjp,
     grad,
     hessian,
@@ -29,17 +29,6 @@ from compiler import (
 from tracer import trace
 
 pytestmark = pytest.mark.usefixtures("validated_graphs")
-
-
-@custom_jvp
-def log1pexp(x):
-    return np.log1p(np.exp(x))
-
-
-@log1pexp.defjvp
-def _log1pexp_jvp(primals, tangents):
-    (x,), (t,) = primals, tangents
-    return log1pexp(x), t * (1.0 - 1.0 / (1.0 + np.exp(x)))  # finite where exp overflows
 
 
 @custom_vjp

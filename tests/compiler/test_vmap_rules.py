@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 from autodiff_testing import validated_graphs  # noqa: F401
+from custom_testing import log1pexp
 
 from compiler import custom_jvp, custom_vjp, grad, jacobian, numerical_grad, stop_gradient, vmap
 from tracer import PRIMITIVES, ops, trace
@@ -246,15 +247,6 @@ case("searchsorted", np.searchsorted, sorted_rand(6), rand(), label="0d")
 
 
 # ----- markers: stop_gradient, checkpoint's barrier, custom-derivative calls -----
-@custom_jvp
-def log1pexp(x):
-    return np.log1p(np.exp(x))
-
-
-@log1pexp.defjvp
-def _log1pexp_jvp(primals, tangents):
-    (x,), (t,) = primals, tangents
-    return log1pexp(x), t * (1.0 - 1.0 / (1.0 + np.exp(x)))
 
 
 @custom_jvp
