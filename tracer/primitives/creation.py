@@ -35,7 +35,7 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         raise TracegradError(f"np.linspace: Number of samples, {num}, must be non-negative.")
     div = (num - 1) if endpoint else num
     start, stop = _operand(start), _operand(stop)
-    dt = np.result_type(*(ew._weak_repr(v) for v in (start, stop)), 1.0)  # ensure inexact
+    dt = np.result_type(*(ew.weak_repr(v) for v in (start, stop)), 1.0)  # ensure inexact
     start, stop = ew.astype(start, dt), ew.astype(stop, dt)
     delta = ew.sub(stop, start)
     nd = np.ndim(delta) if not isinstance(delta, Tracer) else delta.ndim

@@ -185,7 +185,7 @@ PRIMITIVES = (
 # ----- promotion of weak (Python scalar) operands -----
 
 
-def _weak_repr(a):
+def weak_repr(a):
     """What ``np.result_type`` should see for ``a``: Python scalars stay weak."""
     if isinstance(a, Tracer):
         if a.weak:
@@ -205,7 +205,7 @@ def promote(op: str, args: tuple) -> tuple:
     if not any(_is_weak(a) for a in args) or len(args) < 2:
         return args
     try:
-        target = np.result_type(*[_weak_repr(a) for a in args])
+        target = np.result_type(*[weak_repr(a) for a in args])
     except (TypeError, OverflowError) as exc:
         raise TracegradError(
             f"{op}: cannot promote operands ({exc}) at {user_location()}"

@@ -72,7 +72,7 @@ def select(condlist, choicelist, default=0):
             )
     if find_trace((*conds, *choices, default)) is None:
         return np.select(conds, choices, default)
-    dtype = np.result_type(*[ew._weak_repr(c) for c in (*choices, default)])
+    dtype = np.result_type(*[ew.weak_repr(c) for c in (*choices, default)])
     result = ew.astype(default, dtype)
     for cond, choice in zip(reversed(conds), reversed(choices)):
         result = ew.where(cond, ew.astype(choice, dtype), result)
@@ -110,7 +110,7 @@ def choose(a, choices, out=None, mode="raise"):
         )
     if idx.dtype.kind not in "biu":
         raise TracegradError(f"np.choose: indices must be integers, got {idx.dtype}")
-    dtype = np.result_type(*[ew._weak_repr(c) for c in choices])  # Python numbers are weak
+    dtype = np.result_type(*[ew.weak_repr(c) for c in choices])  # Python numbers are weak
     result = ew.astype(choices[-1], dtype)
     for k in range(n - 2, -1, -1):
         result = ew.where(ew.equal(idx, k), ew.astype(choices[k], dtype), result)

@@ -10,25 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from tracer import ops
+from tracer.primitives.elementwise import weak_repr
 from tracer.staging import Tracer
-
-_PY_NUMBERS = (bool, int, float)
-
-
-def _dtype_repr(a):
-    """What ``np.result_type`` should see for ``a`` (Python numbers stay weak)."""
-    if isinstance(a, Tracer):
-        if a.weak:
-            return {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}[a.dtype.kind]
-        return a.dtype
-    if isinstance(a, _PY_NUMBERS):
-        return a
-    return np.asarray(a).dtype
 
 
 def float_dtype(*args) -> np.dtype:
     """The common floating dtype of ``args`` (None entries are skipped)."""
-    dtype = np.result_type(*[_dtype_repr(a) for a in args if a is not None])
+    dtype = np.result_type(*[weak_repr(a) for a in args if a is not None])
     return dtype if dtype.kind in "fc" else np.dtype(np.float64)
 
 
