@@ -32,8 +32,10 @@ test: $(STAMP)
 
 # The suite against exactly the declared minimum versions (pyproject's >= floors),
 # in a venv of its own; the package itself is installed without its dependencies.
-# The scale tests (-m slow: 100k-op chains, which measure our code, not the
-# dependencies') run in `make test` only, to keep .ci/run under its time budget.
+# The scale tests (-m slow: 100k-op chains) and the fuzzers of our loader and code
+# generator (-m fuzz: thousands of hostile inputs) exercise our code, not the
+# dependencies' versions; they run in `make test` only, to keep .ci/run under its
+# time budget.
 FLOORS := .venv-floors
 test-floors: pyproject.toml
 	rm -rf $(FLOORS)
@@ -44,7 +46,7 @@ test-floors: pyproject.toml
 	$(FLOORS)/bin/python -m pip install --quiet -r $(FLOORS)/floors.txt \
 	  'pytest>=8' 'pytest-xdist>=3.5' 'hypothesis>=6.100' 'scipy>=1.13'
 	$(FLOORS)/bin/python -m pip install --quiet --no-deps -e .
-	PATH="$(CURDIR)/$(FLOORS)/bin:$$PATH" $(FLOORS)/bin/python $(PYTEST) -m "not slow"
+	PATH="$(CURDIR)/$(FLOORS)/bin:$$PATH" $(FLOORS)/bin/python $(PYTEST) -m "not slow and not fuzz"
 
 # Build the sdist and wheel, install the wheel into a fresh venv outside the
 # source tree, and run .ci/smoke.py there (imports, grad, compile, PNG, console script).

@@ -22,6 +22,7 @@ import re
 import tokenize
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_random_programs import programs
@@ -30,6 +31,8 @@ from compiler import build_grad_graph, render
 from compiler.codegen import generate
 from compiler.executor import Executable
 from tracer import evaluate, trace, validate
+
+pytestmark = pytest.mark.fuzz  # make test-floors leaves these out (see the Makefile)
 
 SETTINGS = dict(deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 

@@ -42,6 +42,8 @@ from tracer.interpreter import evaluate_flat
 from tracer.primitives import PRIMITIVES
 from tracer.serialize import from_json, to_json
 
+pytestmark = pytest.mark.fuzz  # make test-floors leaves these out (see the Makefile)
+
 SETTINGS = dict(
     deadline=None,
     derandomize=True,
