@@ -144,8 +144,12 @@ def _leaf_key(leaf):
         return (), t.__name__, True
     if isinstance(leaf, (TracedArray, Spec, np.generic)):
         return leaf.shape, leaf.dtype.str, getattr(leaf, "weak", False)
-    if is_duck_array(leaf):  # a Dask or array-API array: its shape and dtype
-        return tuple(leaf.shape), str(leaf.dtype), False  # (checked on a cache miss)
+    if is_duck_array(leaf):  # a Dask or array-API array: its shape and dtype (as NumPy's)
+        try:
+            dtype = duck_dtype(leaf.dtype).str
+        except TracegradError:  # rejected with a clear error on the cache miss
+            dtype = None
+        return tuple(leaf.shape), dtype, False
     return None, t.__name__, False  # rejected with a clear error on the cache miss
 
 

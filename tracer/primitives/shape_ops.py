@@ -290,7 +290,31 @@ def _join_xp(fn):
 def _getitem_xp(a, p, lit):
     if any(item[0] == "array" for item in p["index"]):
         raise UnsupportedError("getitem with array indices has no array-API form here")
-    return f"{a[0]}[{lit.index(p['index'], a[1:])}]"
+    index = p["index"]  # the standard wants every axis indexed: a trailing ... does it
+    if not any(item[0] == "ellipsis" for item in index):
+        index = (*index, ("ellipsis",))
+    return f"{a[0]}[{lit.index(index, a[1:])}]"
+
+
+def _scatter_add_xp(a, p, lit):
+    """Zeros of the operand's shape with the cotangent written at a basic index (basic
+    indices select each element at most once: writing is adding), in one expression."""
+    items = []
+    for item in (*p["index"], ("ellipsis",)):
+        if item[0] == "int":
+            items.append(lit.int(item[1]))
+        elif item[0] == "slice":
+            bounds = ["None" if b is None else lit.int(b) for b in item[1:4]]
+            items.append(f"slice({', '.join(bounds)})")
+        elif item[0] == "ellipsis":
+            items.append("...")
+        else:
+            raise UnsupportedError(
+                f"the gradient of x[...] with {item[0]} indices has no array-API form here"
+            )
+    g = a[0]
+    zeros = f"xp.zeros({lit.ints(p['shape'])}, dtype={g}.dtype, device={g}.device)"
+    return f"(_z := {zeros}, _z.__setitem__(({', '.join(items)},), {g}))[0]"
 
 
 reshape_p = Primitive(
@@ -364,6 +388,7 @@ scatter_add_p = Primitive(
         None if ts[0] is None else scatter_add_p.bind(ts[0], *arrays, shape=shape, index=index)
     ),
     structural=lambda i: i > 0, batch=sb.SCATTER_ADD, fresh=True, lower=CALL_IMPL,
+    array_api=_scatter_add_xp,
 )  # fmt: skip
 
 PRIMITIVES = (reshape_p, transpose_p, broadcast_to_p, squeeze_p, expand_dims_p, concatenate_p,
