@@ -57,7 +57,7 @@ ELEMENTWISE = frozenset(op for op in UFUNCS if PRIMITIVES[op].elementwise)
 # declaration says the ufunc takes it as a keyword.
 POSITIONAL_OUT = frozenset(op for op in ELEMENTWISE if PRIMITIVES[op].ufunc_out == "positional")
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-_GENERATED = re.compile(r"(t|c)[0-9]+\Z|np\Z")
+_GENERATED = re.compile(r"(t|c)[0-9]+\Z|np\Z|xp\Z")
 _SOURCE = re.compile(r"[A-Za-z0-9_.<>-]{1,80}:[0-9]{1,7}\Z")
 
 
@@ -70,7 +70,7 @@ class CodegenError(TracegradError):
 
 def sanitize(name: str, fallback: str = "v") -> str:
     """A plain ASCII identifier derived from ``name`` that cannot be a keyword or collide
-    with generated names (``t12``, ``c3``, ``np``, anything starting with ``_``)."""
+    with generated names (``t12``, ``c3``, ``np``, ``xp``, anything starting with ``_``)."""
     s = re.sub(r"[^A-Za-z0-9]+", "_", str(name)).strip("_")[:40].rstrip("_")
     if not s or not s[0].isalpha():
         s = f"{fallback}_{s}" if s else fallback
@@ -153,6 +153,11 @@ class _Literals:
     @staticmethod
     def int(v) -> str:
         return literal(_int(v))
+
+    @staticmethod
+    def xp_dtype(s) -> str:
+        """The array-API namespace's dtype object: ``xp.float32``."""
+        return "xp." + dtype_literal(s)[1:-1]
 
     @staticmethod
     def ints(values) -> str:
@@ -374,8 +379,11 @@ class _Emitter:
         return GeneratedCode(source, fn_name, self.consts, line_nodes)
 
 
-def emit_source(sched: Schedule, *, chunk: int = CHUNK) -> GeneratedCode:
-    """The source text of a schedule (split into parts above ``chunk`` ops)."""
+def emit_source(sched: Schedule, *, chunk: int = CHUNK, expr=None) -> GeneratedCode:
+    """The source text of a schedule (split into parts above ``chunk`` ops).
+
+    ``expr(op, args, params) -> expression`` writes each call instead of the NumPy one
+    (the array-API back end's); it never falls back to calling an ``impl``."""
     graph = sched.graph
     nodes = graph.node_attrs
     em = _Emitter(graph)
@@ -389,7 +397,7 @@ def emit_source(sched: Schedule, *, chunk: int = CHUNK) -> GeneratedCode:
         for line in sched.prelude:
             em.emit(line, indent=2)
         for st in steps:
-            _emit_step(em, graph, st)
+            _emit_step(em, graph, st, expr)
         em.emit(f"return {ret}", indent=2)
         return em.finish(sched.name)
 
@@ -413,7 +421,7 @@ def emit_source(sched: Schedule, *, chunk: int = CHUNK) -> GeneratedCode:
                 if v is not None and v not in bound and v not in const_names:
                     em.emit(f"{v} = _v.pop({v!r})", st.node, indent=2)
                     bound.add(v)
-            _emit_step(em, graph, st)
+            _emit_step(em, graph, st, expr)
             bound.add(st.target)
             bound.difference_update(st.free)
         for v in sorted(v for v in bound if last_part.get(v, -1) > k):
@@ -431,12 +439,17 @@ def emit_source(sched: Schedule, *, chunk: int = CHUNK) -> GeneratedCode:
     return em.finish(sched.name)
 
 
-def _emit_step(em: _Emitter, graph: Graph, st: Step) -> None:
+def _emit_step(em: _Emitter, graph: Graph, st: Step, write=None) -> None:
     d = graph.node_attrs[st.node]
     op = d["op"]
-    try:
-        expr = _expr(op, st.args, d["params"])
-    except (KeyError, CodegenError, TypeError, ValueError, IndexError):
+    if write is not None:  # a back end's own calls: no fallback to the NumPy impl
+        expr = write(op, st.args, d["params"])
+    else:
+        try:
+            expr = _expr(op, st.args, d["params"])
+        except (KeyError, CodegenError, TypeError, ValueError, IndexError):
+            expr = None
+    if expr is None:
         # impl and params as closure constants: nothing interpolated
         impl = f"_{op}_impl"
         if impl not in em.consts:

@@ -116,6 +116,92 @@ def test_every_primitive_declares_what_the_compiler_needs(name):
     assert callable(p.batch), f"{name} declares no batching rule (batch=...)"
 
 
+# The primitives the array-API back end runs (a GPU's CuPy arrays): those declaring an
+# ``array_api`` call (tests/compiler/test_array_api_backend.py checks each against NumPy).
+# Adding one is a deliberate change of this list.
+ARRAY_API = [
+    "abs",
+    "add",
+    "after",
+    "all",
+    "any",
+    "arccos",
+    "arccosh",
+    "arcsin",
+    "arcsinh",
+    "arctan",
+    "arctan2",
+    "arctanh",
+    "argmax",
+    "argmin",
+    "astype",
+    "broadcast_to",
+    "ceil",
+    "clip",
+    "concatenate",
+    "copysign",
+    "cos",
+    "div",
+    "equal",
+    "exp",
+    "expand_dims",
+    "expm1",
+    "floor",
+    "floor_divide",
+    "getitem",
+    "greater",
+    "greater_equal",
+    "isfinite",
+    "isinf",
+    "isnan",
+    "less",
+    "less_equal",
+    "log",
+    "log1p",
+    "logaddexp",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "matmul",
+    "max",
+    "maximum",
+    "min",
+    "minimum",
+    "mul",
+    "neg",
+    "not_equal",
+    "pow",
+    "prod",
+    "reciprocal",
+    "remainder",
+    "reshape",
+    "round",
+    "scatter_add",
+    "sign",
+    "signbit",
+    "sin",
+    "sqrt",
+    "square",
+    "squeeze",
+    "stack",
+    "stop_gradient",
+    "sub",
+    "sum",
+    "tan",
+    "tanh",
+    "transpose",
+    "where",
+]
+
+
+def test_which_primitives_declare_an_array_api_call():
+    declared = sorted(name for name, p in PRIMITIVES.items() if p.array_api is not None)
+    assert declared == sorted(ARRAY_API)
+    for name in declared:
+        call = PRIMITIVES[name].array_api
+        assert callable(call) or (isinstance(call, str) and call.isidentifier()), name
+
+
 def test_each_primitive_is_declared_in_exactly_one_module():
     owners = {}
     for module in MODULES:

@@ -98,7 +98,8 @@ def check_input(d: dict, leaf, fallback: str = "?") -> np.ndarray:
         raise TracegradError(
             f"input {label} is a {duck_name(leaf)}: NumPy code would convert it whole into "
             "this process; run it on its own back end (compile/grad(..., backend='dask') for "
-            "a Dask array, chosen when backend is not given) or convert it first"
+            "a Dask array, backend='array_api' for a CuPy or other array-API array; chosen "
+            "when backend is not given) or convert it first"
         )
     try:
         arr = np.asarray(leaf)

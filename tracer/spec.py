@@ -112,16 +112,28 @@ class Spec:
 
 
 def is_duck_array(x) -> bool:
-    """True for an array of another library that NumPy functions dispatch to (a Dask or CuPy
-    array: its type has ``__array_function__``, ``shape`` and ``dtype``), never a NumPy one.
-    Nothing is imported to tell."""
+    """True for an array of another library (a Dask, CuPy or array-API array: its type has
+    ``__array_function__`` or ``__array_namespace__``, ``shape`` and ``dtype``), never a
+    NumPy one. Nothing is imported to tell."""
     t = type(x)
     return (
         not isinstance(x, (np.ndarray, np.generic))
-        and hasattr(t, "__array_function__")
+        and (hasattr(t, "__array_function__") or hasattr(t, "__array_namespace__"))
         and hasattr(t, "shape")
         and hasattr(t, "dtype")
     )
+
+
+def duck_dtype(dtype) -> np.dtype:
+    """The NumPy dtype of another library's dtype: itself for Dask and CuPy (NumPy dtypes),
+    by name for an array-API library's own dtype objects (``array_api_strict.float32``)."""
+    try:
+        return canonical_dtype(dtype)
+    except TracegradError:
+        name = str(dtype).rsplit(".", 1)[-1]
+        if not name.isidentifier():
+            raise
+        return canonical_dtype(name)
 
 
 def duck_name(x) -> str:

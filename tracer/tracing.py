@@ -30,7 +30,7 @@ from tracer.frames import is_internal, user_location
 from tracer.graph import Graph, subgraph_nodes
 from tracer.interpreter import evaluate_flat
 from tracer.pytree import flatten, leaf_paths, unflatten
-from tracer.spec import Spec, canonical_dtype, duck_name, is_duck_array
+from tracer.spec import Spec, canonical_dtype, duck_dtype, duck_name, is_duck_array
 from tracer.staging import (
     TraceState,
     as_node,
@@ -80,7 +80,7 @@ def _duck_spec(leaf, where: str) -> tuple[tuple, np.dtype, bool]:
             "known to trace it (for Dask: x.compute_chunk_sizes())"
         )
     try:
-        return tuple(int(d) for d in shape), canonical_dtype(leaf.dtype), False
+        return tuple(int(d) for d in shape), duck_dtype(leaf.dtype), False
     except TracegradError as exc:
         raise TypeError(f"{where}: {exc}") from None
 
@@ -144,8 +144,12 @@ def _leaf_key(leaf):
         return (), t.__name__, True
     if isinstance(leaf, (TracedArray, Spec, np.generic)):
         return leaf.shape, leaf.dtype.str, getattr(leaf, "weak", False)
-    if is_duck_array(leaf):  # a Dask array: its shape and dtype (checked on a cache miss)
-        return tuple(leaf.shape), getattr(leaf.dtype, "str", None), False
+    if is_duck_array(leaf):  # a Dask or array-API array: its shape and dtype (as NumPy's)
+        try:
+            dtype = duck_dtype(leaf.dtype).str
+        except TracegradError:  # rejected with a clear error on the cache miss
+            dtype = None
+        return tuple(leaf.shape), dtype, False
     return None, t.__name__, False  # rejected with a clear error on the cache miss
 
 

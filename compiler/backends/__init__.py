@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 from tracer.errors import TracegradError
 from tracer.graph import Graph
 
@@ -75,10 +77,23 @@ def _is_dask_array(leaf) -> bool:
     return t.__name__ == "Array" and t.__module__.startswith("dask.array")
 
 
+def is_array_api(leaf) -> bool:
+    """An array of an array-API library other than NumPy and Dask (its type has
+    ``__array_namespace__``: a ``cupy.ndarray``, an ``array_api_strict`` array); nothing is
+    imported to tell."""
+    t = type(leaf)
+    if isinstance(leaf, (np.ndarray, np.generic)) or not hasattr(t, "__array_namespace__"):
+        return False
+    return not t.__module__.startswith("dask.")
+
+
 BACKENDS: dict[str, BackendEntry] = {
     "numpy": BackendEntry("numpy", "compiler.backends.numpy_backend:NumPyBackend"),
     "dask": BackendEntry(
         "dask", "compiler.backends.dask_backend:DaskBackend", extra="dask", detects=_is_dask_array
+    ),
+    "array_api": BackendEntry(
+        "array_api", "compiler.backends.array_api_backend:ArrayAPIBackend", detects=is_array_api
     ),
 }
 DEFAULT = "numpy"
@@ -117,7 +132,7 @@ def get_backend(backend: str | Backend | None = None) -> Backend:
 
 def select_backend(requested: str | Backend | None, leaves) -> Backend:
     """The back end for one call: the one requested, else one that detects an argument
-    leaf (a Dask array), else the default."""
+    leaf (a Dask array, a CuPy array), else the default."""
     if requested is not None:
         return get_backend(requested)
     for entry in BACKENDS.values():
@@ -126,4 +141,12 @@ def select_backend(requested: str | Backend | None, leaves) -> Backend:
     return get_backend(DEFAULT)
 
 
-__all__ = ["BACKENDS", "Backend", "BackendEntry", "Program", "get_backend", "select_backend"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendEntry",
+    "Program",
+    "get_backend",
+    "is_array_api",
+    "select_backend",
+]

@@ -4,7 +4,8 @@ A declaration names the primitive and gives its NumPy implementation, its
 shape/dtype rule, its local derivatives (vjp and jvp, written with traceable
 ops, so gradient graphs can be differentiated again), how generated code calls
 it (a NumPy ufunc name or a lowering), its algebraic facts for the optimiser,
-its rewrites, its batching rule (vmap, see ``batching``) and its drawing label;
+its rewrites, its batching rule (vmap, see ``batching``), its call through the
+array-API namespace (``array_api``: CuPy and other array-API libraries) and its drawing label;
 a slot for a fused-kernel lowering comes next. The compiler reads these fields and keeps no
 table of its own keyed by primitive names. The NumPy functions and ndarray
 methods that map onto a primitive are declared in its module's ``NUMPY`` and
@@ -105,6 +106,11 @@ class Primitive:
             ``SharedRule`` (a rule written for any primitive of a family) is bound to
             this primitive. ``unary``/``binary`` declare ``batching.ELEMENTWISE``.
         kernel: the scalar expression of a fused loop kernel (numba back end).
+        array_api: how the array-API back end calls it through the arrays' namespace
+            ``xp`` (``x.__array_namespace__()``, standard 2023.12 names): a function
+            name (``"atan"``: ``xp.atan(*operands)``) or ``lower(args, params, lit) ->
+            expression`` like ``lower``'s, written with ``xp.``; None: that back end
+            refuses graphs using this primitive.
         label: the drawing's label (default: the name).
     """
 
@@ -128,6 +134,7 @@ class Primitive:
     rewrites: tuple[Callable, ...] = ()
     batch: Callable | None = None
     kernel: Callable | None = None
+    array_api: str | Callable | None = None
     label: str | None = None
     doc: str = field(default="", compare=False)
 

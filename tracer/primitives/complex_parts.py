@@ -103,8 +103,22 @@ imag_p = Primitive(
 _conj_vjp, _conj_jvp = linear(lambda t: conj(t), lambda gy, x: conj(gy))
 conj_p = unary("conj", np.conjugate, vjp=_conj_vjp, jvp=_conj_jvp,
                algebra=Algebra(involution=True))  # fmt: skip
-abs_p = unary("abs", np.absolute, vjp=_abs_vjp, jvp=_abs_jvp, algebra=Algebra(idempotent=True))
-sign_p = unary("sign", np.sign, vjp=_sign_vjp, jvp=_sign_jvp, algebra=Algebra(idempotent=True))
+abs_p = unary(
+    "abs",
+    np.absolute,
+    vjp=_abs_vjp,
+    jvp=_abs_jvp,
+    algebra=Algebra(idempotent=True),
+    array_api="abs",
+)
+sign_p = unary(
+    "sign",
+    np.sign,
+    vjp=_sign_vjp,
+    jvp=_sign_jvp,
+    algebra=Algebra(idempotent=True),
+    array_api="sign",
+)
 angle_p = Primitive(
     "angle", _angle_impl, elementwise_rule("angle", _angle_impl), 1,
     vjp=_angle_vjp, jvp=_angle_jvp,

@@ -73,25 +73,53 @@ def _clip_rule(x, lo, hi):
 
 
 # ----- unary elementwise -----
+# ----- calls through the array-API namespace ``xp`` (the array_api back end) -----
+def _reciprocal_xp(a, p, lit):
+    return f"xp.divide(xp.ones_like({a[0]}), {a[0]})"
+
+
+def _round_xp(a, p, lit):
+    if p["decimals"] != 0:
+        raise UnsupportedError("round with decimals != 0 has no array-API form")
+    return f"xp.round({a[0]})"
+
+
+def _where_xp(a, p, lit):
+    return f"xp.where({a[0]}, {a[1]}, {a[2]})"
+
+
+def _clip_xp(a, p, lit):
+    return f"xp.clip({a[0]}, min={lit.value(p['lo'])}, max={lit.value(p['hi'])})"
+
+
+def _astype_xp(a, p, lit):
+    return f"xp.astype({a[0]}, {lit.xp_dtype(p['dtype'])})"
+
+
 _neg_vjp, _neg_jvp = linear(lambda t: neg(t), lambda gy, x: neg(gy))
 neg_p = unary("neg", np.negative, vjp=_neg_vjp, jvp=_neg_jvp,
                algebra=Algebra(involution=True, poly=operator.neg),
-               rewrites=(lambda c, n, a: _neg_rewrites(c, n, a),))  # fmt: skip
-exp_p = unary("exp", np.exp, lambda x, y: y)
-log_p = unary("log", np.log, lambda x, y: reciprocal(x))
-sin_p = unary("sin", np.sin, lambda x, y: cos(x))
-cos_p = unary("cos", np.cos, lambda x, y: neg(sin(x)))
-tan_p = unary("tan", np.tan, lambda x, y: add(1.0, square(y)))
-tanh_p = unary("tanh", np.tanh, lambda x, y: sub(1.0, square(y)))
-arctan_p = unary("arctan", np.arctan, lambda x, y: reciprocal(add(1.0, square(x))))
-sqrt_p = unary("sqrt", np.sqrt, lambda x, y: div(0.5, y))
+               rewrites=(lambda c, n, a: _neg_rewrites(c, n, a),),
+               array_api="negative")  # fmt: skip
+exp_p = unary("exp", np.exp, lambda x, y: y, array_api="exp")
+log_p = unary("log", np.log, lambda x, y: reciprocal(x), array_api="log")
+sin_p = unary("sin", np.sin, lambda x, y: cos(x), array_api="sin")
+cos_p = unary("cos", np.cos, lambda x, y: neg(sin(x)), array_api="cos")
+tan_p = unary("tan", np.tan, lambda x, y: add(1.0, square(y)), array_api="tan")
+tanh_p = unary("tanh", np.tanh, lambda x, y: sub(1.0, square(y)), array_api="tanh")
+arctan_p = unary(
+    "arctan", np.arctan, lambda x, y: reciprocal(add(1.0, square(x))), array_api="atan"
+)
+sqrt_p = unary("sqrt", np.sqrt, lambda x, y: div(0.5, y), array_api="sqrt")
 square_p = unary("square", np.square, lambda x, y: mul(2.0, x),
-                  algebra=Algebra(poly=lambda p: p * p))  # fmt: skip
-reciprocal_p = unary("reciprocal", np.reciprocal, lambda x, y: neg(square(y)))
-log1p_p = unary("log1p", np.log1p, lambda x, y: reciprocal(add(1.0, x)))
-expm1_p = unary("expm1", np.expm1, lambda x, y: add(y, 1.0))
-floor_p = unary("floor", np.floor, algebra=Algebra(idempotent=True))
-ceil_p = unary("ceil", np.ceil, algebra=Algebra(idempotent=True))
+                  algebra=Algebra(poly=lambda p: p * p), array_api="square")  # fmt: skip
+reciprocal_p = unary(
+    "reciprocal", np.reciprocal, lambda x, y: neg(square(y)), array_api=_reciprocal_xp
+)
+log1p_p = unary("log1p", np.log1p, lambda x, y: reciprocal(add(1.0, x)), array_api="log1p")
+expm1_p = unary("expm1", np.expm1, lambda x, y: add(y, 1.0), array_api="expm1")
+floor_p = unary("floor", np.floor, algebra=Algebra(idempotent=True), array_api="floor")
+ceil_p = unary("ceil", np.ceil, algebra=Algebra(idempotent=True), array_api="ceil")
 round_p = Primitive(
     "round",
     _round_impl,
@@ -102,51 +130,62 @@ round_p = Primitive(
     elementwise=True,
     batch=ELEMENTWISE,
     lower=lambda a, p, lit: f"np.round({a[0]}, {lit.int(p['decimals'])})",
+    array_api=_round_xp,
 )  # fmt: skip  (not fresh: NumPy returns an integer input itself)
-logical_not_p = unary("logical_not", np.logical_not, algebra=Algebra(involution=True))
+logical_not_p = unary(
+    "logical_not", np.logical_not, algebra=Algebra(involution=True), array_api="logical_not"
+)
 
 # ----- binary elementwise -----
 add_p = binary(
     "add", np.add, vjp=lambda gy, x0, x1, y: (gy, gy), jvp=lambda ts, x0, x1, y: add_tangents(*ts),
     algebra=Algebra(commutative=True, identity=0, poly=operator.add),
-    rewrites=(lambda c, n, a, b: _add_rewrites(c, n, a, b),),
+    rewrites=(lambda c, n, a, b: _add_rewrites(c, n, a, b),), array_api="add",
 )  # fmt: skip
 sub_p = binary(
     "sub", np.subtract, vjp=lambda gy, x0, x1, y: (gy, neg(gy)),
     jvp=lambda ts, x0, x1, y: add_tangents(ts[0], None if ts[1] is None else neg(ts[1])),
     algebra=Algebra(identity=0, self_inverse=0, poly=operator.sub),
-    rewrites=(lambda c, n, a, b: _sub_rewrites(c, n, a, b),),
+    rewrites=(lambda c, n, a, b: _sub_rewrites(c, n, a, b),), array_api="subtract",
 )  # fmt: skip
 mul_p = binary("mul", np.multiply, lambda x0, x1, y: (x1, x0),
                 algebra=Algebra(commutative=True, identity=1, absorbing=0, poly=operator.mul),
-                rewrites=(lambda c, n, a, b: _mul_rewrites(c, n, a, b),))  # fmt: skip
+                rewrites=(lambda c, n, a, b: _mul_rewrites(c, n, a, b),),
+                array_api="multiply")  # fmt: skip
 div_p = binary("div", np.divide, lambda x0, x1, y: (reciprocal(x1), neg(div(y, x1))),
                 algebra=Algebra(identity=1),
-                rewrites=(lambda c, n, a, b: _div_rewrites(c, n, a, b),))  # fmt: skip
+                rewrites=(lambda c, n, a, b: _div_rewrites(c, n, a, b),),
+                array_api="divide")  # fmt: skip
 pow_p = binary("pow", np.power, lambda x0, x1, y: _pow_partials(x0, x1, y),
                 algebra=Algebra(identity=1),
-                rewrites=(lambda c, n, a, b: _pow_rewrites(c, n, a, b),))  # fmt: skip
+                rewrites=(lambda c, n, a, b: _pow_rewrites(c, n, a, b),),
+                array_api="pow")  # fmt: skip
 maximum_p = binary(
     "maximum", np.maximum,
     lambda x0, x1, y: (_tie_split(x0, x1, greater), _tie_split(x1, x0, greater)),
     algebra=Algebra(idempotent=True), ufunc_out="keyword",  # NumPy 2 deprecates positional out
+    array_api="maximum",
 )  # fmt: skip
 minimum_p = binary(
     "minimum", np.minimum, lambda x0, x1, y: (_tie_split(x0, x1, less), _tie_split(x1, x0, less)),
-    algebra=Algebra(idempotent=True), ufunc_out="keyword",
+    algebra=Algebra(idempotent=True), ufunc_out="keyword", array_api="minimum",
 )  # fmt: skip
 
 # ----- comparisons and logic (boolean results, zero gradient) -----
-less_p = binary("less", np.less)
-less_equal_p = binary("less_equal", np.less_equal)
-greater_p = binary("greater", np.greater)
-greater_equal_p = binary("greater_equal", np.greater_equal)
-equal_p = binary("equal", np.equal, algebra=Algebra(commutative=True))
-not_equal_p = binary("not_equal", np.not_equal, algebra=Algebra(commutative=True))
+less_p = binary("less", np.less, array_api="less")
+less_equal_p = binary("less_equal", np.less_equal, array_api="less_equal")
+greater_p = binary("greater", np.greater, array_api="greater")
+greater_equal_p = binary("greater_equal", np.greater_equal, array_api="greater_equal")
+equal_p = binary("equal", np.equal, algebra=Algebra(commutative=True), array_api="equal")
+not_equal_p = binary(
+    "not_equal", np.not_equal, algebra=Algebra(commutative=True), array_api="not_equal"
+)
 logical_and_p = binary("logical_and", np.logical_and,
-                        algebra=Algebra(commutative=True, idempotent=True))  # fmt: skip
+                        algebra=Algebra(commutative=True, idempotent=True),
+                        array_api="logical_and")  # fmt: skip
 logical_or_p = binary("logical_or", np.logical_or,
-                       algebra=Algebra(commutative=True, idempotent=True))  # fmt: skip
+                       algebra=Algebra(commutative=True, idempotent=True),
+                       array_api="logical_or")  # fmt: skip
 
 # ----- selection and casts -----
 where_p = Primitive(
@@ -154,13 +193,14 @@ where_p = Primitive(
     jvp=lambda ts, c, x0, x1, y: _where_jvp(ts, c, y), structural=lambda i: i == 0,
     elementwise=True, batch=ELEMENTWISE, fresh=True,
     lower=lambda a, p, lit: f"np.where({a[0]}, {a[1]}, {a[2]})",
-    rewrites=(lambda c, n, cond, x, y: _where_rewrites(c, n, cond, x, y),),
+    rewrites=(lambda c, n, cond, x, y: _where_rewrites(c, n, cond, x, y),), array_api=_where_xp,
 )  # fmt: skip
 clip_p = Primitive(
     "clip", _clip_impl, _clip_rule, 1, ("lo", "hi"),
     *from_partials(lambda x, y, lo, hi: (_clip_mask(x, lo, hi),)),
     elementwise=True, batch=ELEMENTWISE, fresh=True,
     lower=lambda a, p, lit: f"np.clip({a[0]}, {lit.value(p['lo'])}, {lit.value(p['hi'])})",
+    array_api=_clip_xp,
 )  # fmt: skip
 astype_p = Primitive(
     "astype", _astype_impl, _astype_rule, 1, ("dtype",),
@@ -170,6 +210,7 @@ astype_p = Primitive(
     elementwise=True, batch=ELEMENTWISE, fresh=True,
     lower=lambda a, p, lit: f"{a[0]}.astype({lit.dtype(p['dtype'])})",
     rewrites=(lambda c, n, a: (a, "astype(same)") if c.dtype(a) == c.dtype(n) else (None, None),),
+    array_api=_astype_xp,
 )  # fmt: skip
 
 PRIMITIVES = (

@@ -71,27 +71,39 @@ def _one_minus_square(x):
 
 
 # ----- inverse trigonometric and hyperbolic functions -----
-arcsin_p = unary("arcsin", np.arcsin, lambda x, y: reciprocal(sqrt(_one_minus_square(x))))
-arccos_p = unary("arccos", np.arccos, lambda x, y: neg(reciprocal(sqrt(_one_minus_square(x)))))
-arcsinh_p = unary("arcsinh", np.arcsinh, lambda x, y: reciprocal(sqrt(add(square(x), 1.0))))
+arcsin_p = unary(
+    "arcsin", np.arcsin, lambda x, y: reciprocal(sqrt(_one_minus_square(x))), array_api="asin"
+)
+arccos_p = unary(
+    "arccos", np.arccos, lambda x, y: neg(reciprocal(sqrt(_one_minus_square(x)))), array_api="acos"
+)
+arcsinh_p = unary(
+    "arcsinh", np.arcsinh, lambda x, y: reciprocal(sqrt(add(square(x), 1.0))), array_api="asinh"
+)
 arccosh_p = unary("arccosh", np.arccosh,
-                  lambda x, y: reciprocal(sqrt(mul(sub(x, 1.0), add(x, 1.0)))))  # fmt: skip
-arctanh_p = unary("arctanh", np.arctanh, lambda x, y: reciprocal(_one_minus_square(x)))
-arctan2_p = binary("arctan2", np.arctan2, lambda x0, x1, y: _arctan2_partials(x0, x1))
+                  lambda x, y: reciprocal(sqrt(mul(sub(x, 1.0), add(x, 1.0)))),
+                  array_api="acosh")  # fmt: skip
+arctanh_p = unary(
+    "arctanh", np.arctanh, lambda x, y: reciprocal(_one_minus_square(x)), array_api="atanh"
+)
+arctan2_p = binary(
+    "arctan2", np.arctan2, lambda x0, x1, y: _arctan2_partials(x0, x1), array_api="atan2"
+)
 
 # ----- remainders, floor division -----
 remainder_p = binary("remainder", np.remainder,
                      vjp=lambda gy, x0, x1, y: _mod_vjp(gy, floor_divide(x0, x1)),
-                     jvp=lambda ts, x0, x1, y: _mod_jvp(ts, floor_divide(x0, x1)))  # fmt: skip
+                     jvp=lambda ts, x0, x1, y: _mod_jvp(ts, floor_divide(x0, x1)),
+                     array_api="remainder")  # fmt: skip
 fmod_p = binary("fmod", np.fmod, vjp=lambda gy, x0, x1, y: _mod_vjp(gy, _trunc_quotient(x0, x1, y)),
                 jvp=lambda ts, x0, x1, y: _mod_jvp(ts, _trunc_quotient(x0, x1, y)))  # fmt: skip
-floor_divide_p = binary("floor_divide", np.floor_divide)
+floor_divide_p = binary("floor_divide", np.floor_divide, array_api="floor_divide")
 
 # ----- log-add-exp, NaN-ignoring extrema -----
 logaddexp_p = binary(
     "logaddexp", np.logaddexp,
     lambda x0, x1, y: (_share(x0, x1, y, exp, _LN2), _share(x1, x0, y, exp, _LN2)),
-    algebra=Algebra(commutative=True),
+    algebra=Algebra(commutative=True), array_api="logaddexp",
 )  # fmt: skip
 logaddexp2_p = binary(
     "logaddexp2", np.logaddexp2,
@@ -120,15 +132,16 @@ rad2deg_p = unary("rad2deg", np.rad2deg, vjp=lambda gy, x, y: (rad2deg(gy),),
                   jvp=lambda ts, x, y: rad2deg(ts[0]))  # fmt: skip
 
 # ----- predicates (boolean results, zero gradient) -----
-isfinite_p = unary("isfinite", np.isfinite)
-isnan_p = unary("isnan", np.isnan)
-isinf_p = unary("isinf", np.isinf)
-signbit_p = unary("signbit", np.signbit)
+isfinite_p = unary("isfinite", np.isfinite, array_api="isfinite")
+isnan_p = unary("isnan", np.isnan, array_api="isnan")
+isinf_p = unary("isinf", np.isinf, array_api="isinf")
+signbit_p = unary("signbit", np.signbit, array_api="signbit")
 
 # ----- signs and steps -----
 copysign_p = binary("copysign", np.copysign,
                     vjp=lambda gy, x0, x1, y: (mul(gy, _copysign_d(x0, x1)), None),
-                    jvp=lambda ts, x0, x1, y: _first_only(ts, _copysign_d(x0, x1)))  # fmt: skip
+                    jvp=lambda ts, x0, x1, y: _first_only(ts, _copysign_d(x0, x1)),
+                    array_api="copysign")  # fmt: skip
 heaviside_p = binary("heaviside", np.heaviside,
                      vjp=lambda gy, x0, x1, y: (None, mul(gy, _at_zero(x0, gy.dtype))),
                      jvp=lambda ts, x0, x1, y: _second_only(ts, _at_zero(x0, y.dtype)))  # fmt: skip

@@ -41,6 +41,7 @@ matmul_p = Primitive(
     ),
     batch=lambda args, dims: _matmul_batch(args, dims),
     ufunc="matmul", ufunc_out="keyword", fresh=True,  # a BLAS call: out= reads better there
+    array_api="matmul",
 )  # fmt: skip
 
 

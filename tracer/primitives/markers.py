@@ -43,7 +43,7 @@ def _identity_rule(x):
 stop_gradient_p = Primitive(
     "stop_gradient", lambda x: x, _identity_rule, 1, zero_grad=True, batch=ELEMENTWISE,
     lower=lambda a, p, lit: a[0], view=True,
-    doc="x, through which no gradient flows",
+    doc="x, through which no gradient flows", array_api=lambda a, p, lit: a[0],
 )  # fmt: skip
 
 
@@ -155,6 +155,7 @@ after_p = Primitive(
     batch=_batch_after,
     structural=lambda i: i == 1, lower=lambda a, p, lit: a[0], view=True, label="after",
     doc="x, once token exists (checkpoint's recomputation reads its inputs so)",
+    array_api=lambda a, p, lit: a[0],
 )  # fmt: skip
 
 

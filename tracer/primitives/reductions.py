@@ -132,6 +132,19 @@ def _arg_lowering(name):
     )
 
 
+def _reduce_xp(name):
+    """The array-API call of a reduction (``xp.sum(x, axis=(0,), keepdims=False)``)."""
+    return lambda a, p, lit: (
+        f"xp.{name}({a[0]}, axis={lit.ints(p['axis'])}, keepdims={lit.value(bool(p['keepdims']))})"
+    )
+
+
+def _arg_xp(name):
+    return lambda a, p, lit: (
+        f"xp.{name}({a[0]}, axis={lit.value(p['axis'])}, keepdims={lit.value(bool(p['keepdims']))})"
+    )
+
+
 def _axes_reduced(params) -> bool:  # a reduction over no axis may return its input itself
     return len(params["axis"]) > 0
 
@@ -142,20 +155,21 @@ sum_p = Primitive(
     *linear(lambda t, axis, keepdims: sum(t, axis=axis, keepdims=keepdims),
             lambda gy, x, axis, keepdims: so.broadcast_to(_keep(gy, x, axis, keepdims), x.shape)),
     batch=REDUCTION, fresh=_axes_reduced, lower=_reduce_lowering("np.sum"), algebra=_REDUCTION,
+    array_api=_reduce_xp("sum"),
 )  # fmt: skip
 max_p = Primitive(
     "max", _max_impl, _extremum_rule("max"), 1, ("axis", "keepdims"),
     vjp=lambda gy, x, y, axis, keepdims: _extremum_vjp(gy, x, y, axis, keepdims),
     jvp=lambda ts, x, y, axis, keepdims: _extremum_jvp(ts, x, y, axis, keepdims),
     batch=REDUCTION, fresh=_axes_reduced, lower=_reduce_lowering("np.maximum.reduce"),
-    algebra=_REDUCTION,
+    algebra=_REDUCTION, array_api=_reduce_xp("max"),
 )  # fmt: skip
 min_p = Primitive(
     "min", _min_impl, _extremum_rule("min"), 1, ("axis", "keepdims"),
     vjp=lambda gy, x, y, axis, keepdims: _extremum_vjp(gy, x, y, axis, keepdims),
     jvp=lambda ts, x, y, axis, keepdims: _extremum_jvp(ts, x, y, axis, keepdims),
     batch=REDUCTION, fresh=_axes_reduced, lower=_reduce_lowering("np.minimum.reduce"),
-    algebra=_REDUCTION,
+    algebra=_REDUCTION, array_api=_reduce_xp("min"),
 )  # fmt: skip
 prod_p = Primitive(
     "prod", _prod_impl, _prod_rule, 1, ("axis", "keepdims"),
@@ -166,21 +180,22 @@ prod_p = Primitive(
         ew.mul(ts[0], _others_product(x, axis)), axis=axis, keepdims=keepdims
     ),
     batch=REDUCTION, fresh=_axes_reduced, lower=_reduce_lowering("np.prod"), algebra=_REDUCTION,
+    array_api=_reduce_xp("prod"),
 )  # fmt: skip
 any_p = Primitive("any", _any_impl, _truth_rule("any"), 1, ("axis", "keepdims"),
                   zero_grad=True, batch=REDUCTION, fresh=_axes_reduced,
                   lower=_reduce_lowering("np.any"),
-                  algebra=_REDUCTION)  # fmt: skip
+                  algebra=_REDUCTION, array_api=_reduce_xp("any"))  # fmt: skip
 all_p = Primitive("all", _all_impl, _truth_rule("all"), 1, ("axis", "keepdims"),
                   zero_grad=True, batch=REDUCTION, fresh=_axes_reduced,
                   lower=_reduce_lowering("np.all"),
-                  algebra=_REDUCTION)  # fmt: skip
+                  algebra=_REDUCTION, array_api=_reduce_xp("all"))  # fmt: skip
 argmax_p = Primitive("argmax", _argmax_impl, _arg_rule("argmax"), 1, ("axis", "keepdims"),
                      zero_grad=True, batch=ARG_REDUCTION,
-                     lower=_arg_lowering("argmax"))  # fmt: skip
+                     lower=_arg_lowering("argmax"), array_api=_arg_xp("argmax"))  # fmt: skip
 argmin_p = Primitive("argmin", _argmin_impl, _arg_rule("argmin"), 1, ("axis", "keepdims"),
                      zero_grad=True, batch=ARG_REDUCTION,
-                     lower=_arg_lowering("argmin"))  # fmt: skip
+                     lower=_arg_lowering("argmin"), array_api=_arg_xp("argmin"))  # fmt: skip
 
 
 # ----- local derivatives (ties in max/min split evenly, as in JAX) -----

@@ -265,11 +265,63 @@ def _join_lowering(fn):
     )
 
 
+def _shape_xp(fn, key):
+    """The array-API call of a shape op (``xp.permute_dims(x, (1, 0))``)."""
+    return lambda a, p, lit: f"xp.{fn}({a[0]}, {lit.ints(p[key])})"
+
+
+def _squeeze_xp(a, p, lit):
+    return f"xp.squeeze({a[0]}, axis={lit.ints(p['axis'])})"
+
+
+def _expand_dims_xp(a, p, lit):
+    out = a[0]  # the standard's expand_dims takes one axis: ascending axes of the result
+    for ax in sorted(p["axis"]):
+        out = f"xp.expand_dims({out}, axis={lit.int(ax)})"
+    return out
+
+
+def _join_xp(fn):
+    return lambda a, p, lit: (
+        f"xp.{fn}(({', '.join(a)}{',' if len(a) == 1 else ''}), axis={lit.int(p['axis'])})"
+    )
+
+
+def _getitem_xp(a, p, lit):
+    if any(item[0] == "array" for item in p["index"]):
+        raise UnsupportedError("getitem with array indices has no array-API form here")
+    index = p["index"]  # the standard wants every axis indexed: a trailing ... does it
+    if not any(item[0] == "ellipsis" for item in index):
+        index = (*index, ("ellipsis",))
+    return f"{a[0]}[{lit.index(index, a[1:])}]"
+
+
+def _scatter_add_xp(a, p, lit):
+    """Zeros of the operand's shape with the cotangent written at a basic index (basic
+    indices select each element at most once: writing is adding), in one expression."""
+    items = []
+    for item in (*p["index"], ("ellipsis",)):
+        if item[0] == "int":
+            items.append(lit.int(item[1]))
+        elif item[0] == "slice":
+            bounds = ["None" if b is None else lit.int(b) for b in item[1:4]]
+            items.append(f"slice({', '.join(bounds)})")
+        elif item[0] == "ellipsis":
+            items.append("...")
+        else:
+            raise UnsupportedError(
+                f"the gradient of x[...] with {item[0]} indices has no array-API form here"
+            )
+    g = a[0]
+    zeros = f"xp.zeros({lit.ints(p['shape'])}, dtype={g}.dtype, device={g}.device)"
+    return f"(_z := {zeros}, _z.__setitem__(({', '.join(items)},), {g}))[0]"
+
+
 reshape_p = Primitive(
     "reshape", lambda x, shape: np.reshape(x, shape), _reshape_rule, 1, ("shape",),
     *linear(lambda t, shape: reshape(t, shape), lambda gy, x, shape: reshape(gy, x.shape)),
     batch=sb.RESHAPE, view=True, lower=_shape_lowering("reshape", "shape"),
-    rewrites=(lambda c, n, a: _reshape_rewrites(c, n, a),),
+    rewrites=(lambda c, n, a: _reshape_rewrites(c, n, a),), array_api=_shape_xp("reshape", "shape"),
 )  # fmt: skip
 transpose_p = Primitive(
     "transpose", lambda x, axes: np.transpose(x, axes), _transpose_rule, 1, ("axes",),
@@ -277,6 +329,7 @@ transpose_p = Primitive(
             lambda gy, x, axes: transpose(gy, tuple(int(i) for i in np.argsort(axes)))),
     batch=sb.TRANSPOSE, view=True, lower=_shape_lowering("transpose", "axes"),
     rewrites=(lambda c, n, a: _transpose_rewrites(c, n, a),),
+    array_api=_shape_xp("permute_dims", "axes"),
 )  # fmt: skip
 broadcast_to_p = Primitive(
     "broadcast_to", lambda x, shape: np.broadcast_to(x, shape), _broadcast_to_rule, 1,
@@ -285,24 +338,26 @@ broadcast_to_p = Primitive(
     *linear(lambda t, shape: broadcast_to(t, shape), lambda gy, x, shape: gy),
     batch=sb.BROADCAST_TO, view=True, lower=_shape_lowering("broadcast_to", "shape"),
     rewrites=(lambda c, n, a: _broadcast_to_rewrites(c, n, a),),
+    array_api=_shape_xp("broadcast_to", "shape"),
 )  # fmt: skip
 squeeze_p = Primitive(
     "squeeze", lambda x, axis: np.squeeze(x, axis), _squeeze_rule, 1, ("axis",),
     *linear(lambda t, axis: squeeze(t, axis), lambda gy, x, axis: reshape(gy, x.shape)),
     batch=sb.SQUEEZE, view=True, lower=_shape_lowering("squeeze", "axis"),
-    rewrites=(lambda c, n, a: _as_reshape(c, n, a),),
+    rewrites=(lambda c, n, a: _as_reshape(c, n, a),), array_api=_squeeze_xp,
 )  # fmt: skip
 expand_dims_p = Primitive(
     "expand_dims", lambda x, axis: np.expand_dims(x, axis), _expand_dims_rule, 1, ("axis",),
     *linear(lambda t, axis: expand_dims(t, axis), lambda gy, x, axis: reshape(gy, x.shape)),
     batch=sb.EXPAND_DIMS, view=True, lower=_shape_lowering("expand_dims", "axis"),
-    rewrites=(lambda c, n, a: _as_reshape(c, n, a),),
+    rewrites=(lambda c, n, a: _as_reshape(c, n, a),), array_api=_expand_dims_xp,
 )  # fmt: skip
 concatenate_p = Primitive(
     "concatenate", lambda *xs, axis: np.concatenate(xs, axis), _concatenate_rule, None,
     ("axis",), vjp=lambda gy, *xs, y, axis: _concatenate_vjp(gy, xs, axis),
     jvp=lambda ts, *xs, y, axis: _join_jvp(concatenate, ts, xs, y, axis),
     batch=sb.CONCATENATE, fresh=True, lower=_join_lowering("concatenate"),
+    array_api=_join_xp("concat"),
 )  # fmt: skip
 stack_p = Primitive(
     "stack", lambda *xs, axis: np.stack(xs, axis), _stack_rule, None, ("axis",),
@@ -310,7 +365,7 @@ stack_p = Primitive(
         getitem(gy, (slice(None),) * axis + (i,)) for i in range(len(xs))
     ),
     jvp=lambda ts, *xs, y, axis: _join_jvp(stack, ts, xs, y, axis),
-    batch=sb.STACK, fresh=True, lower=_join_lowering("stack"),
+    batch=sb.STACK, fresh=True, lower=_join_lowering("stack"), array_api=_join_xp("stack"),
 )  # fmt: skip
 getitem_p = Primitive(
     "getitem", _getitem_impl, _getitem_rule, None, ("index",),
@@ -322,7 +377,7 @@ getitem_p = Primitive(
     ),
     structural=lambda i: i > 0, batch=sb.GETITEM, view=True,
     lower=lambda a, p, lit: f"{a[0]}[{lit.index(p['index'], a[1:])}]",
-    rewrites=(lambda c, n, a, *arrays: _getitem_rewrites(c, n, a, arrays),),
+    rewrites=(lambda c, n, a, *arrays: _getitem_rewrites(c, n, a, arrays),), array_api=_getitem_xp,
 )  # fmt: skip
 scatter_add_p = Primitive(
     "scatter_add", _scatter_add_impl, _scatter_add_rule, None, ("shape", "index"),
@@ -333,6 +388,7 @@ scatter_add_p = Primitive(
         None if ts[0] is None else scatter_add_p.bind(ts[0], *arrays, shape=shape, index=index)
     ),
     structural=lambda i: i > 0, batch=sb.SCATTER_ADD, fresh=True, lower=CALL_IMPL,
+    array_api=_scatter_add_xp,
 )  # fmt: skip
 
 PRIMITIVES = (reshape_p, transpose_p, broadcast_to_p, squeeze_p, expand_dims_p, concatenate_p,
