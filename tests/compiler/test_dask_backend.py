@@ -245,13 +245,21 @@ ROWS, FEATURES, CHUNK_ROWS = 5_500_000, 30, 50_000  # 1.32 GB of float64: 4.2x o
 
 
 def _peak_rss() -> int:
-    import resource
+    """This process's peak resident memory since it started (Linux's VmHWM, in bytes).
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    Not ``getrusage``'s ``ru_maxrss``: Linux carries that high-water mark across fork
+    and exec, so a worker started from a large process (a pytest worker late in the
+    suite) would report its parent's peak instead of its own.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    raise AssertionError("no VmHWM in /proc/self/status")
 
 
 @pytest.mark.cluster
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB is Linux's")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 def test_larger_than_memory_gradient_on_a_cluster_stays_under_each_workers_limit():
     distributed = pytest.importorskip("dask.distributed")
     # No spilling to disk and no pausing: workers stay under the limit by streaming
