@@ -16,6 +16,8 @@ import pytest
 
 xs = pytest.importorskip("array_api_strict")
 
+from models_testing import RTOL, classification_data, logreg, mlp, mlp_params  # noqa: E402
+
 from compiler import compile, grad, value_and_grad  # noqa: E402
 from compiler.backends import is_array_api, select_backend  # noqa: E402
 from compiler.backends.array_api_backend import covered  # noqa: E402
@@ -33,35 +35,8 @@ def to_numpy(a):
     return np.from_dlpack(a)
 
 
-def logreg(w, X, y):
-    z = X @ w
-    return np.mean(np.logaddexp(0, z) - y * z)
-
-
-def mlp(p, X, y):
-    h = np.tanh(X @ p["W1"] + p["b1"])
-    out = h @ p["W2"] + p["b2"]
-    return np.mean((out[:, 0] - y) ** 2)
-
-
 def data(dtype, n=200, d=6, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d)).astype(dtype)
-    y = (X[:, 0] - X[:, 1] > 0).astype(dtype)
-    return X, y
-
-
-def mlp_params(dtype, d=6, hidden=8, seed=1):
-    rng = np.random.default_rng(seed)
-    return {
-        "W1": (rng.standard_normal((d, hidden)) / np.sqrt(d)).astype(dtype),
-        "b1": np.full(hidden, 0.1, dtype),
-        "W2": (rng.standard_normal((hidden, 1)) / np.sqrt(hidden)).astype(dtype),
-        "b2": np.zeros(1, dtype),
-    }
-
-
-RTOL = {np.float64: 1e-12, np.float32: 2e-5}
+    return classification_data(dtype, n, d, seed)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
