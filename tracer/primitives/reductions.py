@@ -40,21 +40,23 @@ def _check_axes(op, x, axis):
         raise TracegradError(f"{op}: axis must be a sorted tuple of non-negative axes, got {axis}")
 
 
-def _sum_impl(x, axis, keepdims):
-    return np.sum(x, axis=axis, keepdims=keepdims)
+def _impl(fn):
+    """NumPy's reduction ``fn`` with the primitive's parameters."""
+
+    def impl(x, axis, keepdims):
+        return fn(x, axis=axis, keepdims=keepdims)
+
+    return impl
 
 
-def _sum_rule(x, axis, keepdims):
-    _check_axes("sum", x, axis)
-    return _reduced_shape(x.shape, axis, keepdims), result_dtype(np.sum, (x.dtype,))
+def _arith_rule(op, fn):
+    """The rule of a reduction whose dtype is NumPy's for ``fn`` (sum, prod)."""
 
+    def rule(x, axis, keepdims):
+        _check_axes(op, x, axis)
+        return _reduced_shape(x.shape, axis, keepdims), result_dtype(fn, (x.dtype,))
 
-def _max_impl(x, axis, keepdims):
-    return np.max(x, axis=axis, keepdims=keepdims)
-
-
-def _min_impl(x, axis, keepdims):
-    return np.min(x, axis=axis, keepdims=keepdims)
+    return rule
 
 
 def _extremum_rule(op):
@@ -68,31 +70,6 @@ def _extremum_rule(op):
         return _reduced_shape(x.shape, axis, keepdims), x.dtype
 
     return rule
-
-
-def _argmax_impl(x, axis, keepdims):
-    return np.argmax(x, axis=axis, keepdims=keepdims)
-
-
-def _argmin_impl(x, axis, keepdims):
-    return np.argmin(x, axis=axis, keepdims=keepdims)
-
-
-def _prod_impl(x, axis, keepdims):
-    return np.prod(x, axis=axis, keepdims=keepdims)
-
-
-def _prod_rule(x, axis, keepdims):
-    _check_axes("prod", x, axis)
-    return _reduced_shape(x.shape, axis, keepdims), result_dtype(np.prod, (x.dtype,))
-
-
-def _any_impl(x, axis, keepdims):
-    return np.any(x, axis=axis, keepdims=keepdims)
-
-
-def _all_impl(x, axis, keepdims):
-    return np.all(x, axis=axis, keepdims=keepdims)
 
 
 def _truth_rule(op):
@@ -151,28 +128,28 @@ def _axes_reduced(params) -> bool:  # a reduction over no axis may return its in
 
 _REDUCTION = Algebra(reduction=True)
 sum_p = Primitive(
-    "sum", _sum_impl, _sum_rule, 1, ("axis", "keepdims"),
+    "sum", _impl(np.sum), _arith_rule("sum", np.sum), 1, ("axis", "keepdims"),
     *linear(lambda t, axis, keepdims: sum(t, axis=axis, keepdims=keepdims),
             lambda gy, x, axis, keepdims: so.broadcast_to(_keep(gy, x, axis, keepdims), x.shape)),
     batch=REDUCTION, fresh=_axes_reduced, lower=_reduce_lowering("np.sum"), algebra=_REDUCTION,
     array_api=_reduce_xp("sum"),
 )  # fmt: skip
 max_p = Primitive(
-    "max", _max_impl, _extremum_rule("max"), 1, ("axis", "keepdims"),
+    "max", _impl(np.max), _extremum_rule("max"), 1, ("axis", "keepdims"),
     vjp=lambda gy, x, y, axis, keepdims: _extremum_vjp(gy, x, y, axis, keepdims),
     jvp=lambda ts, x, y, axis, keepdims: _extremum_jvp(ts, x, y, axis, keepdims),
     batch=REDUCTION, fresh=_axes_reduced, lower=_reduce_lowering("np.maximum.reduce"),
     algebra=_REDUCTION, array_api=_reduce_xp("max"),
 )  # fmt: skip
 min_p = Primitive(
-    "min", _min_impl, _extremum_rule("min"), 1, ("axis", "keepdims"),
+    "min", _impl(np.min), _extremum_rule("min"), 1, ("axis", "keepdims"),
     vjp=lambda gy, x, y, axis, keepdims: _extremum_vjp(gy, x, y, axis, keepdims),
     jvp=lambda ts, x, y, axis, keepdims: _extremum_jvp(ts, x, y, axis, keepdims),
     batch=REDUCTION, fresh=_axes_reduced, lower=_reduce_lowering("np.minimum.reduce"),
     algebra=_REDUCTION, array_api=_reduce_xp("min"),
 )  # fmt: skip
 prod_p = Primitive(
-    "prod", _prod_impl, _prod_rule, 1, ("axis", "keepdims"),
+    "prod", _impl(np.prod), _arith_rule("prod", np.prod), 1, ("axis", "keepdims"),
     vjp=lambda gy, x, y, axis, keepdims: (
         ew.mul(_keep(gy, x, axis, keepdims), _others_product(x, axis)),
     ),
@@ -182,18 +159,18 @@ prod_p = Primitive(
     batch=REDUCTION, fresh=_axes_reduced, lower=_reduce_lowering("np.prod"), algebra=_REDUCTION,
     array_api=_reduce_xp("prod"),
 )  # fmt: skip
-any_p = Primitive("any", _any_impl, _truth_rule("any"), 1, ("axis", "keepdims"),
+any_p = Primitive("any", _impl(np.any), _truth_rule("any"), 1, ("axis", "keepdims"),
                   zero_grad=True, batch=REDUCTION, fresh=_axes_reduced,
                   lower=_reduce_lowering("np.any"),
                   algebra=_REDUCTION, array_api=_reduce_xp("any"))  # fmt: skip
-all_p = Primitive("all", _all_impl, _truth_rule("all"), 1, ("axis", "keepdims"),
+all_p = Primitive("all", _impl(np.all), _truth_rule("all"), 1, ("axis", "keepdims"),
                   zero_grad=True, batch=REDUCTION, fresh=_axes_reduced,
                   lower=_reduce_lowering("np.all"),
                   algebra=_REDUCTION, array_api=_reduce_xp("all"))  # fmt: skip
-argmax_p = Primitive("argmax", _argmax_impl, _arg_rule("argmax"), 1, ("axis", "keepdims"),
+argmax_p = Primitive("argmax", _impl(np.argmax), _arg_rule("argmax"), 1, ("axis", "keepdims"),
                      zero_grad=True, batch=ARG_REDUCTION,
                      lower=_arg_lowering("argmax"), array_api=_arg_xp("argmax"))  # fmt: skip
-argmin_p = Primitive("argmin", _argmin_impl, _arg_rule("argmin"), 1, ("axis", "keepdims"),
+argmin_p = Primitive("argmin", _impl(np.argmin), _arg_rule("argmin"), 1, ("axis", "keepdims"),
                      zero_grad=True, batch=ARG_REDUCTION,
                      lower=_arg_lowering("argmin"), array_api=_arg_xp("argmin"))  # fmt: skip
 
